@@ -1,0 +1,34 @@
+# The human front door. Every target installs what it needs first.
+BUILD_DIR ?= build
+SAN_DIR   ?= build-sanitize
+JOBS      ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build test test-sanitize clean sim-long threshold-bench
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything, with the full suite.
+test-sanitize: deps
+	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DBELFRY_SANITIZE=ON
+	cmake --build $(SAN_DIR) -j $(JOBS)
+	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+threshold-bench: build
+	$(BUILD_DIR)/tools/threshold-bench
+
+clean:
+	rm -rf $(BUILD_DIR) $(SAN_DIR)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs Belfry's build and run dependencies from Debian 12's packages.
+# Idempotent: when every package is already installed it does nothing, not even
+# `apt-get update`, so `make test` stays fast and offline-safe on a prepared machine.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config make g++ openssl
+  libasio-dev libssl-dev libsodium-dev
+  libprotobuf-dev protobuf-compiler libabsl-dev
+  librocksdb-dev libisal-dev catch2
+)
+# Extra packages for a target can be appended by the caller (e.g. the sanitizer build).
+packages+=("$@")
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
