@@ -10,6 +10,8 @@
 #ifndef BELFRY_CONSENSUS_COIN_H_
 #define BELFRY_CONSENSUS_COIN_H_
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,13 @@
 #include "consensus/step.h"
 
 namespace belfry::consensus {
+
+// CoinValue: the combined coin — 32 unpredictable bytes. ABA uses bit(); the epoch driver
+// uses all 32 bytes to seed the order in which it lays out a decided batch.
+struct CoinValue {
+  std::array<uint8_t, 32> bytes{};
+  bool bit() const { return (bytes[0] & 1) != 0; }
+};
 
 // CoinScheme: one node's view of the coin — it can make its own share for a name, check
 // anyone's share, and combine f+1 checked shares. Implementations hold the node's secret
@@ -33,7 +42,7 @@ class CoinScheme {
   virtual bool VerifyShare(NodeId from, std::string_view name, std::string_view share) = 0;
   // The coin's value from at least f+1 shares that VerifyShare accepted, each from a
   // distinct node. Any f+1 valid shares give the same value. nullopt if fewer are given.
-  virtual std::optional<bool> Combine(std::string_view name,
+  virtual std::optional<CoinValue> Combine(std::string_view name,
                                       const std::vector<std::pair<NodeId, std::string>>& shares) = 0;
 };
 
