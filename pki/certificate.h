@@ -1,0 +1,63 @@
+// pki/certificate.h — the cluster's X.509 identities: issuing (for the dealer) and
+// verifying (for TLS peers and for signed logins).
+//
+// Every certificate in a Belfry cluster is Ed25519 and is issued by the cluster CA. A
+// certificate says who its holder is and in which role: subject CN is the replica name
+// ("replica-K", K = 0..N-1) or the user's UID; subject OU is "replica" or "user". The
+// role decides which port may present it (peers vs clients) and whether it may log in.
+// The Ed25519 key in a user certificate is the user's long-term signing key.
+#ifndef BELFRY_PKI_CERTIFICATE_H_
+#define BELFRY_PKI_CERTIFICATE_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "base/bytes.h"
+
+namespace belfry::pki {
+
+enum class Role : uint8_t { kReplica, kUser };
+
+const char* RoleName(Role role);  // "replica" / "user"
+
+// CertIdentity: what a verified certificate says about its holder.
+struct CertIdentity {
+  std::string common_name;                   // replica name or UID
+  Role role = Role::kUser;
+  std::array<uint8_t, 32> ed25519_public_key{};  // raw key from the certificate
+  int64_t not_after_unix_s = 0;
+};
+
+// CaBundle: the trusted cluster CA certificate(s), parsed once. Immutable and thread-safe
+// after construction. Owns its OpenSSL objects.
+class CaBundle {
+ public:
+  // Parses one or more PEM certificates; fails on none or on a malformed one.
+  static absl::StatusOr<CaBundle> FromPem(std::string_view pem);
+  static absl::StatusOr<CaBundle> FromFile(const std::string& path);
+
+  CaBundle(CaBundle&&) noexcept;
+  CaBundle& operator=(CaBundle&&) noexcept;
+  ~CaBundle();
+
+  // Verifies that `cert_der` chains to this bundle, is valid at `at_unix_s` (the caller's
+  // notion of now: consensus time inside the state machine, so every replica decides the
+  // same), is an Ed25519 certificate, and carries a role. Returns its identity.
+  // Errors: INVALID_ARGUMENT for undecodable input; PERMISSION_DENIED for a certificate
+  // that does not chain, is expired or not yet valid, or lacks a role.
+  absl::StatusOr<CertIdentity> Verify(ByteSpan cert_der, int64_t at_unix_s) const;
+
+  // Opaque handle for the TLS layer (an X509_STORE*); owned by the bundle.
+  void* x509_store() const;
+
+ private:
+  CaBundle() = default;
+  void* store_ = nullptr;
+};
+
+}  // namespace belfry::pki
+
+#endif  // BELFRY_PKI_CERTIFICATE_H_
