@@ -1,0 +1,221 @@
+#include "config/cluster_config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/check.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace belfry::config {
+namespace {
+
+// Collects the first parse error with its position; protobuf reports 0-based lines.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (error_.empty()) error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+absl::Status Invalid(absl::string_view source, absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, ": ", why));
+}
+
+absl::Status CheckHexKey(absl::string_view source, absl::string_view field, const std::string& hex) {
+  absl::StatusOr<Bytes> key = FromHex(hex);
+  if (!key.ok() || key->size() != 32) {
+    return Invalid(source, field, "must be 64 hex digits (a 32-byte key)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckThresholdKeys(absl::string_view source, absl::string_view field,
+                                const pb::ThresholdPublicKeys& keys, uint32_t n, uint32_t f) {
+  if (keys.threshold() != f + 1) {
+    return Invalid(source, absl::StrCat(field, ".threshold"),
+                   absl::StrCat("is ", keys.threshold(), ", must be f+1 = ", f + 1));
+  }
+  absl::Status s = CheckHexKey(source, absl::StrCat(field, ".public_key_hex"), keys.public_key_hex());
+  if (!s.ok()) return s;
+  if (static_cast<uint32_t>(keys.verification_keys_hex_size()) != n) {
+    return Invalid(source, absl::StrCat(field, ".verification_keys_hex"),
+                   absl::StrCat("has ", keys.verification_keys_hex_size(), " keys, need one per replica (",
+                                n, ")"));
+  }
+  for (int i = 0; i < keys.verification_keys_hex_size(); ++i) {
+    s = CheckHexKey(source, absl::StrCat(field, ".verification_keys_hex[", i, "]"),
+                    keys.verification_keys_hex(i));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// A limit may be absent (default) but never absurd: each has a floor and a ceiling.
+absl::Status CheckRange(absl::string_view source, absl::string_view field, uint64_t value,
+                        uint64_t lo, uint64_t hi) {
+  if (value != 0 && (value < lo || value > hi)) {
+    return Invalid(source, absl::StrCat("limits.", field),
+                   absl::StrCat(value, " is outside [", lo, ", ", hi, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
+  const std::pair<absl::string_view, std::array<uint64_t, 3>> checks[] = {
+      {"document_bytes_max", {l.document_bytes_max(), 1, 256ull << 20}},
+      {"request_bytes_max", {l.request_bytes_max(), 1024, 257ull << 20}},
+      {"frame_bytes_max", {l.frame_bytes_max(), 4096, 1ull << 30}},
+      {"batch_requests_max", {l.batch_requests_max(), 1, 100000}},
+      {"epochs_in_flight_max", {l.epochs_in_flight_max(), 1, 64}},
+      {"pending_requests_per_client_max", {l.pending_requests_per_client_max(), 1, 100000}},
+      {"mempool_requests_max", {l.mempool_requests_max(), 1, 10000000}},
+      {"client_connections_max", {l.client_connections_max(), 1, 100000}},
+      {"grant_seconds_max", {l.grant_seconds_max(), 1, 100ull * 365 * 24 * 3600}},
+      {"session_seconds", {l.session_seconds(), 1, 365ull * 24 * 3600}},
+      {"session_window_requests", {l.session_window_requests(), 1, 65536}},
+      {"login_clock_skew_seconds", {l.login_clock_skew_seconds(), 1, 24 * 3600}},
+      {"checkpoint_interval_epochs", {l.checkpoint_interval_epochs(), 1, 1000000}},
+  };
+  for (const auto& [name, v] : checks) {
+    absl::Status s = CheckRange(source, name, v[0], v[1], v[2]);
+    if (!s.ok()) return s;
+  }
+  const Limits eff = EffectiveLimits(l);
+  if (eff.request_bytes_max <= eff.document_bytes_max) {
+    return Invalid(source, "limits.request_bytes_max", "must exceed document_bytes_max");
+  }
+  if (eff.frame_bytes_max <= eff.request_bytes_max) {
+    return Invalid(source, "limits.frame_bytes_max", "must exceed request_bytes_max");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string ClusterConfig::ca_cert_path() const {
+  const std::string& file = proto.ca_cert_file();
+  if (!file.empty() && file[0] == '/') return file;
+  return dir.empty() ? file : absl::StrCat(dir, "/", file);
+}
+
+std::array<uint8_t, 32> ClusterConfig::reply_public_key(uint32_t id) const {
+  BELFRY_CHECK(id < n());
+  absl::StatusOr<Bytes> key = FromHex(proto.replicas(static_cast<int>(id)).reply_public_key_hex());
+  BELFRY_CHECK(key.ok() && key->size() == 32);  // validated at load
+  std::array<uint8_t, 32> out{};
+  std::copy(key->begin(), key->end(), out.begin());
+  return out;
+}
+
+Limits EffectiveLimits(const pb::Limits& p) {
+  Limits l;
+  auto pick = [](auto configured, auto& field) {
+    if (configured != 0) field = static_cast<std::remove_reference_t<decltype(field)>>(configured);
+  };
+  pick(p.document_bytes_max(), l.document_bytes_max);
+  pick(p.request_bytes_max(), l.request_bytes_max);
+  pick(p.frame_bytes_max(), l.frame_bytes_max);
+  pick(p.batch_requests_max(), l.batch_requests_max);
+  pick(p.epochs_in_flight_max(), l.epochs_in_flight_max);
+  pick(p.pending_requests_per_client_max(), l.pending_requests_per_client_max);
+  pick(p.mempool_requests_max(), l.mempool_requests_max);
+  pick(p.client_connections_max(), l.client_connections_max);
+  pick(p.grant_seconds_max(), l.grant_seconds_max);
+  pick(p.session_seconds(), l.session_seconds);
+  pick(p.session_window_requests(), l.session_window_requests);
+  pick(p.login_clock_skew_seconds(), l.login_clock_skew_seconds);
+  pick(p.checkpoint_interval_epochs(), l.checkpoint_interval_epochs);
+  return l;
+}
+
+absl::Status ValidateClusterConfig(const pb::ClusterConfig& p, absl::string_view source) {
+  if (p.cluster_id().empty() || p.cluster_id().size() > 64) {
+    return Invalid(source, "cluster_id", "must be 1..64 characters");
+  }
+  const uint32_t n = static_cast<uint32_t>(p.replicas_size());
+  if (n < 4) return Invalid(source, "replicas", absl::StrCat("has ", n, "; Belfry needs at least 4"));
+  if (n > 256) return Invalid(source, "replicas", absl::StrCat("has ", n, "; at most 256 are supported"));
+  if (p.f() < 1 || n < 3 * p.f() + 1) {
+    return Invalid(source, "f",
+                   absl::StrCat("is ", p.f(), "; need 1 <= f and N >= 3f+1 (N = ", n, ")"));
+  }
+  std::set<std::pair<std::string, uint32_t>> endpoints;
+  for (uint32_t i = 0; i < n; ++i) {
+    const pb::ReplicaEndpoint& r = p.replicas(static_cast<int>(i));
+    const std::string field = absl::StrCat("replicas[", i, "]");
+    if (r.id() != i) return Invalid(source, field + ".id", absl::StrCat("is ", r.id(), ", must be ", i));
+    if (r.name() != absl::StrCat("replica-", i)) {
+      return Invalid(source, field + ".name", absl::StrCat("must be \"replica-", i, "\""));
+    }
+    if (r.host().empty() || r.host().size() > 253) return Invalid(source, field + ".host", "must be set");
+    for (const auto& [port_name, port] :
+         {std::pair<const char*, uint32_t>{"peer_port", r.peer_port()}, {"client_port", r.client_port()}}) {
+      if (port == 0 || port > 65535) {
+        return Invalid(source, absl::StrCat(field, ".", port_name), "must be in 1..65535");
+      }
+      if (!endpoints.insert({r.host(), port}).second) {
+        return Invalid(source, absl::StrCat(field, ".", port_name),
+                       absl::StrCat(r.host(), ":", port, " is used twice"));
+      }
+    }
+    if (r.metrics_port() > 65535) return Invalid(source, field + ".metrics_port", "must be in 0..65535");
+    absl::Status s = CheckHexKey(source, field + ".reply_public_key_hex", r.reply_public_key_hex());
+    if (!s.ok()) return s;
+  }
+  if (p.ca_cert_file().empty()) return Invalid(source, "ca_cert_file", "must be set");
+  absl::Status s = CheckThresholdKeys(source, "coin_keys", p.coin_keys(), n, p.f());
+  if (!s.ok()) return s;
+  s = CheckThresholdKeys(source, "encryption_keys", p.encryption_keys(), n, p.f());
+  if (!s.ok()) return s;
+  return CheckLimits(source, p.limits());
+}
+
+absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view text, absl::string_view source,
+                                                 std::string dir) {
+  ClusterConfig out;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  // Unknown fields are refused (the parser's default): a typo must not silently become a
+  // default value.
+  if (!parser.ParseFromString(std::string(text), &out.proto)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", errors.error()));
+  }
+  absl::Status s = ValidateClusterConfig(out.proto, source);
+  if (!s.ok()) return s;
+  out.limits = EffectiveLimits(out.proto.limits());
+  out.dir = std::move(dir);
+  return out;
+}
+
+absl::StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > (1u << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 1 MiB"));
+  }
+  const size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return ParseClusterConfig(text.str(), path, std::move(dir));
+}
+
+std::string FormatClusterConfig(const pb::ClusterConfig& proto) {
+  std::string out;
+  google::protobuf::TextFormat::Printer printer;
+  BELFRY_CHECK(printer.PrintToString(proto, &out));
+  return out;
+}
+
+}  // namespace belfry::config

@@ -1,0 +1,74 @@
+// config/cluster_config.h — loading and validating cluster.conf.
+//
+// cluster.conf is the one public description of a cluster: who the replicas are, where they
+// listen, which keys vouch for them, and every limit. Replicas, the client library and the
+// tools all read it through this module, so they agree on what a valid configuration is.
+// A configuration is refused at load time — with the file, line and reason — rather than
+// discovered to be wrong under load.
+#ifndef BELFRY_CONFIG_CLUSTER_CONFIG_H_
+#define BELFRY_CONFIG_CLUSTER_CONFIG_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/config.pb.h"
+
+namespace belfry::config {
+
+// Limits with their defaults; every one is named with its unit last.
+struct Limits {
+  uint64_t document_bytes_max = 8ull << 20;          // largest document a checkin may carry
+  uint64_t request_bytes_max = (8ull << 20) + (64 << 10);  // a signed request, document included
+  uint64_t frame_bytes_max = 24ull << 20;            // any frame on any link
+  uint32_t batch_requests_max = 512;                 // requests one replica proposes per epoch
+  uint32_t epochs_in_flight_max = 4;                 // concurrent consensus epochs
+  uint32_t pending_requests_per_client_max = 256;    // one session's requests awaiting order
+  uint32_t mempool_requests_max = 20000;             // all clients' requests awaiting order
+  uint32_t client_connections_max = 1024;            // open client connections per replica
+  uint32_t grant_seconds_max = 365 * 24 * 3600;      // longest grant
+  uint32_t session_seconds = 8 * 3600;               // session lifetime, consensus time
+  uint32_t session_window_requests = 256;            // per-session retransmission window
+  uint32_t login_clock_skew_seconds = 300;           // |client login time - consensus time|
+  uint32_t checkpoint_interval_epochs = 128;         // epochs between signed checkpoints
+};
+
+// ClusterConfig: a validated cluster.conf. Plain data; copyable; thread-safe to read.
+struct ClusterConfig {
+  pb::ClusterConfig proto;  // as loaded (zero limits left as written)
+  Limits limits;            // proto limits with defaults filled in
+  std::string dir;          // folder of cluster.conf; relative paths resolve against it
+
+  uint32_t n() const { return static_cast<uint32_t>(proto.replicas_size()); }
+  uint32_t f() const { return proto.f(); }
+  const std::string& cluster_id() const { return proto.cluster_id(); }
+  std::string ca_cert_path() const;
+  // The Ed25519 reply-verification key of replica `id` (validated at load).
+  std::array<uint8_t, 32> reply_public_key(uint32_t id) const;
+};
+
+// Parses and validates cluster.conf text. `source` names the file in error messages;
+// `dir` is where relative paths resolve. INVALID_ARGUMENT with "source:line:col: reason"
+// for syntax errors and unknown fields, and "source: field: reason" for bad values.
+absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view text, absl::string_view source,
+                                                 std::string dir);
+
+// Reads and parses the file at `path` (NOT_FOUND if it cannot be read).
+absl::StatusOr<ClusterConfig> LoadClusterConfig(const std::string& path);
+
+// Checks a ClusterConfig message against every rule LoadClusterConfig enforces.
+absl::Status ValidateClusterConfig(const pb::ClusterConfig& proto, absl::string_view source);
+
+// The effective limits of a configuration (defaults for absent values).
+Limits EffectiveLimits(const pb::Limits& proto);
+
+// Renders a configuration as protobuf text, for belfry-setup.
+std::string FormatClusterConfig(const pb::ClusterConfig& proto);
+
+}  // namespace belfry::config
+
+#endif  // BELFRY_CONFIG_CLUSTER_CONFIG_H_
