@@ -1,0 +1,89 @@
+#include "wire/statements.h"
+
+#include <sodium.h>
+
+namespace belfry::wire {
+namespace {
+
+constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
+constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
+constexpr absl::string_view kStatusDomain = "belfry/status/v1";
+constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
+constexpr absl::string_view kLabelDomain = "belfry/confidential-label/v1";
+constexpr absl::string_view kRequestIdDomain = "belfry/request-id/v1";
+
+ByteSpan Span(absl::string_view s) {
+  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+}  // namespace
+
+Digest Sha256(ByteSpan data) {
+  Digest out{};
+  crypto_hash_sha256(out.data(), data.data(), data.size());
+  return out;
+}
+
+Digest RequestId(ByteSpan signed_request) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kRequestIdDomain)).Raw(signed_request);
+  return Sha256(w.bytes());
+}
+
+Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kReplyDomain))
+      .U32(replica)
+      .LengthPrefixed(body)
+      .LengthPrefixed(Span(attachments.decryption_share()))
+      .LengthPrefixed(Span(attachments.integrity_signature()));
+  return w.Take();
+}
+
+Bytes RejectionStatement(uint32_t replica, ByteSpan request_id, uint32_t code,
+                         absl::string_view message) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kRejectionDomain))
+      .U32(replica)
+      .LengthPrefixed(request_id)
+      .U32(code)
+      .LengthPrefixed(Span(message));
+  return w.Take();
+}
+
+Bytes StatusStatement(const pb::ReplicaStatus& s) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kStatusDomain))
+      .U32(s.replica())
+      .U64(s.last_epoch())
+      .U64(static_cast<uint64_t>(s.consensus_time_ms()))
+      .LengthPrefixed(Span(s.log_head()))
+      .U64(s.checkpoint_epoch())
+      .U64(s.faults_seen());
+  return w.Take();
+}
+
+Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
+                         const Digest& sha256, bool confidential, bool integrity) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kIntegrityDomain))
+      .LengthPrefixed(Span(cluster_id))
+      .LengthPrefixed(Span(doc))
+      .U64(version)
+      .Raw(sha256)
+      .U8(static_cast<uint8_t>((confidential ? 1 : 0) | (integrity ? 2 : 0)));
+  return w.Take();
+}
+
+std::string ConfidentialLabel(absl::string_view cluster_id, absl::string_view doc,
+                              ByteSpan version_nonce) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kLabelDomain))
+      .LengthPrefixed(Span(cluster_id))
+      .LengthPrefixed(Span(doc))
+      .LengthPrefixed(version_nonce);
+  const Bytes& b = w.bytes();
+  return std::string(b.begin(), b.end());
+}
+
+}  // namespace belfry::wire

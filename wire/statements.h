@@ -1,0 +1,51 @@
+// wire/statements.h — the exact bytes that replicas and clients sign, hash and bind.
+//
+// A signature is only as good as the agreement on what was signed. Replicas (which sign
+// replies and integrity statements) and clients (which verify them) both build those byte
+// strings here, each with its own domain string so a signature for one purpose can never
+// be replayed as another. Every variable-length field is length-prefixed.
+#ifndef BELFRY_WIRE_STATEMENTS_H_
+#define BELFRY_WIRE_STATEMENTS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "base/bytes.h"
+#include "proto/reply.pb.h"
+
+namespace belfry::wire {
+
+using Digest = std::array<uint8_t, 32>;
+
+// SHA-256 of `data`.
+Digest Sha256(ByteSpan data);
+
+// The request id: SHA-256 of the serialized SignedRequest, exactly as it was ordered.
+Digest RequestId(ByteSpan signed_request);
+
+// What a replica's reply signature covers: its id, the body, and its attachments.
+Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments);
+
+// What a Rejection signature covers.
+Bytes RejectionStatement(uint32_t replica, ByteSpan request_id, uint32_t code,
+                         absl::string_view message);
+
+// What a ReplicaStatus signature covers (every field but the signature).
+Bytes StatusStatement(const pb::ReplicaStatus& status);
+
+// The integrity statement the service signs for a document version: anyone holding the
+// cluster configuration can check it offline (`belfry verify`).
+Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
+                         const Digest& sha256, bool confidential, bool integrity);
+
+// The TDH2 label of a confidential document version: binds the encrypted data key to one
+// cluster, one document name and one version, so a decryption share for one can never
+// open another.
+std::string ConfidentialLabel(absl::string_view cluster_id, absl::string_view doc,
+                              ByteSpan version_nonce);
+
+}  // namespace belfry::wire
+
+#endif  // BELFRY_WIRE_STATEMENTS_H_
