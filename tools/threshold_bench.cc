@@ -1,0 +1,128 @@
+// threshold-bench: how fast the threshold coin and TDH2 run on this machine.
+//
+// For N = 4 (f = 1) and N = 16 (f = 5) it times each operation a node or client performs
+// — coin share create/verify/combine, TDH2 encrypt, ciphertext check, decryption share
+// create (which includes the ciphertext check)/verify/combine — single-threaded, for at
+// least kMeasureSeconds of CPU time each, and prints a Markdown table of operations per second.
+// Progress goes to stderr, the table to stdout. Not a test: numbers vary by machine.
+#include <sodium.h>
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/check.h"
+#include "base/rng.h"
+#include "threshold/coin.h"
+#include "threshold/keys.h"
+#include "threshold/tdh2.h"
+
+namespace belfry::threshold {
+namespace {
+
+constexpr double kMeasureSeconds = 0.5;
+
+// This thread's CPU time in seconds. CPU time rather than wall time, so that other
+// processes competing for the cores do not count against the operation being measured.
+double ThreadCpuSeconds() {
+  timespec ts;
+  BELFRY_CHECK(::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Calls `op` repeatedly for at least kMeasureSeconds of CPU time; returns operations per
+// CPU-second.
+double OpsPerSecond(const std::function<void()>& op) {
+  op();  // warm up caches and lazily built constants
+  const double start = ThreadCpuSeconds();
+  uint64_t count = 0;
+  double elapsed = 0;
+  do {
+    for (int i = 0; i < 8; ++i) op();
+    count += 8;
+    elapsed = ThreadCpuSeconds() - start;
+  } while (elapsed < kMeasureSeconds);
+  return static_cast<double>(count) / elapsed;
+}
+
+struct Row {
+  std::string operation;
+  std::vector<double> ops_per_second;  // one per cluster size
+};
+
+// Keeps results observable so the optimizer cannot drop the work.
+volatile uint8_t g_sink = 0;
+
+std::vector<Row> Measure(uint32_t n, uint32_t f) {
+  CryptoRng rng;
+  DealtKeySet coin_keys = *Deal(n, f, rng);
+  DealtKeySet tdh2_keys = *Deal(n, f, rng);
+  const PublicKeySet coin_public = coin_keys.public_keys;
+  const PublicKeySet tdh2_public = tdh2_keys.public_keys;
+  std::vector<CoinSigner> signers;
+  for (KeyShare& s : coin_keys.shares) signers.emplace_back(std::move(s));
+  std::vector<DecryptionShareProvider> providers;
+  for (KeyShare& s : tdh2_keys.shares) {
+    providers.push_back(*DecryptionShareProvider::Create(std::move(s), tdh2_public));
+  }
+
+  const std::string name = "cluster/1/epoch/42/aba/3/round/0";
+  std::vector<CoinShare> coin_shares;
+  for (uint32_t i = 0; i <= f; ++i) coin_shares.push_back(*signers[i].MakeShare(name));
+  const SymmetricKey key = SymmetricKey::Random(rng);
+  const std::string label = "doc/benchmark-document/version/7";
+  const Ciphertext ct = *Encrypt(tdh2_public, label, key, rng);
+  std::vector<DecryptionShare> shares;
+  for (uint32_t i = 0; i <= f; ++i) shares.push_back(*providers[i].MakeShare(ct, label));
+
+  std::vector<Row> rows;
+  auto run = [&](const std::string& what, const std::function<void()>& op) {
+    std::fprintf(stderr, "  N=%u: %s...\n", n, what.c_str());
+    rows.push_back(Row{what, {OpsPerSecond(op)}});
+  };
+  run("coin share create", [&] { g_sink = g_sink ^ signers[0].MakeShare(name)->value.bytes()[0]; });
+  run("coin share verify", [&] { BELFRY_CHECK(VerifyCoinShare(coin_public, name, coin_shares[0]).ok()); });
+  run("coin combine (f+1 shares)",
+      [&] { g_sink = g_sink ^ CombineCoin(coin_public, name, coin_shares)->bytes[0]; });
+  run("TDH2 encrypt", [&] { g_sink = g_sink ^ Encrypt(tdh2_public, label, key, rng)->masked_key[0]; });
+  run("TDH2 ciphertext check", [&] { BELFRY_CHECK(VerifyCiphertext(tdh2_public, ct).ok()); });
+  run("TDH2 decryption share create (incl. check)",
+      [&] { g_sink = g_sink ^ providers[0].MakeShare(ct, label)->value.bytes()[0]; });
+  run("TDH2 decryption share verify",
+      [&] { BELFRY_CHECK(VerifyDecryptionShare(tdh2_public, ct, shares[0]).ok()); });
+  run("TDH2 combine (f+1 shares)",
+      [&] { BELFRY_CHECK(*CombineDecryptionShares(tdh2_public, ct, shares) == key); });
+  return rows;
+}
+
+int Main() {
+  BELFRY_CHECK(sodium_init() >= 0);
+  const std::vector<std::pair<uint32_t, uint32_t>> sizes = {{4, 1}, {16, 5}};
+  std::vector<Row> table;
+  for (const auto& [n, f] : sizes) {
+    std::fprintf(stderr, "measuring N=%u f=%u\n", n, f);
+    std::vector<Row> rows = Measure(n, f);
+    if (table.empty()) {
+      table = std::move(rows);
+    } else {
+      for (size_t r = 0; r < rows.size(); ++r) table[r].ops_per_second.push_back(rows[r].ops_per_second[0]);
+    }
+  }
+  std::printf("libsodium %s, single thread, operations per CPU-second (µs of CPU per operation)\n\n",
+              sodium_version_string());
+  std::printf("| operation | N=4, f=1 | N=16, f=5 |\n|---|---:|---:|\n");
+  for (const Row& row : table) {
+    std::printf("| %s |", row.operation.c_str());
+    for (double ops : row.ops_per_second) std::printf(" %.0f/s (%.0f µs) |", ops, 1e6 / ops);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace belfry::threshold
+
+int main() { return belfry::threshold::Main(); }
