@@ -6,10 +6,12 @@
 #ifndef BELFRY_CONSENSUS_ABA_BINARY_AGREEMENT_H_
 #define BELFRY_CONSENSUS_ABA_BINARY_AGREEMENT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "consensus/coin.h"
 #include "consensus/step.h"
@@ -28,6 +30,12 @@ struct Config {
 
 using AbaStep = Step<pb::AbaMessage, bool>;
 
+// CoinName: the name of the common coin of round `round` of the instance whose prefix is
+// `coin_name_prefix`. Injective in (prefix, round) — the prefix is length-prefixed and the
+// round a fixed-width field — and domain-separated from every other use of the coin key.
+// Exposed so that tests and the simulator's adversary can name the coin they combine.
+std::string CoinName(std::string_view coin_name_prefix, uint32_t round);
+
 // BinaryAgreement: one node's state for one ABA instance. Not thread-safe. Outputs its
 // decision exactly once. `coin` must outlive the instance; `coin_name_prefix` must be
 // unique per (cluster, epoch, instance) — the round number is appended to it.
@@ -44,6 +52,13 @@ class BinaryAgreement {
   std::optional<bool> decision() const;
   bool terminated() const;               // decided and nothing left to send
   uint32_t round() const;                // current round (0-based)
+  // The round this node was in when it decided (the round whose coin decided it, or the
+  // round it was in when f+1 TERMs told it the decision); nullopt before. round() keeps
+  // moving after a decision, since a decided node takes part until it terminates.
+  std::optional<uint32_t> decision_round() const;
+  // How many rounds' vote tables this node holds: at most rounds_ahead_max + 1 (the
+  // current round and the window ahead of it), 0 once terminated. For memory checks.
+  size_t rounds_held() const;
 
   BinaryAgreement(BinaryAgreement&&) noexcept;
   BinaryAgreement& operator=(BinaryAgreement&&) noexcept;
