@@ -38,6 +38,10 @@ class CaBundle {
   // Parses one or more PEM certificates; fails on none or on a malformed one.
   static absl::StatusOr<CaBundle> FromPem(std::string_view pem);
   static absl::StatusOr<CaBundle> FromFile(const std::string& path);
+  // As FromPem, and also checks every verified certificate against the given PEM CRLs
+  // (each must be signed by a CA of the bundle and current at the verification time; a
+  // certificate whose issuer has no CRL in `crl_pem` is then refused too).
+  static absl::StatusOr<CaBundle> FromPemWithCrls(std::string_view pem, std::string_view crl_pem);
 
   CaBundle(CaBundle&&) noexcept;
   CaBundle& operator=(CaBundle&&) noexcept;

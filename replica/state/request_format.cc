@@ -1,0 +1,116 @@
+#include "replica/state/request_format.h"
+
+#include <sodium.h>
+
+namespace belfry::state {
+
+Digest Sha256(ByteSpan data) {
+  Digest out{};
+  // crypto_hash_sha256 cannot fail for in-memory input.
+  crypto_hash_sha256(out.data(), data.data(), data.size());
+  return out;
+}
+
+Bytes RequestSigningMessage(std::string_view body) {
+  ByteWriter w;
+  w.Raw(kRequestDomain).Raw(body);
+  return w.Take();
+}
+
+Bytes SessionKeyProofMessage(std::string_view cluster_id, std::string_view uid,
+                             ByteSpan session_public_key, int64_t client_time_ms,
+                             ByteSpan nonce) {
+  ByteWriter w;
+  w.LengthPrefixed(kSessionKeyProofDomain)
+      .LengthPrefixed(cluster_id)
+      .LengthPrefixed(uid)
+      .LengthPrefixed(session_public_key)
+      .U64(static_cast<uint64_t>(client_time_ms))
+      .LengthPrefixed(nonce);
+  return w.Take();
+}
+
+Bytes DocumentLabel(std::string_view cluster_id, std::string_view doc, ByteSpan version_nonce) {
+  ByteWriter w;
+  w.LengthPrefixed(kDocumentLabelDomain)
+      .LengthPrefixed(cluster_id)
+      .LengthPrefixed(doc)
+      .LengthPrefixed(version_nonce);
+  return w.Take();
+}
+
+const char* StatusName(pb::Status status) {
+  switch (status) {
+    case pb::STATUS_UNSPECIFIED: return "UNSPECIFIED";
+    case pb::STATUS_OK: return "OK";
+    case pb::STATUS_ACCESS_DENIED: return "ACCESS_DENIED";
+    case pb::STATUS_NO_SUCH_DOCUMENT: return "NO_SUCH_DOCUMENT";
+    case pb::STATUS_INTEGRITY_FAILURE: return "INTEGRITY_FAILURE";
+    case pb::STATUS_MALFORMED_REQUEST: return "MALFORMED_REQUEST";
+    case pb::STATUS_WRONG_CLUSTER: return "WRONG_CLUSTER";
+    case pb::STATUS_LOGIN_BAD_CERTIFICATE: return "LOGIN_BAD_CERTIFICATE";
+    case pb::STATUS_LOGIN_WRONG_ROLE: return "LOGIN_WRONG_ROLE";
+    case pb::STATUS_LOGIN_UID_MISMATCH: return "LOGIN_UID_MISMATCH";
+    case pb::STATUS_LOGIN_BAD_SIGNATURE: return "LOGIN_BAD_SIGNATURE";
+    case pb::STATUS_LOGIN_BAD_SESSION_PROOF: return "LOGIN_BAD_SESSION_PROOF";
+    case pb::STATUS_LOGIN_STALE: return "LOGIN_STALE";
+    case pb::STATUS_SESSION_KEY_REUSED: return "SESSION_KEY_REUSED";
+    case pb::STATUS_SESSION_UNKNOWN: return "SESSION_UNKNOWN";
+    case pb::STATUS_SESSION_EXPIRED: return "SESSION_EXPIRED";
+    case pb::STATUS_SESSION_ENDED: return "SESSION_ENDED";
+    case pb::STATUS_BAD_SIGNATURE: return "BAD_SIGNATURE";
+    case pb::STATUS_REPLAYED_SEQUENCE: return "REPLAYED_SEQUENCE";
+    case pb::STATUS_RESULT_UNAVAILABLE: return "RESULT_UNAVAILABLE";
+    case pb::STATUS_INVALID_DOCUMENT_NAME: return "INVALID_DOCUMENT_NAME";
+    case pb::STATUS_DOCUMENT_TOO_LARGE: return "DOCUMENT_TOO_LARGE";
+    case pb::STATUS_INVALID_CIPHERTEXT: return "INVALID_CIPHERTEXT";
+    case pb::STATUS_LABEL_REUSED: return "LABEL_REUSED";
+    case pb::STATUS_INVALID_GRANT: return "INVALID_GRANT";
+    case pb::STATUS_TOO_MANY_GRANTS: return "TOO_MANY_GRANTS";
+    default: return "UNKNOWN";
+  }
+}
+
+int ThreeSCode(pb::Status status) {
+  switch (status) {
+    case pb::STATUS_OK: return 200;
+    case pb::STATUS_ACCESS_DENIED: return 702;
+    case pb::STATUS_INTEGRITY_FAILURE: return 703;
+    case pb::STATUS_NO_SUCH_DOCUMENT: return 704;
+    default: return 700;
+  }
+}
+
+StatusClass ClassifyStatus(pb::Status status) {
+  switch (status) {
+    case pb::STATUS_OK:
+      return StatusClass::kOk;
+    case pb::STATUS_ACCESS_DENIED:
+      return StatusClass::kAccessDenied;
+    case pb::STATUS_NO_SUCH_DOCUMENT:
+      return StatusClass::kNoSuchDocument;
+    case pb::STATUS_INTEGRITY_FAILURE:
+      return StatusClass::kIntegrity;
+    case pb::STATUS_MALFORMED_REQUEST:
+    case pb::STATUS_INVALID_DOCUMENT_NAME:
+    case pb::STATUS_DOCUMENT_TOO_LARGE:
+    case pb::STATUS_INVALID_CIPHERTEXT:
+    case pb::STATUS_INVALID_GRANT:
+      return StatusClass::kInvalidInput;
+    case pb::STATUS_LOGIN_BAD_CERTIFICATE:
+    case pb::STATUS_LOGIN_WRONG_ROLE:
+    case pb::STATUS_LOGIN_UID_MISMATCH:
+    case pb::STATUS_LOGIN_BAD_SIGNATURE:
+    case pb::STATUS_LOGIN_BAD_SESSION_PROOF:
+    case pb::STATUS_LOGIN_STALE:
+    case pb::STATUS_SESSION_KEY_REUSED:
+    case pb::STATUS_SESSION_UNKNOWN:
+    case pb::STATUS_SESSION_EXPIRED:
+    case pb::STATUS_SESSION_ENDED:
+      return StatusClass::kNotLoggedIn;
+    default:
+      return StatusClass::kOther;
+  }
+}
+
+}  // namespace belfry::state

@@ -1,0 +1,256 @@
+#include "replica/store/rocks_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/status.h"
+#include "replica/store/log_chain.h"
+
+namespace belfry::store {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) {
+    return absl::OkStatus();
+  }
+  std::string message = absl::StrCat(std::string(what), ": ", s.ToString());
+  if (s.IsCorruption()) {
+    return absl::DataLossError(std::move(message));
+  }
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(std::move(message));
+  }
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(std::move(message));
+  }
+  return absl::InternalError(std::move(message));
+}
+
+std::string StateKey(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 1);
+  out.push_back(kRocksStatePrefix);
+  out.append(key);
+  return out;
+}
+
+// Reads and parses a record; nullopt when absent, DATA_LOSS when it does not parse.
+template <typename T>
+absl::StatusOr<std::optional<T>> ReadProto(rocksdb::DB& db, std::string_view key,
+                                           std::string_view what) {
+  std::string bytes;
+  const rocksdb::Status s = db.Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()),
+                                   &bytes);
+  if (s.IsNotFound()) {
+    return std::optional<T>();
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(s, what));
+  T record;
+  if (!record.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat(std::string(what), " does not parse"));
+  }
+  return std::optional<T>(std::move(record));
+}
+
+// Creates the base and tip of a new store, refusing a database that has data but no tip
+// (a store whose tip was lost cannot be trusted to be complete).
+absl::Status InitializeIfEmpty(rocksdb::DB& db) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  if (it->Valid()) {
+    return absl::DataLossError("the store holds data but no chain tip");
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(it->status(), "scanning a new store"));
+  const pb::ChainTip tip = GenesisTip();
+  pb::ChainBase base;
+  base.set_next_epoch(tip.next_epoch());
+  base.set_head(tip.head());
+  base.set_consensus_time_ms(tip.consensus_time_ms());
+  rocksdb::WriteBatch batch;
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksBaseKey.data(), kRocksBaseKey.size()), base.SerializeAsString()),
+      "preparing the chain base"));
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksTipKey.data(), kRocksTipKey.size()), tip.SerializeAsString()),
+      "preparing the chain tip"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db.Write(wo, &batch), "initializing the store");
+}
+
+}  // namespace
+
+std::string RocksEpochKey(uint64_t epoch) {
+  ByteWriter w;
+  w.U8(static_cast<uint8_t>(kRocksEpochPrefix)).U64(epoch);
+  return std::string(AsStringView(w.bytes()));
+}
+
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip)
+    : db_(std::move(db)), tip_(std::move(tip)) {}
+
+RocksStore::~RocksStore() {
+  if (db_ != nullptr) {
+    // Close reports background errors; at destruction there is nobody left to tell, and
+    // every committed epoch was already synced.
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
+                                                             const StoreOptions& options) {
+  rocksdb::Options opts;
+  opts.create_if_missing = options.create_if_missing;
+  opts.paranoid_checks = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(opts, path, &raw);
+  if (!s.ok()) {
+    if (!options.create_if_missing && s.IsInvalidArgument()) {
+      return absl::NotFoundError(absl::StrCat("no store at ", path, ": ", s.ToString()));
+    }
+    return FromRocks(s, absl::StrCat("opening the store at ", path));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  BELFRY_ASSIGN_OR_RETURN(std::optional<pb::ChainTip> tip,
+                          ReadProto<pb::ChainTip>(*db, kRocksTipKey, "the chain tip"));
+  if (!tip.has_value()) {
+    BELFRY_RETURN_IF_ERROR(InitializeIfEmpty(*db));
+    tip = GenesisTip();
+  }
+  if (tip->format_version() != kStoreFormatVersion) {
+    return absl::DataLossError(absl::StrCat("store format version ", tip->format_version(),
+                                            " is not the supported ", kStoreFormatVersion));
+  }
+  BELFRY_ASSIGN_OR_RETURN(std::optional<pb::ChainBase> base,
+                          ReadProto<pb::ChainBase>(*db, kRocksBaseKey, "the chain base"));
+  if (!base.has_value()) {
+    return absl::DataLossError("the store has a chain tip but no chain base");
+  }
+  std::unique_ptr<RocksStore> store(new RocksStore(std::move(db), std::move(*tip)));
+  BELFRY_RETURN_IF_ERROR(store->VerifyChain(*base));
+  return store;
+}
+
+absl::Status RocksStore::VerifyChain(const pb::ChainBase& base) {
+  absl::MutexLock lock(&mu_);
+  BELFRY_ASSIGN_OR_RETURN(Digest head, DigestField(base.head(), "the chain base's head"));
+  int64_t time_ms = base.consensus_time_ms();
+  if (base.next_epoch() > tip_.next_epoch()) {
+    return absl::DataLossError("the chain base lies beyond the chain tip");
+  }
+  for (uint64_t e = base.next_epoch(); e < tip_.next_epoch(); ++e) {
+    BELFRY_ASSIGN_OR_RETURN(
+        std::optional<pb::EpochRecord> record,
+        ReadProto<pb::EpochRecord>(*db_, RocksEpochKey(e), absl::StrCat("epoch record ", e)));
+    if (!record.has_value()) {
+      return absl::DataLossError(absl::StrCat("epoch record ", e, " is missing"));
+    }
+    BELFRY_RETURN_IF_ERROR(VerifyEpochRecord(e, *record, head, time_ms));
+    BELFRY_ASSIGN_OR_RETURN(head, DigestField(record->head(), "head"));
+    time_ms = record->consensus_time_ms();
+  }
+  BELFRY_ASSIGN_OR_RETURN(Digest tip_head, DigestField(tip_.head(), "the chain tip's head"));
+  if (tip_head != head || tip_.consensus_time_ms() != time_ms) {
+    return absl::DataLossError("the chain tip does not match the last epoch record");
+  }
+  BELFRY_ASSIGN_OR_RETURN(std::optional<pb::EpochRecord> beyond,
+                          ReadProto<pb::EpochRecord>(*db_, RocksEpochKey(tip_.next_epoch()),
+                                                     "the record after the tip"));
+  if (beyond.has_value()) {
+    return absl::DataLossError("an epoch record exists beyond the chain tip");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key) const {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), StateKey(key), &value);
+  if (s.IsNotFound()) {
+    return std::optional<std::string>();
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(s, "reading a state key"));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status RocksStore::CommitEpoch(uint64_t epoch, int64_t consensus_time_ms,
+                                     const state::WriteSet& writes, const Digest& batch_digest) {
+  absl::MutexLock lock(&mu_);
+  BELFRY_ASSIGN_OR_RETURN(pb::EpochRecord record,
+                          PrepareEpochRecord(tip_, epoch, consensus_time_ms, writes, batch_digest));
+  pb::ChainTip tip = TipAfter(record);
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : writes.writes()) {
+    if (value.has_value()) {
+      BELFRY_RETURN_IF_ERROR(FromRocks(batch.Put(StateKey(key), *value), "preparing a write"));
+    } else {
+      BELFRY_RETURN_IF_ERROR(FromRocks(batch.Delete(StateKey(key)), "preparing a delete"));
+    }
+  }
+  BELFRY_RETURN_IF_ERROR(
+      FromRocks(batch.Put(RocksEpochKey(epoch), record.SerializeAsString()), "preparing the record"));
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksTipKey.data(), kRocksTipKey.size()), tip.SerializeAsString()),
+      "preparing the tip"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the reply for this epoch may only leave once it is on disk
+  BELFRY_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), absl::StrCat("committing epoch ", epoch)));
+  tip_ = std::move(tip);
+  return absl::OkStatus();
+}
+
+uint64_t RocksStore::next_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return tip_.next_epoch();
+}
+
+Digest RocksStore::log_head() const {
+  absl::MutexLock lock(&mu_);
+  Digest d{};
+  std::copy(tip_.head().begin(), tip_.head().end(), d.begin());
+  return d;
+}
+
+int64_t RocksStore::last_consensus_time_ms() const {
+  absl::MutexLock lock(&mu_);
+  return tip_.consensus_time_ms();
+}
+
+absl::StatusOr<std::optional<pb::EpochRecord>> RocksStore::ReadEpochRecord(uint64_t epoch) const {
+  return ReadProto<pb::EpochRecord>(*db_, RocksEpochKey(epoch), absl::StrCat("epoch record ", epoch));
+}
+
+absl::StatusOr<Digest> RocksStore::ComputeStateDigest() const {
+  // One snapshot, so a concurrent commit cannot make the digest mix two states.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  StateDigestBuilder builder;
+  absl::Status status;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    const std::string start(1, kRocksStatePrefix);
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      const rocksdb::Slice v = it->value();
+      builder.Add(std::string_view(k.data() + 1, k.size() - 1), std::string_view(v.data(), v.size()));
+    }
+    status = FromRocks(it->status(), "scanning the state");
+  }
+  db_->ReleaseSnapshot(snapshot);
+  BELFRY_RETURN_IF_ERROR(status);
+  return builder.Finish();
+}
+
+}  // namespace belfry::store

@@ -1,0 +1,59 @@
+// transport/log.h — one structured line per significant network event.
+//
+// Lines are `key=value` pairs ("ts=... level=warn component=peer_net event=refused
+// reason=wrong_role peer=alice"), so a person can read them and a log pipeline can parse
+// them without a schema. Callers log events and identities (names from certificates,
+// addresses, counts), never payloads or key material. Values that could come from a peer
+// (certificate names, error text) are quoted and escaped, so a hostile name cannot forge
+// extra fields or lines.
+#ifndef BELFRY_TRANSPORT_LOG_H_
+#define BELFRY_TRANSPORT_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+
+namespace belfry::transport {
+
+enum class LogLevel : uint8_t { kInfo, kWarn };
+
+// LogLine: builds one line and emits it when destroyed. Use as a temporary:
+//   LogLine(LogLevel::kInfo, "peer_net", "connect").Add("peer", 2).Add("addr", a);
+// Not thread-safe itself; emission is serialized across threads.
+class LogLine {
+ public:
+  LogLine(LogLevel level, std::string_view component, std::string_view event);
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+  ~LogLine();
+
+  LogLine& Add(std::string_view key, std::string_view value);
+  LogLine& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
+  LogLine& Add(std::string_view key, const std::string& value) {
+    return Add(key, std::string_view(value));
+  }
+  // Abseil's own string_view (a distinct type in this Abseil build): status messages.
+  LogLine& Add(std::string_view key, absl::string_view value) {
+    return Add(key, std::string_view(value.data(), value.size()));
+  }
+  LogLine& Add(std::string_view key, uint64_t value);
+  LogLine& Add(std::string_view key, int64_t value);
+  LogLine& Add(std::string_view key, uint32_t value) { return Add(key, uint64_t{value}); }
+  LogLine& Add(std::string_view key, int value) { return Add(key, int64_t{value}); }
+  LogLine& Add(std::string_view key, bool value) { return Add(key, value ? "true" : "false"); }
+
+ private:
+  std::string line_;
+};
+
+// Where lines go: by default stderr. A sink receives each finished line (without the
+// newline); nullptr restores stderr. Thread-safe; meant for tests and for daemons that
+// route logs elsewhere. The sink runs under the emission lock, so it must not log.
+void SetLogSink(std::function<void(const std::string&)> sink);
+
+}  // namespace belfry::transport
+
+#endif  // BELFRY_TRANSPORT_LOG_H_
