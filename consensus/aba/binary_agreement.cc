@@ -222,6 +222,16 @@ struct BinaryAgreement::State {
   std::vector<bool> ever_voted;
   // Vote tables for rounds [round, round + rounds_ahead_max], created on first use.
   std::map<uint32_t, RoundState> rounds;
+  // BV-broadcast outlives the round: MMR's relay rule (f+1 BVAL(b) => send BVAL(b)) must
+  // keep applying after this node has moved on, or a correct node still in that round
+  // may never collect 2f+1 BVAL(b) (a Byzantine sender can show b to only some nodes).
+  // Kept for the last kResendRoundsMax rounds, like `history`.
+  struct PastBval {
+    std::array<std::vector<bool>, 2> from;
+    std::array<uint32_t, 2> count{};
+    std::array<bool, 2> sent{};
+  };
+  std::map<uint32_t, PastBval> past_bvals;
   // The highest round each peer has sent us anything for: it is at least there.
   std::vector<uint32_t> peer_round;
   // Our own round messages of the last kResendRoundsMax rounds, for peers that fall behind.
@@ -250,6 +260,7 @@ struct BinaryAgreement::State {
 
   // --- messages out -------------------------------------------------------------------
   void Broadcast(pb::AbaMessage m, AbaStep& step);
+  void RelayPastBval(NodeId from, uint32_t r, bool b, AbaStep& step);
   void SendBval(RoundState& rs, bool b, AbaStep& step);
   void SendAux(RoundState& rs, bool b, AbaStep& step);
   void SendConf(RoundState& rs, ValueSet set, AbaStep& step);
@@ -272,7 +283,11 @@ void BinaryAgreement::State::HandleRoundMessage(NodeId from, const pb::AbaMessag
   if (!proposed && decision.has_value()) return;
   const uint32_t r = msg.round();
   NotePeerRound(from, r, step);
-  if (r < round) return;  // a finished round: nothing in it can matter any more
+  if (r < round) {
+    // A finished round: only its BV-broadcast relay still matters to others.
+    if (msg.content_case() == pb::AbaMessage::kBval) RelayPastBval(from, r, msg.bval(), step);
+    return;
+  }
   if (r - round > config.rounds_ahead_max) {
     step.AddFault(from, FaultKind::kEpochOutOfWindow, "round beyond rounds_ahead_max");
     return;
@@ -511,10 +526,17 @@ void BinaryAgreement::State::FinishRound(RoundState& rs, AbaStep& step) {
     if (est == s) Decide(est, step);
   }
   if (terminated) return;
+  for (auto it = rounds.begin(); it != rounds.end() && it->first <= round; ++it) {
+    PastBval& past = past_bvals[it->first];
+    past.from = it->second.bval_from;
+    past.count = it->second.bval_count;
+    past.sent = it->second.bval_sent;
+  }
   ++round;
   rounds.erase(rounds.begin(), rounds.lower_bound(round));
   if (round > kResendRoundsMax) {
     history.erase(history.begin(), history.lower_bound(round - kResendRoundsMax));
+    past_bvals.erase(past_bvals.begin(), past_bvals.lower_bound(round - kResendRoundsMax));
   }
   SendBval(GetRound(round), est, step);
 }
@@ -526,6 +548,21 @@ void BinaryAgreement::State::FinishRound(RoundState& rs, AbaStep& step) {
 void BinaryAgreement::State::Broadcast(pb::AbaMessage m, AbaStep& step) {
   history[m.round()].push_back(m);
   step.Send(Target::All(), std::move(m));
+}
+
+void BinaryAgreement::State::RelayPastBval(NodeId from, uint32_t r, bool b, AbaStep& step) {
+  auto it = past_bvals.find(r);
+  if (it == past_bvals.end()) return;  // older than anything a correct peer still needs
+  PastBval& past = it->second;
+  if (past.from[b][from]) return;  // duplicate
+  past.from[b][from] = true;
+  ++past.count[b];
+  if (!past.sent[b] && past.count[b] >= net.one_correct()) {
+    past.sent[b] = true;
+    pb::AbaMessage m = RoundMessage(r);
+    m.set_bval(b);
+    Broadcast(std::move(m), step);
+  }
 }
 
 void BinaryAgreement::State::SendBval(RoundState& rs, bool b, AbaStep& step) {

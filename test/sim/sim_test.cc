@@ -3,7 +3,7 @@
 // memory (simulator.h); a failure prints its seed, parameters and a one-line replay.
 //
 // The matrix: N ∈ {4, 7, 10} × the four schedulers × (no fault + every Byzantine strategy),
-// a few seeds each — 576 runs with the fast coin; plus 48 runs with the real threshold coin
+// a few seeds each — 576 runs with the fast coin; plus 40 runs with the real threshold coin
 // (bad shares included); plus the determinism check and the adversarial-ABA demonstration.
 // Each (N, scheduler) is its own test case so that ctest spreads them over the cores.
 #include <catch2/catch.hpp>
@@ -195,6 +195,29 @@ TEST_CASE("Sim adversarial ABA: without CONF the aba-max scheduler breaks the li
                 fixed_rounds_max);
     CHECK(unfixed_failures >= kSeeds / 2);  // the attack works on most seeds
     CHECK(fixed_failures == 0);
+  }
+}
+
+}  // namespace
+}  // namespace belfry::sim
+
+namespace belfry::sim {
+namespace {
+
+// Regression: seeds that stalled a correct node forever before binary agreement kept
+// relaying BVALs of rounds it had left (MMR's BV-broadcast relay rule must outlive the
+// round; a Byzantine sender showing a value to only some nodes exploited it).
+TEST_CASE("Sim regression: past-round BVAL relay keeps a lagging correct node live", "[sim][n4]") {
+  for (const auto& [seed, strategy, requests] :
+       {std::tuple<uint64_t, Strategy, uint32_t>{1123, Strategy::kMixed, 9},
+        std::tuple<uint64_t, Strategy, uint32_t>{1189, Strategy::kAbaSplit, 24}}) {
+    Options o;
+    o.seed = seed;
+    o.n = 4;
+    o.scheduler = SchedulerKind::kAbaMax;
+    o.byzantine = strategy;
+    o.requests = requests;
+    CHECK(RunAndCheck(o));
   }
 }
 
