@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean sim-long threshold-bench
+.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench
 
 all: build
 
@@ -20,12 +20,20 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# A local 4-replica cluster and a real 3S session through the CLI (scripts/demo.sh).
+demo: build
+	BIN=$(BUILD_DIR)/bin ./scripts/demo.sh
+
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, with the full suite.
 test-sanitize: deps
 	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DBELFRY_SANITIZE=ON
 	cmake --build $(SAN_DIR) -j $(JOBS)
 	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# 10,000 seeded simulator runs across N, schedulers and Byzantine strategies (test/sim).
+sim-long: build
+	$(BUILD_DIR)/test/sim/belfry-sim --matrix --seed 1 --seeds 10000
 
 threshold-bench: build
 	$(BUILD_DIR)/tools/threshold-bench

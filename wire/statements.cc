@@ -9,8 +9,6 @@ constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
 constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
 constexpr absl::string_view kStatusDomain = "belfry/status/v1";
 constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
-constexpr absl::string_view kLabelDomain = "belfry/confidential-label/v1";
-constexpr absl::string_view kRequestIdDomain = "belfry/request-id/v1";
 
 ByteSpan Span(absl::string_view s) {
   return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
@@ -22,12 +20,6 @@ Digest Sha256(ByteSpan data) {
   Digest out{};
   crypto_hash_sha256(out.data(), data.data(), data.size());
   return out;
-}
-
-Digest RequestId(ByteSpan signed_request) {
-  ByteWriter w;
-  w.LengthPrefixed(Span(kRequestIdDomain)).Raw(signed_request);
-  return Sha256(w.bytes());
 }
 
 Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments) {
@@ -73,17 +65,6 @@ Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, ui
       .Raw(sha256)
       .U8(static_cast<uint8_t>((confidential ? 1 : 0) | (integrity ? 2 : 0)));
   return w.Take();
-}
-
-std::string ConfidentialLabel(absl::string_view cluster_id, absl::string_view doc,
-                              ByteSpan version_nonce) {
-  ByteWriter w;
-  w.LengthPrefixed(Span(kLabelDomain))
-      .LengthPrefixed(Span(cluster_id))
-      .LengthPrefixed(Span(doc))
-      .LengthPrefixed(version_nonce);
-  const Bytes& b = w.bytes();
-  return std::string(b.begin(), b.end());
 }
 
 }  // namespace belfry::wire

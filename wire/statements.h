@@ -2,7 +2,8 @@
 //
 // A signature is only as good as the agreement on what was signed. Replicas (which sign
 // replies and integrity statements) and clients (which verify them) both build those byte
-// strings here, each with its own domain string so a signature for one purpose can never
+// strings here (requests, session proofs and TDH2 labels are in replica/state/
+// request_format.h, which the client library links too), each with its own domain string so a signature for one purpose can never
 // be replayed as another. Every variable-length field is length-prefixed.
 #ifndef BELFRY_WIRE_STATEMENTS_H_
 #define BELFRY_WIRE_STATEMENTS_H_
@@ -22,9 +23,6 @@ using Digest = std::array<uint8_t, 32>;
 // SHA-256 of `data`.
 Digest Sha256(ByteSpan data);
 
-// The request id: SHA-256 of the serialized SignedRequest, exactly as it was ordered.
-Digest RequestId(ByteSpan signed_request);
-
 // What a replica's reply signature covers: its id, the body, and its attachments.
 Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments);
 
@@ -39,12 +37,6 @@ Bytes StatusStatement(const pb::ReplicaStatus& status);
 // cluster configuration can check it offline (`belfry verify`).
 Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
                          const Digest& sha256, bool confidential, bool integrity);
-
-// The TDH2 label of a confidential document version: binds the encrypted data key to one
-// cluster, one document name and one version, so a decryption share for one can never
-// open another.
-std::string ConfidentialLabel(absl::string_view cluster_id, absl::string_view doc,
-                              ByteSpan version_nonce);
 
 }  // namespace belfry::wire
 

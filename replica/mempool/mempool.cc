@@ -51,4 +51,14 @@ std::vector<std::string> Mempool::Oldest(size_t max) const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> Mempool::OldestExcept(
+    size_t max, const std::map<std::string, uint64_t>& skip) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Entry& e : order_) {
+    if (out.size() >= max) break;
+    if (skip.count(e.id) == 0) out.emplace_back(e.id, e.request);
+  }
+  return out;
+}
+
 }  // namespace belfry::replica

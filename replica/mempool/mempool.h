@@ -13,6 +13,7 @@
 #include <list>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,9 @@ class Mempool {
 
   // The pending requests, oldest first, at most `max` of them.
   std::vector<std::string> Oldest(size_t max) const;
+  // As Oldest, skipping the requests `skip` says are already proposed; with their ids.
+  std::vector<std::pair<std::string, std::string>> OldestExcept(
+      size_t max, const std::map<std::string, uint64_t>& skip) const;
 
   size_t size() const { return entries_.size(); }
   uint64_t bytes() const { return bytes_; }

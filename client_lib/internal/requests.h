@@ -1,0 +1,138 @@
+// client_lib/internal/requests.h — the bytes a client sends and the checks on what comes
+// back, without any networking: building signed logins and session operations, sealing a
+// confidential document for checkin and opening it from decryption shares, and
+// assembling an integrity certificate from replica signatures.
+//
+// Kept apart from the connection machinery so that tests run every byte a real client
+// sends through the replicas' own pre-check and state machine, and the confidential and
+// integrity paths against dealt key sets, with no cluster.
+#ifndef BELFRY_CLIENT_LIB_INTERNAL_REQUESTS_H_
+#define BELFRY_CLIENT_LIB_INTERNAL_REQUESTS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/bytes.h"
+#include "base/rng.h"
+#include "client_lib/client.h"
+#include "config/cluster_config.h"
+#include "pki/key.h"
+#include "proto/service.pb.h"
+#include "threshold/keys.h"
+#include "wire/statements.h"
+
+namespace belfry::client::internal {
+
+// SessionKey: an Ed25519 session key pair (libsodium), derived from a 32-byte seed.
+// Move-only; seed and secret key are wiped on destruction and when moved from. Sign is
+// const and thread-safe.
+class SessionKey {
+ public:
+  // A fresh key from the OS CSPRNG.
+  static SessionKey Generate();
+  static SessionKey FromSeed(const std::array<uint8_t, 32>& seed);
+
+  SessionKey(SessionKey&& other) noexcept;
+  SessionKey& operator=(SessionKey&& other) noexcept;
+  SessionKey(const SessionKey&) = delete;
+  SessionKey& operator=(const SessionKey&) = delete;
+  ~SessionKey();
+
+  const std::array<uint8_t, 32>& public_key() const { return public_key_; }
+  std::string public_key_string() const;
+  // SECRET: for persisting the session only.
+  const std::array<uint8_t, 32>& seed() const { return seed_; }
+  // A 64-byte detached signature of `message`.
+  std::string Sign(ByteSpan message) const;
+
+ private:
+  SessionKey() = default;
+  void Wipe();
+  std::array<uint8_t, 32> seed_{};
+  std::array<uint8_t, 64> secret_key_{};
+  std::array<uint8_t, 32> public_key_{};
+};
+
+// BuiltRequest: a serialized SignedRequest and its id (SHA-256 of those bytes).
+struct BuiltRequest {
+  std::string bytes;
+  wire::Digest id{};
+};
+
+// Login nonce length (inside the 16..64 bytes the replicas accept).
+inline constexpr size_t kLoginNonceBytes = 32;
+
+// A Login for `uid` registering `session`, with a fresh nonce from `rng`, the session-key
+// proof, signed with `user_key` (the key of `cert_der`). INTERNAL if signing fails.
+absl::StatusOr<BuiltRequest> BuildLogin(const std::string& cluster_id, const std::string& uid,
+                                        const std::string& cert_der,
+                                        const pki::Ed25519PrivateKey& user_key,
+                                        const SessionKey& session, int64_t client_time_ms,
+                                        Rng& rng);
+
+// A SessionOp carrying `op`, naming `session` and `seq`, signed with the session key.
+BuiltRequest BuildSessionOp(const std::string& cluster_id, const SessionKey& session,
+                            uint64_t seq, pb::SessionOp op);
+
+// The stored form of a confidential document: AES-256-GCM ciphertext bound to the label,
+// the TDH2 ciphertext of its key under that label, and the label's version nonce.
+struct SealedDocument {
+  std::string data;
+  std::string key_ciphertext;
+  std::string version_nonce;
+};
+
+// Seals `plaintext` for a confidential checkin of `doc`: a fresh data key and version
+// nonce from `rng`, label = DocumentLabel(cluster_id, doc, nonce), the data sealed with
+// the label as associated data, the key TDH2-encrypted under `keys` and the label. The
+// data key is wiped before returning.
+absl::StatusOr<SealedDocument> SealConfidential(const std::string& cluster_id,
+                                                const std::string& doc,
+                                                const std::string& plaintext,
+                                                const threshold::PublicKeySet& keys, Rng& rng);
+
+// Opens a confidential checkout: checks that the key ciphertext carries exactly the label
+// DocumentLabel(cluster_id, doc, version_nonce), verifies each replica's decryption share
+// (replica r's share has index r+1) and records a bad one in `faults`, combines f+1
+// valid shares and opens the data. kIntegrity (DATA_LOSS) when fewer than f+1 shares are
+// valid, the label is wrong or the data does not open. The data key is wiped.
+absl::StatusOr<std::string> OpenConfidential(const std::string& cluster_id,
+                                             const pb::CheckOutResult& result,
+                                             const threshold::PublicKeySet& keys,
+                                             const std::map<uint32_t, std::string>& shares,
+                                             std::map<uint32_t, std::string>* faults);
+
+// The number of valid decryption shares among `shares` for `result` (without combining).
+uint32_t CountValidShares(const std::string& cluster_id, const pb::CheckOutResult& result,
+                          const threshold::PublicKeySet& keys,
+                          const std::map<uint32_t, std::string>& shares);
+
+// The integrity statement a replica signs for `result`; INVALID_ARGUMENT when its
+// sha256 is not 32 bytes.
+absl::StatusOr<Bytes> IntegrityStatementFor(const std::string& cluster_id,
+                                            const pb::CheckOutResult& result);
+
+// Keeps the signatures in `signatures` that verify under their replica's reply key over
+// the statement for `result` (bad ones go to `faults`) and returns them as a certificate.
+// kIntegrity (DATA_LOSS) with fewer than f+1 valid ones.
+absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
+    const config::ClusterConfig& config, const pb::CheckOutResult& result,
+    const std::map<uint32_t, std::string>& signatures, std::map<uint32_t, std::string>* faults);
+
+// VerifyIntegrityCertificate (client.h) against a loaded configuration.
+absl::StatusOr<std::vector<uint32_t>> VerifyIntegrityCertificateWith(
+    const config::ClusterConfig& config, const std::string& data,
+    const IntegrityCertificate& certificate);
+
+// True when `signature` is replica `replica`'s valid reply-key signature of `message`.
+bool VerifyReplicaSignature(const config::ClusterConfig& config, uint32_t replica,
+                            ByteSpan message, const std::string& signature);
+
+}  // namespace belfry::client::internal
+
+#endif  // BELFRY_CLIENT_LIB_INTERNAL_REQUESTS_H_

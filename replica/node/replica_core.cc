@@ -1,0 +1,469 @@
+#include "replica/node/replica_core.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/check.h"
+#include "base/status.h"
+#include "config/threshold_keys.h"
+#include "replica/state/precheck.h"
+#include "replica/state/request_format.h"
+#include "replica/state/tdh2_ciphertext_check.h"
+#include "transport/log.h"
+#include "wire/statements.h"
+
+namespace belfry::replica {
+namespace {
+
+// Committed batches live in the replicated state under "b/" + big-endian epoch, so that
+// every correct replica keeps the same ones and catch-up can be served from any of them.
+std::string BatchKey(uint64_t epoch) {
+  ByteWriter w;
+  w.Raw(std::string_view("b/")).U64(epoch);
+  const Bytes& b = w.bytes();
+  return std::string(b.begin(), b.end());
+}
+
+store::Digest BatchDigest(uint64_t epoch, int64_t consensus_time_ms,
+                          const std::vector<std::string>& requests) {
+  ByteWriter w;
+  w.Raw(std::string_view("belfry/batch/v1")).U64(epoch).U64(static_cast<uint64_t>(consensus_time_ms));
+  w.U32(static_cast<uint32_t>(requests.size()));
+  for (const std::string& r : requests) w.LengthPrefixed(r);
+  return wire::Sha256(w.bytes());
+}
+
+std::string DigestString(const store::Digest& d) { return std::string(d.begin(), d.end()); }
+
+// Where a client request comes from, for per-client mempool bounds: the session key of a
+// session op, the user of a login.
+std::string ClientKeyOf(const state::ParsedRequest& parsed) {
+  if (parsed.body.has_login()) return "login/" + parsed.body.login().uid();
+  return "session/" + parsed.body.op().session_public_key();
+}
+
+}  // namespace
+
+ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,
+                         store::Store* store, const pki::CaBundle* ca, Outbox* outbox,
+                         Options options)
+    : config_(config),
+      self_(self),
+      keys_(std::move(keys)),
+      store_(store),
+      ca_(ca),
+      outbox_(outbox),
+      options_(options),
+      mempool_(MempoolLimits{.requests_max = config.limits.mempool_requests_max,
+                             .bytes_max = 4 * config.limits.frame_bytes_max,
+                             .per_client_requests_max = config.limits.pending_requests_per_client_max}) {}
+
+ReplicaCore::~ReplicaCore() = default;
+
+absl::StatusOr<std::unique_ptr<ReplicaCore>> ReplicaCore::Create(
+    const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys, store::Store* store,
+    const pki::CaBundle* ca, Outbox* outbox, Options options) {
+  std::unique_ptr<ReplicaCore> core(
+      new ReplicaCore(config, self, std::move(keys), store, ca, outbox, options));
+  BELFRY_RETURN_IF_ERROR(core->Init());
+  return core;
+}
+
+absl::Status ReplicaCore::Init() {
+  const config::Limits& l = config_.limits;
+  state_config_.cluster_id = config_.cluster_id();
+  state_config_.document_bytes_max = l.document_bytes_max;
+  state_config_.grant_seconds_max = l.grant_seconds_max;
+  state_config_.session_seconds = l.session_seconds;
+  state_config_.session_window_requests = l.session_window_requests;
+  state_config_.login_clock_skew_ms_max = int64_t{l.login_clock_skew_seconds} * 1000;
+  BELFRY_RETURN_IF_ERROR(state_config_.Validate());
+
+  BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet encryption_keys,
+                          config::PublicKeySetFromConfig(config_.proto.encryption_keys(), config_.f()));
+  ciphertext_check_ = std::make_unique<state::Tdh2CiphertextCheck>(std::move(encryption_keys));
+  BELFRY_ASSIGN_OR_RETURN(state::StateMachine sm,
+                          state::StateMachine::Create(state_config_, *ca_, *ciphertext_check_));
+  state_machine_ = std::make_unique<state::StateMachine>(std::move(sm));
+
+  hb_config_.cluster_id = config_.cluster_id();
+  hb_config_.epochs_in_flight_max = l.epochs_in_flight_max;
+  hb_config_.batch_requests_max = l.batch_requests_max;
+  hb_config_.request_bytes_max = state_config_.request_bytes_max();
+  hb_config_.proposal_bytes_max =
+      std::min<uint64_t>(l.frame_bytes_max / 2,
+                         uint64_t{l.batch_requests_max} * (state_config_.request_bytes_max() + 16));
+  StartConsensusAt(store_->next_epoch());
+  return absl::OkStatus();
+}
+
+void ReplicaCore::StartConsensusAt(uint64_t epoch) {
+  consensus::NetworkInfo net{.self = self_, .n = config_.n(), .f = config_.f()};
+  consensus::epoch::Config c = hb_config_;
+  c.first_epoch = epoch;
+  c.first_consensus_time = static_cast<uint64_t>(store_->last_consensus_time_ms());
+  hb_ = std::make_unique<consensus::epoch::HoneyBadger>(net, c, keys_.coin.get());
+  epoch_started_ms_.clear();
+}
+
+uint64_t ReplicaCore::next_epoch() const { return store_->next_epoch(); }
+
+int64_t ReplicaCore::consensus_time_ms() const { return store_->last_consensus_time_ms(); }
+
+void ReplicaCore::Fail(absl::Status status) {
+  if (fatal_.ok()) {
+    fatal_ = std::move(status);
+    transport::LogLine(transport::LogLevel::kWarn, "replica", "fatal").Add("reason", fatal_.message());
+  }
+}
+
+// ---- peers ----
+
+void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms) {
+  if (!fatal_.ok() || from >= config_.n() || from == self_) return;
+  pb::PeerMessage msg;
+  if (!msg.ParseFromString(payload)) {
+    ++counters_.peer_messages_malformed;
+    ++counters_.faults;
+    ++counters_.faults_by_kind[absl::StrCat(from, "/malformed_peer_message")];
+    return;
+  }
+  switch (msg.kind_case()) {
+    case pb::PeerMessage::kConsensus: {
+      const uint64_t epoch = msg.consensus().epoch();
+      if (hb_->Classify(epoch) == consensus::epoch::EpochPosition::kBeyondWindow) {
+        // Peers are further along than our window: we missed epochs.
+        behind_ = true;
+        RequestCatchUp(now_ms);
+      }
+      ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
+      break;
+    }
+    case pb::PeerMessage::kFetchEpochs:
+      HandleFetch(from, msg.fetch_epochs());
+      break;
+    case pb::PeerMessage::kCommittedEpoch:
+      HandleCommittedEpoch(from, msg.committed_epoch(), now_ms);
+      break;
+    case pb::PeerMessage::KIND_NOT_SET:
+      ++counters_.peer_messages_malformed;
+      break;
+  }
+}
+
+void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
+  for (auto& tm : step.messages) {
+    pb::PeerMessage out;
+    *out.mutable_consensus() = std::move(tm.message);
+    const std::string bytes = out.SerializeAsString();
+    for (uint32_t to = 0; to < config_.n(); ++to) {
+      if (to != self_ && tm.target.Contains(to)) outbox_->SendPeer(to, bytes);
+    }
+  }
+  for (const consensus::Fault& fault : step.faults) {
+    // A message beyond our window usually means we are behind, not that the peer lies.
+    if (fault.kind == consensus::FaultKind::kEpochOutOfWindow) {
+      ++counters_.faults_by_kind[absl::StrCat(fault.node, "/", consensus::FaultKindName(fault.kind))];
+      continue;
+    }
+    ++counters_.faults;
+    ++counters_.faults_by_kind[absl::StrCat(fault.node, "/", consensus::FaultKindName(fault.kind))];
+    transport::LogLine(transport::LogLevel::kWarn, "consensus", "peer_fault")
+        .Add("peer", fault.node)
+        .Add("kind", consensus::FaultKindName(fault.kind));
+  }
+  for (const consensus::epoch::Batch& batch : step.outputs) {
+    if (!fatal_.ok()) return;
+    if (batch.epoch != store_->next_epoch()) continue;  // applied already by catch-up
+    absl::Status s = ExecuteAndCommit(batch.epoch, static_cast<int64_t>(batch.consensus_time),
+                                      batch.requests, /*send_replies=*/true);
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+    auto started = epoch_started_ms_.find(batch.epoch);
+    if (started != epoch_started_ms_.end()) {
+      counters_.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
+      epoch_started_ms_.erase(epoch_started_ms_.begin(), std::next(started));
+    }
+  }
+  MaybePropose(now_ms);
+}
+
+void ReplicaCore::MaybePropose(int64_t now_ms) {
+  if (!fatal_.ok()) return;
+  // Propose while the window has room and there is a reason to run the epoch: requests
+  // here that no running epoch carries yet, or peers already running it (they need our
+  // proposal, or will count us among the f missing).
+  for (int guard = 0; guard < 64 && hb_->can_propose(); ++guard) {
+    const uint64_t epoch = hb_->next_epoch_to_propose();
+    std::vector<std::pair<std::string, std::string>> fresh =
+        mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
+    if (fresh.empty() && !hb_->peers_started(epoch)) return;
+    epoch_started_ms_.emplace(epoch, now_ms);
+    std::vector<std::string> pending;
+    pending.reserve(fresh.size());
+    for (auto& [id, request] : fresh) {
+      in_flight_[id] = epoch;
+      pending.push_back(std::move(request));
+    }
+    // ProcessStep calls back into MaybePropose; the guard bounds that recursion.
+    ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng_), now_ms);
+    return;
+  }
+}
+
+absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
+                                           const std::vector<std::string>& requests,
+                                           bool send_replies) {
+  state::StateView view(*store_);
+  BELFRY_ASSIGN_OR_RETURN(std::vector<state::Executed> executed,
+                          state_machine_->ExecuteBatch(view, epoch, consensus_time_ms, requests));
+  pb::StoredBatch stored;
+  stored.set_epoch(epoch);
+  stored.set_consensus_time_ms(consensus_time_ms);
+  for (const std::string& r : requests) stored.add_requests(r);
+  view.Put(BatchKey(epoch), stored.SerializeAsString());
+  if (epoch >= options_.retained_batches) view.Delete(BatchKey(epoch - options_.retained_batches));
+
+  const store::Digest batch_digest = BatchDigest(epoch, consensus_time_ms, requests);
+  BELFRY_RETURN_IF_ERROR(store_->CommitEpoch(epoch, consensus_time_ms, view.writes(), batch_digest));
+  ++counters_.epochs_committed;
+  counters_.requests_executed += executed.size();
+
+  std::vector<std::string> ids;
+  ids.reserve(executed.size());
+  for (const state::Executed& e : executed) ids.push_back(DigestString(e.request_id));
+  mempool_.Remove(ids);
+  counters_.mempool_requests = mempool_.size();
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    it = it->second <= epoch ? in_flight_.erase(it) : std::next(it);
+  }
+
+  const store::Digest head = store_->log_head();
+  for (size_t i = 0; i < executed.size(); ++i) {
+    auto waiting = waiting_.find(ids[i]);
+    if (waiting == waiting_.end()) continue;
+    if (send_replies) {
+      for (uint64_t connection : waiting->second) {
+        SendReply(connection, executed[i], epoch, static_cast<uint32_t>(i), consensus_time_ms, head);
+      }
+    }
+    waiting_.erase(waiting);
+  }
+  transport::LogLine(transport::LogLevel::kInfo, "replica", "epoch_committed")
+      .Add("epoch", epoch)
+      .Add("requests", static_cast<uint64_t>(requests.size()))
+      .Add("consensus_time_ms", consensus_time_ms);
+  return absl::OkStatus();
+}
+
+void ReplicaCore::SendReply(uint64_t connection, const state::Executed& executed, uint64_t epoch,
+                            uint32_t position, int64_t consensus_time_ms,
+                            const store::Digest& head) {
+  pb::ReplyBody body;
+  body.set_cluster_id(config_.cluster_id());
+  body.set_request_id(DigestString(executed.request_id));
+  body.set_result(executed.result.SerializeAsString());
+  body.set_epoch(epoch);
+  body.set_position(position);
+  body.set_log_head(DigestString(head));
+  body.set_consensus_time_ms(consensus_time_ms);
+
+  pb::SignedReply reply;
+  reply.set_replica(self_);
+  reply.set_body(body.SerializeAsString());
+  if (executed.decryption.has_value() && keys_.decryption != nullptr) {
+    absl::StatusOr<threshold::Ciphertext> ct =
+        threshold::Ciphertext::Parse(AsBytes(executed.decryption->ciphertext));
+    if (ct.ok()) {
+      const std::string label(executed.decryption->label.begin(), executed.decryption->label.end());
+      absl::StatusOr<threshold::DecryptionShare> share = keys_.decryption->MakeShare(*ct, label);
+      if (share.ok()) reply.mutable_attachments()->set_decryption_share(share->Serialize());
+    }
+  }
+  const pb::Result& result = executed.result;
+  if (result.status() == pb::STATUS_OK && result.has_check_out() && result.check_out().integrity()) {
+    const pb::CheckOutResult& co = result.check_out();
+    wire::Digest sha{};
+    if (co.sha256().size() == sha.size()) {
+      std::copy(co.sha256().begin(), co.sha256().end(), sha.begin());
+      const Bytes statement = wire::IntegrityStatement(config_.cluster_id(), co.doc(), co.version(),
+                                                       sha, co.confidential(), co.integrity());
+      reply.mutable_attachments()->set_integrity_signature(keys_.reply.Sign(statement));
+    }
+  }
+  reply.set_signature(keys_.reply.Sign(
+      wire::ReplyStatement(self_, AsBytes(reply.body()), reply.attachments())));
+  pb::ClientFrame frame;
+  *frame.mutable_reply() = std::move(reply);
+  outbox_->SendClient(connection, frame.SerializeAsString());
+  ++counters_.replies_sent;
+}
+
+// ---- clients ----
+
+void ReplicaCore::OnClientFrame(uint64_t connection, const std::string& frame_bytes, int64_t now_ms) {
+  if (!fatal_.ok()) return;
+  pb::ClientFrame frame;
+  if (!frame.ParseFromString(frame_bytes)) {
+    Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "client frame does not parse");
+    return;
+  }
+  switch (frame.kind_case()) {
+    case pb::ClientFrame::kRequest:
+      HandleClientRequest(connection, frame.request(), now_ms);
+      break;
+    case pb::ClientFrame::kStatusQuery:
+      HandleStatusQuery(connection);
+      break;
+    default:
+      Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "clients may send requests and status queries only");
+      break;
+  }
+}
+
+void ReplicaCore::HandleClientRequest(uint64_t connection, const std::string& request,
+                                      int64_t now_ms) {
+  const std::string id = DigestString(state::RequestId(request));
+  state::ParsedRequest parsed;
+  state::Verdict verdict = state::ParseRequest(state_config_, request, &parsed);
+  if (verdict.ok()) verdict = state::VerifyRequestCrypto(state_config_, *ciphertext_check_, parsed);
+  if (!verdict.ok()) {
+    ++counters_.requests_refused;
+    Reject(connection, id, static_cast<uint32_t>(verdict.status), verdict.message);
+    return;
+  }
+  if (waiting_.size() >= options_.waiting_requests_max && waiting_.count(id) == 0) {
+    ++counters_.requests_overloaded;
+    Reject(connection, id, pb::STATUS_UNSPECIFIED, "replica is overloaded; retry later");
+    return;
+  }
+  absl::Status admitted = mempool_.Add(id, request, ClientKeyOf(parsed));
+  if (admitted.code() == absl::StatusCode::kResourceExhausted) {
+    ++counters_.requests_overloaded;
+    Reject(connection, id, pb::STATUS_UNSPECIFIED, std::string(admitted.message()));
+    return;
+  }
+  if (admitted.ok()) ++counters_.requests_admitted;
+  waiting_[id].insert(connection);
+  counters_.mempool_requests = mempool_.size();
+  MaybePropose(now_ms);
+}
+
+void ReplicaCore::HandleStatusQuery(uint64_t connection) {
+  pb::ReplicaStatus status;
+  status.set_replica(self_);
+  status.set_last_epoch(store_->next_epoch());
+  status.set_consensus_time_ms(store_->last_consensus_time_ms());
+  status.set_log_head(DigestString(store_->log_head()));
+  status.set_faults_seen(counters_.faults);
+  status.set_signature(keys_.reply.Sign(wire::StatusStatement(status)));
+  pb::ClientFrame frame;
+  *frame.mutable_status() = std::move(status);
+  outbox_->SendClient(connection, frame.SerializeAsString());
+}
+
+void ReplicaCore::Reject(uint64_t connection, const std::string& request_id, uint32_t code,
+                         const std::string& message) {
+  pb::Rejection r;
+  r.set_replica(self_);
+  r.set_request_id(request_id);
+  r.set_code(code);
+  r.set_message(message);
+  r.set_signature(keys_.reply.Sign(wire::RejectionStatement(self_, AsBytes(request_id), code, message)));
+  pb::ClientFrame frame;
+  *frame.mutable_rejection() = std::move(r);
+  outbox_->SendClient(connection, frame.SerializeAsString());
+}
+
+// ---- catch-up ----
+
+void ReplicaCore::OnTick(int64_t now_ms) {
+  if (!fatal_.ok()) return;
+  if (behind_) RequestCatchUp(now_ms);
+  MaybePropose(now_ms);
+}
+
+void ReplicaCore::RequestCatchUp(int64_t now_ms) {
+  if (now_ms - last_fetch_ms_ < options_.fetch_interval_ms) return;
+  last_fetch_ms_ = now_ms;
+  if (++fetches_without_progress_ > 3) {
+    behind_ = false;  // a later beyond-window message sets it again
+    fetches_without_progress_ = 0;
+    return;
+  }
+  pb::PeerMessage msg;
+  msg.mutable_fetch_epochs()->set_first_epoch(store_->next_epoch());
+  msg.mutable_fetch_epochs()->set_count(options_.fetch_epochs_max);
+  const std::string bytes = msg.SerializeAsString();
+  for (uint32_t to = 0; to < config_.n(); ++to) {
+    if (to != self_) outbox_->SendPeer(to, bytes);
+  }
+}
+
+void ReplicaCore::HandleFetch(uint32_t from, const pb::FetchEpochs& fetch) {
+  const uint64_t count = std::min<uint64_t>(fetch.count(), options_.fetch_epochs_max);
+  const uint64_t end = std::min<uint64_t>(store_->next_epoch(), fetch.first_epoch() + count);
+  for (uint64_t e = fetch.first_epoch(); e < end; ++e) {
+    absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(e));
+    absl::StatusOr<std::optional<pb::EpochRecord>> record = store_->ReadEpochRecord(e);
+    if (!stored.ok() || !stored->has_value() || !record.ok() || !record->has_value()) return;
+    pb::StoredBatch batch;
+    if (!batch.ParseFromString(**stored)) return;
+    pb::PeerMessage msg;
+    pb::CommittedEpoch* c = msg.mutable_committed_epoch();
+    c->set_epoch(e);
+    c->set_consensus_time_ms(batch.consensus_time_ms());
+    *c->mutable_requests() = batch.requests();
+    c->set_log_head((*record)->head());
+    outbox_->SendPeer(from, msg.SerializeAsString());
+  }
+}
+
+void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed,
+                                       int64_t now_ms) {
+  const uint64_t next = store_->next_epoch();
+  // Only epochs we could apply soon are kept: bounded by the fetch size.
+  if (committed.epoch() < next || committed.epoch() >= next + options_.fetch_epochs_max) return;
+  catchup_votes_[committed.epoch()][committed.SerializeAsString()].insert(from);
+
+  bool applied = false;
+  for (;;) {
+    auto it = catchup_votes_.find(store_->next_epoch());
+    if (it == catchup_votes_.end()) break;
+    const std::string* winner = nullptr;
+    for (const auto& [bytes, senders] : it->second) {
+      if (senders.size() >= config_.f() + 1) winner = &bytes;
+    }
+    if (winner == nullptr) break;
+    pb::CommittedEpoch c;
+    BELFRY_CHECK(c.ParseFromString(*winner));
+    std::vector<std::string> requests(c.requests().begin(), c.requests().end());
+    absl::Status s = ExecuteAndCommit(c.epoch(), c.consensus_time_ms(), requests, /*send_replies=*/true);
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+    if (DigestString(store_->log_head()) != c.log_head()) {
+      Fail(absl::DataLossError(absl::StrCat("epoch ", c.epoch(),
+                                            " executed here does not match the log head f+1 replicas report")));
+      return;
+    }
+    ++counters_.epochs_caught_up;
+    catchup_votes_.erase(catchup_votes_.begin(), std::next(it));
+    applied = true;
+  }
+  if (applied) {
+    StartConsensusAt(store_->next_epoch());
+    in_flight_.clear();
+    behind_ = true;
+    fetches_without_progress_ = 0;  // keep fetching until a fetch brings nothing new
+    last_fetch_ms_ = 0;
+    RequestCatchUp(now_ms);
+  }
+}
+
+}  // namespace belfry::replica

@@ -1,0 +1,161 @@
+// replica/node/replica_core.h — one replica's protocol logic, without threads or sockets.
+//
+// How it works. The core owns the consensus driver (consensus/epoch), the mempool, the 3S
+// state machine, the store and the replica's keys. Every input is a call — a peer message,
+// a client frame, a timer tick — and every effect leaves through the Outbox, so the daemon
+// (replica/main.cc) wires it to the real transport while tests drive it directly.
+//
+//   client frame ──precheck──> mempool ──Propose──> HoneyBadger ──Step──> peers
+//   peer message ──────────────────────────────────> HoneyBadger ──Batch──┐
+//   reply <── sign <── commit (one synced write) <── StateMachine <───────┘
+//
+// A reply leaves only after its epoch is durable. An epoch starts when this replica has
+// requests waiting or a peer has started it (so an idle cluster runs no epochs).
+//
+// Catch-up: a replica that was down sees peer messages for epochs beyond its window. It
+// asks every peer for the committed epochs it missed (FetchEpochs) and applies epoch e
+// once f+1 peers sent byte-identical CommittedEpoch records for it — at least one of them
+// is correct, so it is the batch consensus decided — checking that executing it yields
+// the log head they reported. Then it restarts consensus at the first epoch it lacks.
+#ifndef BELFRY_REPLICA_NODE_REPLICA_CORE_H_
+#define BELFRY_REPLICA_NODE_REPLICA_CORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/rng.h"
+#include "config/cluster_config.h"
+#include "consensus/coin.h"
+#include "consensus/epoch/honey_badger.h"
+#include "pki/certificate.h"
+#include "proto/replica.pb.h"
+#include "proto/reply.pb.h"
+#include "replica/mempool/mempool.h"
+#include "replica/node/reply_signer.h"
+#include "replica/state/state_machine.h"
+#include "replica/store/store.h"
+#include "threshold/tdh2.h"
+
+namespace belfry::replica {
+
+// Outbox: where the core's effects go. Implementations must not call back into the core.
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  // A serialized PeerMessage for replica `to`.
+  virtual void SendPeer(uint32_t to, std::string payload) = 0;
+  // A serialized ClientFrame for client connection `connection`.
+  virtual void SendClient(uint64_t connection, std::string frame) = 0;
+};
+
+// Counters a person or Prometheus reads (a snapshot; see ReplicaCore::counters()).
+struct CoreCounters {
+  uint64_t epochs_committed = 0;
+  uint64_t requests_executed = 0;
+  uint64_t requests_admitted = 0;
+  uint64_t requests_refused = 0;       // precheck failed
+  uint64_t requests_overloaded = 0;    // mempool full
+  uint64_t replies_sent = 0;
+  uint64_t peer_messages_malformed = 0;
+  uint64_t epochs_caught_up = 0;
+  uint64_t faults = 0;
+  std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
+  uint64_t mempool_requests = 0;
+  uint64_t last_epoch_latency_ms = 0;
+};
+
+// The replica's key material, moved into the core.
+struct ReplicaKeys {
+  ReplySigner reply;
+  std::unique_ptr<consensus::CoinScheme> coin;
+  std::unique_ptr<threshold::DecryptionShareProvider> decryption;
+};
+
+class ReplicaCore {
+ public:
+  struct Options {
+    uint32_t fetch_epochs_max = 64;          // per FetchEpochs answer
+    uint32_t retained_batches = 4096;        // committed batches kept for catch-up
+    int64_t fetch_interval_ms = 500;         // between catch-up requests while behind
+    size_t waiting_requests_max = 100000;    // request ids remembered for replies
+  };
+
+  // `store`, `ca` and `outbox` are borrowed and must outlive the core. Fails when the
+  // stored state cannot be read.
+  static absl::StatusOr<std::unique_ptr<ReplicaCore>> Create(const config::ClusterConfig& config,
+                                                             uint32_t self, ReplicaKeys keys,
+                                                             store::Store* store,
+                                                             const pki::CaBundle* ca,
+                                                             Outbox* outbox, Options options);
+  ~ReplicaCore();
+
+  void OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms);
+  void OnClientFrame(uint64_t connection, const std::string& frame, int64_t now_ms);
+  void OnTick(int64_t now_ms);
+
+  // Non-OK once a local failure (a store write) makes continuing unsafe: the daemon must
+  // exit and be restarted (it then resumes from the last durable epoch).
+  const absl::Status& fatal() const { return fatal_; }
+  const CoreCounters& counters() const { return counters_; }
+  uint64_t next_epoch() const;
+  int64_t consensus_time_ms() const;
+
+ private:
+  ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,
+              store::Store* store, const pki::CaBundle* ca, Outbox* outbox, Options options);
+  absl::Status Init();
+  void StartConsensusAt(uint64_t epoch);
+  void ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms);
+  void MaybePropose(int64_t now_ms);
+  absl::Status ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
+                                const std::vector<std::string>& requests, bool send_replies);
+  void SendReply(uint64_t connection, const state::Executed& executed, uint64_t epoch,
+                 uint32_t position, int64_t consensus_time_ms, const store::Digest& head);
+  void HandleClientRequest(uint64_t connection, const std::string& request, int64_t now_ms);
+  void HandleStatusQuery(uint64_t connection);
+  void HandleFetch(uint32_t from, const pb::FetchEpochs& fetch);
+  void HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms);
+  void RequestCatchUp(int64_t now_ms);
+  void Reject(uint64_t connection, const std::string& request_id, uint32_t code,
+              const std::string& message);
+  void Fail(absl::Status status);
+
+  const config::ClusterConfig& config_;
+  const uint32_t self_;
+  ReplicaKeys keys_;
+  store::Store* store_;
+  const pki::CaBundle* ca_;
+  Outbox* outbox_;
+  Options options_;
+  CryptoRng rng_;
+  std::unique_ptr<state::CiphertextCheck> ciphertext_check_;
+  std::unique_ptr<state::StateMachine> state_machine_;
+  state::Config state_config_;
+  consensus::epoch::Config hb_config_;
+  std::unique_ptr<consensus::epoch::HoneyBadger> hb_;
+  Mempool mempool_;
+  // request id -> client connections waiting for its reply (bounded by options).
+  std::map<std::string, std::set<uint64_t>> waiting_;
+  std::map<uint64_t, int64_t> epoch_started_ms_;
+  // Requests proposed in an epoch still running (id -> epoch): not proposed again until
+  // that epoch is decided, so one request does not start every epoch of the window.
+  std::map<std::string, uint64_t> in_flight_;
+  // Catch-up: epoch -> serialized CommittedEpoch -> senders.
+  std::map<uint64_t, std::map<std::string, std::set<uint32_t>>> catchup_votes_;
+  bool behind_ = false;
+  uint32_t fetches_without_progress_ = 0;  // stop asking once peers have nothing newer
+  int64_t last_fetch_ms_ = 0;
+  absl::Status fatal_;
+  CoreCounters counters_;
+};
+
+}  // namespace belfry::replica
+
+#endif  // BELFRY_REPLICA_NODE_REPLICA_CORE_H_

@@ -1,0 +1,6 @@
+# belfry: the command-line client (login, checkin, checkout, grant, delete, logout, whoami,
+# status, verify).
+add_executable(belfry ${CMAKE_CURRENT_LIST_DIR}/belfry_cli.cc)
+belfry_target_defaults(belfry)
+target_link_libraries(belfry PRIVATE belfry_client belfry_config belfry_state_format)
+belfry_program(belfry)

@@ -1,0 +1,237 @@
+// belfry-setup — the one-time dealer of a Belfry cluster.
+//
+//   belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]
+//                     [--host 127.0.0.1] [--base-port P]
+//   belfry-setup add-user --dir DIR NAME
+//
+// `init` creates the cluster CA, a TLS certificate and a reply-signing key per replica,
+// the threshold key sets (coin and TDH2, dealt by Shamir sharing: the dealer's secrets
+// exist only in this process and are wiped when it ends), user certificates, and
+// DIR/cluster.conf. The dealer is trusted once, here, offline. Secret files are 0600.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/bytes.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "config/cluster_config.h"
+#include "config/layout.h"
+#include "config/threshold_keys.h"
+#include "pki/files.h"
+#include "pki/issuer.h"
+#include "replica/node/reply_signer.h"
+#include "replica/state/document_name.h"
+#include "threshold/key_file.h"
+#include "threshold/keys.h"
+
+namespace belfry {
+namespace {
+
+constexpr int64_t kDay = 24 * 3600;
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage:\n"
+               "  belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]\n"
+               "                    [--host HOST] [--base-port P]\n"
+               "  belfry-setup add-user --dir DIR NAME\n");
+  return 2;
+}
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "belfry-setup: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& dir,
+                       const std::string& name, int64_t now) {
+  absl::Status valid = state::ValidateUserId(name);
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("user \"", name, "\": ", valid.message()));
+  BELFRY_RETURN_IF_ERROR(MakeDir(dir + "/users", 0755));
+  const std::string user_dir = config::UserDir(dir, name);
+  struct stat st {};
+  if (::stat(user_dir.c_str(), &st) == 0) {
+    return absl::AlreadyExistsError(absl::StrCat("user \"", name, "\" already exists in ", dir));
+  }
+  BELFRY_RETURN_IF_ERROR(MakeDir(user_dir, 0700));
+  BELFRY_ASSIGN_OR_RETURN(pki::IssuedCertificate issued,
+                          ca.Issue({.common_name = name,
+                                    .role = pki::Role::kUser,
+                                    .not_before_unix_s = now - 3600,
+                                    .not_after_unix_s = now + 365 * kDay}));
+  return pki::WriteKeyAndCertificate(issued, absl::StrCat(user_dir, "/", name, ".key"),
+                                     absl::StrCat(user_dir, "/", name, ".crt"));
+}
+
+int Init(int argc, char** argv) {
+  uint32_t n = 0;
+  int64_t faults = -1;
+  std::string out, host = "127.0.0.1", users;
+  uint32_t base_port = 7100;
+  for (int i = 0; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) return Usage();
+    const std::string value = argv[++i];
+    if (flag == "--replicas") {
+      n = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--faults") {
+      faults = std::strtol(value.c_str(), nullptr, 10);
+    } else if (flag == "--out") {
+      out = value;
+    } else if (flag == "--users") {
+      users = value;
+    } else if (flag == "--host") {
+      host = value;
+    } else if (flag == "--base-port") {
+      base_port = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else {
+      return Usage();
+    }
+  }
+  if (out.empty()) return Usage();
+  if (n < 4) {
+    std::fprintf(stderr, "belfry-setup: --replicas %u: Belfry needs N >= 4 (N = 3f+1 with f >= 1)\n", n);
+    return 2;
+  }
+  const uint32_t f = faults < 0 ? (n - 1) / 3 : static_cast<uint32_t>(faults);
+  if (f < 1 || n < 3 * f + 1) {
+    std::fprintf(stderr, "belfry-setup: N = %u cannot tolerate f = %u Byzantine replicas (need N >= 3f+1)\n",
+                 n, f);
+    return 2;
+  }
+  if (base_port == 0 || base_port + 3 * n > 65535) {
+    std::fprintf(stderr, "belfry-setup: --base-port %u leaves no room for %u replicas\n", base_port, n);
+    return 2;
+  }
+  struct stat st {};
+  if (::stat(config::ClusterConfigPath(out).c_str(), &st) == 0) {
+    std::fprintf(stderr, "belfry-setup: %s already holds a cluster; refusing to overwrite it\n", out.c_str());
+    return 2;
+  }
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  absl::Status s = MakeDir(out, 0755);
+  if (s.ok()) s = MakeDir(out + "/replicas", 0755);
+  if (!s.ok()) return Fail(s);
+
+  CryptoRng rng;
+  std::array<uint8_t, 8> id_bytes{};
+  rng.Fill(id_bytes);
+  pb::ClusterConfig cfg;
+  cfg.set_cluster_id(ToHex(id_bytes));
+  cfg.set_f(f);
+  cfg.set_ca_cert_file("ca.crt");
+
+  auto ca = pki::CertificateAuthority::Create(absl::StrCat("belfry-ca-", cfg.cluster_id()), now - 3600,
+                                              now + 10 * 365 * kDay);
+  if (!ca.ok()) return Fail(ca.status());
+  auto ca_key_pem = ca->key().ToPem();
+  if (!ca_key_pem.ok()) return Fail(ca_key_pem.status());
+  s = pki::WritePublicFile(config::CaCertPath(out), ca->cert_pem());
+  if (s.ok()) s = pki::WritePrivateFile(config::CaKeyPath(out), ca_key_pem->value());
+  if (!s.ok()) return Fail(s);
+
+  // The dealer: both key sets exist in full only inside Deal and these objects.
+  auto coin = threshold::Deal(n, f, rng);
+  auto tdh2 = threshold::Deal(n, f, rng);
+  if (!coin.ok()) return Fail(coin.status());
+  if (!tdh2.ok()) return Fail(tdh2.status());
+  *cfg.mutable_coin_keys() = config::PublicKeySetToConfig(coin->public_keys);
+  *cfg.mutable_encryption_keys() = config::PublicKeySetToConfig(tdh2->public_keys);
+
+  for (uint32_t id = 0; id < n; ++id) {
+    const std::string rdir = config::ReplicaDir(out, id);
+    s = MakeDir(rdir, 0700);
+    if (!s.ok()) return Fail(s);
+    const config::ReplicaFiles files = config::ReplicaFiles::In(rdir);
+    auto issued = ca->Issue({.common_name = absl::StrCat("replica-", id),
+                             .role = pki::Role::kReplica,
+                             .not_before_unix_s = now - 3600,
+                             .not_after_unix_s = now + 5 * 365 * kDay});
+    if (!issued.ok()) return Fail(issued.status());
+    s = pki::WriteKeyAndCertificate(*issued, files.tls_key, files.tls_cert);
+    if (!s.ok()) return Fail(s);
+    auto reply_key = replica::ReplySigner::GenerateSeedFile(files.reply_key, rng);
+    if (!reply_key.ok()) return Fail(reply_key.status());
+    s = threshold::WriteKeyShareFile(files.coin_share, coin->shares[id], threshold::FileOverwrite::kRefuse);
+    if (s.ok()) {
+      s = threshold::WriteKeyShareFile(files.tdh2_share, tdh2->shares[id], threshold::FileOverwrite::kRefuse);
+    }
+    if (!s.ok()) return Fail(s);
+
+    pb::ReplicaEndpoint* r = cfg.add_replicas();
+    r->set_id(id);
+    r->set_name(absl::StrCat("replica-", id));
+    r->set_host(host);
+    r->set_peer_port(base_port + 3 * id);
+    r->set_client_port(base_port + 3 * id + 1);
+    r->set_metrics_port(base_port + 3 * id + 2);
+    r->set_reply_public_key_hex(ToHex(*reply_key));
+  }
+  s = config::ValidateClusterConfig(cfg, "generated cluster.conf");
+  if (s.ok()) s = pki::WritePublicFile(config::ClusterConfigPath(out), config::FormatClusterConfig(cfg));
+  if (!s.ok()) return Fail(s);
+
+  if (!users.empty()) {
+    for (absl::string_view u : absl::StrSplit(users, ',')) {
+      s = IssueUser(*ca, out, std::string(u), now);
+      if (!s.ok()) return Fail(s);
+    }
+  }
+  std::printf("belfry-setup: cluster %s: N=%u f=%u in %s (replicas on %s:%u..%u)\n",
+              cfg.cluster_id().c_str(), n, f, out.c_str(), host.c_str(), base_port,
+              base_port + 3 * n - 1);
+  return 0;
+}
+
+int AddUser(int argc, char** argv) {
+  std::string dir, name;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (name.empty() && !arg.empty() && arg[0] != '-') {
+      name = arg;
+    } else {
+      return Usage();
+    }
+  }
+  if (dir.empty() || name.empty()) return Usage();
+  auto cert = pki::ReadFileBounded(config::CaCertPath(dir), pki::kPemFileBytesMax);
+  if (!cert.ok()) return Fail(cert.status());
+  auto key = pki::ReadFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax);
+  if (!key.ok()) return Fail(key.status());
+  auto ca = pki::CertificateAuthority::FromPem(*cert, *key);
+  SecureWipe(key->data(), key->size());
+  if (!ca.ok()) return Fail(ca.status());
+  absl::Status s = IssueUser(*ca, dir, name, static_cast<int64_t>(std::time(nullptr)));
+  if (!s.ok()) return Fail(s);
+  std::printf("belfry-setup: user %s: %s/users/%s/%s.{key,crt}\n", name.c_str(), dir.c_str(),
+              name.c_str(), name.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace belfry
+
+int main(int argc, char** argv) {
+  if (argc < 2) return belfry::Usage();
+  const std::string command = argv[1];
+  if (command == "init") return belfry::Init(argc - 2, argv + 2);
+  if (command == "add-user") return belfry::AddUser(argc - 2, argv + 2);
+  return belfry::Usage();
+}
