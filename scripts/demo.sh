@@ -21,7 +21,11 @@ refused() {
   fi
   echo "   (refused as expected, exit $rc)"
 }
-cleanup() { "$BIN/belfry-cluster" down --dir "$DEMO/cluster" >/dev/null 2>&1 || true; }
+cleanup() {
+  "$BIN/belfry-cluster" down --dir "$DEMO/cluster" >/dev/null 2>&1 || true
+  # The folder holds the cluster's secrets: keep it only when asked to (KEEP=1).
+  if [ "${KEEP:-0}" != 1 ] && [ -z "${DEMO_DIR:-}" ]; then rm -rf "$DEMO"; fi
+}
 trap cleanup EXIT
 
 say "Dealer: 4 replicas (f = 1), users alice, bob, carol"
