@@ -244,14 +244,19 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
 
   const store::Digest head = store_->log_head();
   for (size_t i = 0; i < executed.size(); ++i) {
+    std::string frame =
+        BuildReplyFrame(executed[i], epoch, static_cast<uint32_t>(i), consensus_time_ms, head);
     auto waiting = waiting_.find(ids[i]);
-    if (waiting == waiting_.end()) continue;
-    if (send_replies) {
-      for (uint64_t connection : waiting->second) {
-        SendReply(connection, executed[i], epoch, static_cast<uint32_t>(i), consensus_time_ms, head);
+    if (waiting != waiting_.end()) {
+      if (send_replies) {
+        for (uint64_t connection : waiting->second) {
+          outbox_->SendClient(connection, frame);
+          ++counters_.replies_sent;
+        }
       }
+      waiting_.erase(waiting);
     }
-    waiting_.erase(waiting);
+    RememberExecuted(ids[i], std::move(frame));
   }
   transport::LogLine(transport::LogLevel::kInfo, "replica", "epoch_committed")
       .Add("epoch", epoch)
@@ -260,9 +265,9 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
   return absl::OkStatus();
 }
 
-void ReplicaCore::SendReply(uint64_t connection, const state::Executed& executed, uint64_t epoch,
-                            uint32_t position, int64_t consensus_time_ms,
-                            const store::Digest& head) {
+std::string ReplicaCore::BuildReplyFrame(const state::Executed& executed, uint64_t epoch,
+                                         uint32_t position, int64_t consensus_time_ms,
+                                         const store::Digest& head) {
   pb::ReplyBody body;
   body.set_cluster_id(config_.cluster_id());
   body.set_request_id(DigestString(executed.request_id));
@@ -299,8 +304,24 @@ void ReplicaCore::SendReply(uint64_t connection, const state::Executed& executed
       wire::ReplyStatement(self_, AsBytes(reply.body()), reply.attachments())));
   pb::ClientFrame frame;
   *frame.mutable_reply() = std::move(reply);
-  outbox_->SendClient(connection, frame.SerializeAsString());
-  ++counters_.replies_sent;
+  return frame.SerializeAsString();
+}
+
+void ReplicaCore::RememberExecuted(const std::string& request_id, std::string reply_frame) {
+  auto [it, inserted] = executed_replies_.emplace(request_id, std::string());
+  if (!inserted) return;  // executed again (a retransmission): the first reply stays
+  executed_order_.push_back(request_id);
+  if (reply_frame.size() <= options_.executed_reply_bytes_max / 16) {
+    executed_reply_bytes_ += reply_frame.size();
+    it->second = std::move(reply_frame);
+  }
+  while (executed_order_.size() > options_.executed_remembered_max ||
+         executed_reply_bytes_ > options_.executed_reply_bytes_max) {
+    auto old = executed_replies_.find(executed_order_.front());
+    executed_reply_bytes_ -= old->second.size();
+    executed_replies_.erase(old);
+    executed_order_.pop_front();
+  }
 }
 
 // ---- clients ----
@@ -328,6 +349,18 @@ void ReplicaCore::OnClientFrame(uint64_t connection, const std::string& frame_by
 void ReplicaCore::HandleClientRequest(uint64_t connection, const std::string& request,
                                       int64_t now_ms) {
   const std::string id = DigestString(state::RequestId(request));
+  auto done = executed_replies_.find(id);
+  if (done != executed_replies_.end()) {
+    // A copy of a request already executed (it reached this replica late, or the client
+    // retransmitted): answer with the reply already signed, never order it again.
+    if (!done->second.empty()) {
+      outbox_->SendClient(connection, done->second);
+      ++counters_.replies_sent;
+    } else {
+      Reject(connection, id, pb::STATUS_UNSPECIFIED, "request already executed; its reply is no longer cached here");
+    }
+    return;
+  }
   state::ParsedRequest parsed;
   state::Verdict verdict = state::ParseRequest(state_config_, request, &parsed);
   if (verdict.ok()) verdict = state::VerifyRequestCrypto(state_config_, *ciphertext_check_, parsed);
@@ -348,7 +381,12 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, const std::string& re
     return;
   }
   if (admitted.ok()) ++counters_.requests_admitted;
-  waiting_[id].insert(connection);
+  std::vector<uint64_t>& waiters = waiting_[id];
+  if (waiters.size() >= options_.waiting_frames_per_request_max) {
+    Reject(connection, id, pb::STATUS_UNSPECIFIED, "too many copies of this request are waiting");
+    return;
+  }
+  waiters.push_back(connection);
   counters_.mempool_requests = mempool_.size();
   MaybePropose(now_ms);
 }

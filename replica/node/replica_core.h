@@ -21,6 +21,7 @@
 #define BELFRY_REPLICA_NODE_REPLICA_CORE_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -85,6 +86,9 @@ class ReplicaCore {
     uint32_t retained_batches = 4096;        // committed batches kept for catch-up
     int64_t fetch_interval_ms = 500;         // between catch-up requests while behind
     size_t waiting_requests_max = 100000;    // request ids remembered for replies
+    size_t waiting_frames_per_request_max = 8;  // duplicate frames of one request awaiting it
+    size_t executed_remembered_max = 100000;     // executed request ids kept for late copies
+    uint64_t executed_reply_bytes_max = 64ull << 20;  // their cached reply frames
   };
 
   // `store`, `ca` and `outbox` are borrowed and must outlive the core. Fails when the
@@ -116,8 +120,9 @@ class ReplicaCore {
   void MaybePropose(int64_t now_ms);
   absl::Status ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
                                 const std::vector<std::string>& requests, bool send_replies);
-  void SendReply(uint64_t connection, const state::Executed& executed, uint64_t epoch,
-                 uint32_t position, int64_t consensus_time_ms, const store::Digest& head);
+  std::string BuildReplyFrame(const state::Executed& executed, uint64_t epoch, uint32_t position,
+                              int64_t consensus_time_ms, const store::Digest& head);
+  void RememberExecuted(const std::string& request_id, std::string reply_frame);
   void HandleClientRequest(uint64_t connection, const std::string& request, int64_t now_ms);
   void HandleStatusQuery(uint64_t connection);
   void HandleFetch(uint32_t from, const pb::FetchEpochs& fetch);
@@ -141,8 +146,15 @@ class ReplicaCore {
   consensus::epoch::Config hb_config_;
   std::unique_ptr<consensus::epoch::HoneyBadger> hb_;
   Mempool mempool_;
-  // request id -> client connections waiting for its reply (bounded by options).
-  std::map<std::string, std::set<uint64_t>> waiting_;
+  // request id -> client connections waiting for its reply, one entry per frame received
+  // (the client port expects one answer per request frame; bounded by options).
+  std::map<std::string, std::vector<uint64_t>> waiting_;
+  // Recently executed requests, oldest first, with this replica's signed reply frame (empty
+  // once evicted for size): a copy that arrives after its execution is answered from here
+  // instead of being ordered a second time.
+  std::map<std::string, std::string> executed_replies_;
+  std::deque<std::string> executed_order_;
+  uint64_t executed_reply_bytes_ = 0;
   std::map<uint64_t, int64_t> epoch_started_ms_;
   // Requests proposed in an epoch still running (id -> epoch): not proposed again until
   // that epoch is decided, so one request does not start every epoch of the window.
