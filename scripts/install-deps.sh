@@ -9,6 +9,8 @@ packages=(
   libasio-dev libssl-dev libsodium-dev
   libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libisal-dev catch2
+  # Tests: e2e_ops scrapes the replicas with a real Prometheus server and promtool.
+  prometheus curl python3
 )
 # Extra packages for a target can be appended by the caller (e.g. the sanitizer build).
 packages+=("$@")

@@ -59,10 +59,13 @@ Commands:
   delete DOC                remove DOC, its key and its grants
   logout                    end the session
   whoami                    show who is logged in
-  status [--key KEYFILE [--cert CERTFILE]]
-                            each replica: reachable, epoch, consensus time, faults
-                            (connects as --key's user, else the logged-in user,
-                            else a user found beside cluster.conf)
+  status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]
+                            a table of the replicas: health, epoch, consensus time,
+                            checkpoint, faults seen; exit 7 when fewer than 2f+1
+                            are healthy (reachable and at most --max-lag epochs,
+                            default 64, behind the most advanced one). Connects as
+                            --key's user, else the logged-in user, else a user
+                            found beside cluster.conf
   verify DOC-FILE CERT-FILE check an integrity certificate offline against cluster.conf
 
 Options:
@@ -88,7 +91,7 @@ Exit codes:
 
 // Options that take a value, and flags that do not.
 const std::set<std::string> kValueOptions = {"--cluster", "--user", "--timeout", "--key",
-                                             "--cert", "--out", "--integrity-cert"};
+                                             "--cert", "--out", "--integrity-cert", "--max-lag"};
 const std::set<std::string> kFlagOptions = {"--confidential", "--integrity", "--help"};
 const std::set<std::string> kGlobalOptions = {"--cluster", "--user", "--timeout", "--help"};
 
@@ -109,7 +112,8 @@ const std::map<std::string, CommandSpec>& Commands() {
       {"delete", {{}, 1, "delete DOC"}},
       {"logout", {{}, 0, "logout"}},
       {"whoami", {{}, 0, "whoami"}},
-      {"status", {{"--key", "--cert"}, 0, "status [--key KEYFILE [--cert CERTFILE]]"}},
+      {"status", {{"--key", "--cert", "--max-lag"}, 0,
+                  "status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]"}},
       {"verify", {{}, 2, "verify DOC-FILE CERT-FILE"}},
   };
   return *commands;
@@ -590,28 +594,60 @@ absl::Status RunStatus(const Args& args) {
   BELFRY_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, Timeout(args));
   // A status needs no consensus: a few seconds is plenty for a replica that is up.
   timeout = std::min(timeout, std::chrono::milliseconds(5000));
-  BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Connect(std::move(options)));
-  const std::vector<ReplicaState> states = client->QueryStatus(timeout);
-  uint32_t reachable = 0;
-  for (const ReplicaState& s : states) {
-    std::cout << "replica " << s.replica << "  " << s.address << "  ";
-    if (s.reachable) {
-      ++reachable;
-      std::cout << "reachable  epoch " << s.next_epoch << "  consensus time "
-                << (s.consensus_time_ms > 0 ? FormatTimeMs(s.consensus_time_ms) : "none yet")
-                << "  faults seen " << s.faults_seen << "\n";
-    } else {
-      std::cout << "unreachable (" << s.error << ")\n";
+  uint64_t max_lag = 64;
+  if (std::optional<std::string> lag = args.Get("--max-lag")) {
+    char* end = nullptr;
+    max_lag = std::strtoull(lag->c_str(), &end, 10);
+    if (lag->empty() || *end != '\0' || (*lag)[0] == '-') {
+      return MakeError(ErrorKind::kInvalidInput,
+                       absl::StrCat("--max-lag \"", *lag, "\" is not a number of epochs"));
     }
   }
+  BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Connect(std::move(options)));
+  const std::vector<ReplicaState> states = client->QueryStatus(timeout);
+  uint64_t highest = 0;
+  for (const ReplicaState& s : states) {
+    if (s.reachable) highest = std::max(highest, s.next_epoch);
+  }
+  // One row per replica; "-" where an unreachable replica has nothing to show.
+  std::vector<std::vector<std::string>> rows = {
+      {"REPLICA", "ADDRESS", "HEALTH", "EPOCH", "CONSENSUS TIME", "CHECKPOINT", "FAULTS", "NOTE"}};
+  uint32_t healthy = 0;
+  for (const ReplicaState& s : states) {
+    if (!s.reachable) {
+      rows.push_back({std::to_string(s.replica), s.address, "unreachable", "-", "-", "-", "-", s.error});
+      continue;
+    }
+    const uint64_t lag = highest - s.next_epoch;
+    const bool ok = lag <= max_lag;
+    healthy += ok ? 1 : 0;
+    rows.push_back({std::to_string(s.replica), s.address, ok ? "healthy" : "lagging",
+                    std::to_string(s.next_epoch),
+                    s.consensus_time_ms > 0 ? FormatTimeMs(s.consensus_time_ms) : "none yet",
+                    std::to_string(s.checkpoint_epoch), std::to_string(s.faults_seen),
+                    ok ? "" : absl::StrCat(lag, " epochs behind")});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  }
   const uint32_t needed = 2 * client->f() + 1;
-  std::cout << reachable << " of " << client->n() << " replicas answered; " << needed
+  std::cout << healthy << " of " << client->n() << " replicas healthy; " << needed
             << " are needed to serve requests\n";
   std::cout.flush();
-  if (reachable < needed) {
+  if (healthy < needed) {
     return MakeError(ErrorKind::kNoQuorum,
-                     absl::StrCat("only ", reachable, " of ", client->n(),
-                                  " replicas answered; the cluster needs ", needed));
+                     absl::StrCat("only ", healthy, " of ", client->n(),
+                                  " replicas are healthy; the cluster needs ", needed));
   }
   return absl::OkStatus();
 }

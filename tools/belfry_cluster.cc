@@ -1,13 +1,16 @@
 // belfry-cluster — starts, stops and inspects a whole cluster on this machine.
 //
 //   belfry-cluster up|down|status --dir DIR [--replicas K,L,...] [--timeout-s S]
+//                                 [--replica-args "ARGS"]
 //
 // `up` starts one belfry-replica per replica of DIR/cluster.conf (or the listed ones) with
 // data under DIR/data/replica-K, output in DIR/logs/replica-K.log and its PID in
 // DIR/run/replica-K.pid, and returns once every started replica accepts connections on its
 // client port. `down` sends SIGTERM and waits (SIGKILL after the timeout). `status` prints
 // each replica's PID and whether its ports answer; it exits 0 only when all are up.
-// The replica binary is looked up beside this program, then on PATH.
+// The replica binary is looked up beside this program, then on PATH. `--replica-args`
+// passes extra options (split at spaces) to every replica `up` starts, e.g.
+// "--log-format json --log-level debug".
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -35,8 +38,14 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: belfry-cluster up|down|status --dir DIR [--replicas K,L,...] [--timeout-s S]\n");
+               "usage: belfry-cluster up|down|status --dir DIR [--replicas K,L,...] [--timeout-s S]\n"
+               "                                     [--replica-args \"ARGS\"]\n");
   return 2;
+}
+
+std::vector<std::string>& ExtraReplicaArgs() {
+  static std::vector<std::string> args;
+  return args;
 }
 
 std::string PidPath(const std::string& dir, uint32_t id) { return absl::StrCat(dir, "/run/replica-", id, ".pid"); }
@@ -90,8 +99,12 @@ pid_t Spawn(const std::string& binary, const std::string& config, uint32_t id, c
   const int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
   const std::string id_str = absl::StrCat(id);
-  execlp(binary.c_str(), binary.c_str(), "--config", config.c_str(), "--id", id_str.c_str(), "--data",
-         data.c_str(), static_cast<char*>(nullptr));
+  std::vector<std::string> args = {binary, "--config", config, "--id", id_str, "--data", data};
+  args.insert(args.end(), ExtraReplicaArgs().begin(), ExtraReplicaArgs().end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(binary.c_str(), argv.data());
   std::fprintf(stderr, "belfry-cluster: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
   ::_exit(127);
 }
@@ -193,6 +206,10 @@ int main(int argc, char** argv) {
       dir = value;
     } else if (arg == "--replicas") {
       only = value;
+    } else if (arg == "--replica-args") {
+      for (absl::string_view part : absl::StrSplit(value, ' ', absl::SkipEmpty())) {
+        belfry::ExtraReplicaArgs().emplace_back(part);
+      }
     } else if (arg == "--timeout-s") {
       if (!absl::SimpleAtoi(value, &timeout_s) || timeout_s <= 0) return belfry::Usage();
     } else {

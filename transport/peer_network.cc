@@ -47,6 +47,7 @@ struct AtomicPeerCounters {
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> queue_messages{0};
   std::atomic<uint64_t> queue_bytes{0};
+  std::atomic<bool> outbound_up{false};
 };
 
 struct AtomicNetworkCounters {
@@ -948,6 +949,7 @@ void PeerNetwork::Impl::Dial(PeerSlot& slot) {
                                                absl::StrCat(host, ":", port));
   slot.out_conn = conn;
   slot.out_established = false;
+  slot.counters.outbound_up.store(false);
   live_.insert(conn);
   conn->StartOutbound(host, port);
 }
@@ -997,6 +999,7 @@ void PeerNetwork::Impl::OnConnectionClosed(const std::shared_ptr<PeerConnection>
     Bump(slot->counters.connect_failures);
   }
   slot->out_established = false;
+  slot->counters.outbound_up.store(false);
   ScheduleRetry(*slot);
 }
 
@@ -1041,6 +1044,7 @@ absl::Status PeerNetwork::Impl::OnOutboundHello(PeerSlot& slot, uint64_t receive
   UpdateQueueGauges(slot);
   slot.send_cursor = slot.unacked.empty() ? slot.next_seq : slot.unacked.front().seq;
   slot.out_established = true;
+  slot.counters.outbound_up.store(true);
   slot.failures = 0;
   Bump(slot.counters.connects);
   if (slot.ever_connected) {
@@ -1243,6 +1247,7 @@ PeerCounters PeerNetwork::Impl::Counters(NodeId peer) const {
   out.protocol_errors = c.protocol_errors.load();
   out.queue_messages = c.queue_messages.load();
   out.queue_bytes = c.queue_bytes.load();
+  out.outbound_up = c.outbound_up.load();
   return out;
 }
 

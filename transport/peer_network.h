@@ -102,6 +102,7 @@ struct PeerCounters {
   uint64_t protocol_errors = 0;      // malformed, unexpected, oversized, out of order
   uint64_t queue_messages = 0;       // resend buffer depth now
   uint64_t queue_bytes = 0;
+  bool outbound_up = false;          // the link this replica dialed is established now
 };
 
 // Network-wide counters (a snapshot), mostly refusals of inbound connections.

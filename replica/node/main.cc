@@ -1,15 +1,25 @@
 // belfry-replica — one Belfry replica process.
 //
 //   belfry-replica --config DIR/cluster.conf --id K --data PATH
+//                  [--listen-host IP] [--metrics-address IP:PORT|off]
+//                  [--log-level debug|info|warn|error] [--log-format kv|json] [--log-file PATH]
+//   belfry-replica --health-check IP:PORT [--path /readyz]
 //
 // Reads its keys from DIR/replicas/replica-K/ (config/layout.h), opens its RocksDB store
 // at PATH, listens on its peer and client ports, and runs until SIGTERM or SIGINT, when it
-// stops cleanly. Restarted on the same PATH it resumes after the last durable epoch and
-// catches up on what it missed from its peers.
+// stops cleanly (the current epoch's commit finishes; nothing acknowledged is lost).
+// Restarted on the same PATH it resumes after the last durable epoch and catches up on
+// what it missed from its peers.
+//
+// Operators: Prometheus metrics and health at http://IP:PORT/{metrics,livez,readyz,healthz}
+// (by default 127.0.0.1 and the config's metrics_port); logs one line per event to stderr,
+// or to --log-file, which SIGHUP reopens for rotation. `--health-check` is a probe for
+// container health checks: exit 0 iff the path answers 200 within 2 s.
 //
 // Threads: the peer network and the client server each run their own I/O thread; one core
 // thread runs every protocol step (ReplicaCore is single-threaded), fed by the peer inbox
-// and a bounded queue of client frames.
+// and a bounded queue of client frames; the metrics server has its own thread and serves
+// snapshots the core thread publishes.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +34,9 @@
 #include "config/layout.h"
 #include "config/threshold_keys.h"
 #include "consensus/threshold_coin.h"
+#include "metrics/http_server.h"
+#include "metrics/process_stats.h"
+#include "replica/node/metrics_page.h"
 #include "replica/node/replica_core.h"
 #include "replica/store/rocks_store.h"
 #include "threshold/key_file.h"
@@ -36,8 +49,10 @@ namespace belfry::replica {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reopen_log{false};
 
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reopen_log.store(true); }
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -55,6 +70,10 @@ class ClientQueue {
     if (queue_.size() >= max_) return false;
     queue_.emplace_back(id, std::move(frame));
     return true;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queue_.size();
   }
   std::deque<std::pair<transport::ConnectionId, std::string>> TakeAll() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -93,15 +112,96 @@ class TransportOutbox final : public Outbox {
   transport::ClientServer* clients_;
 };
 
+// The latest metrics page and health, published by the core thread, read by the HTTP one.
+class PublishedSnapshot {
+ public:
+  void Publish(const ReplicaSnapshot& snapshot) {
+    std::string page = RenderMetricsPage(snapshot);
+    Health health = HealthOf(snapshot);
+    std::lock_guard<std::mutex> lock(mu_);
+    page_ = std::move(page);
+    health_ = std::move(health);
+  }
+  metrics::HttpResponse Serve(std::string_view path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (path == "/metrics") {
+      return {.status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8", .body = page_};
+    }
+    if (path == "/livez") {
+      return health_.live ? metrics::HttpResponse{.body = "live\n"}
+                          : metrics::HttpResponse{.status = 503, .body = health_.reason + "\n"};
+    }
+    if (path == "/readyz" || path == "/healthz") {
+      return health_.ready ? metrics::HttpResponse{.body = "ready\n"}
+                           : metrics::HttpResponse{.status = 503, .body = health_.reason + "\n"};
+    }
+    return {.status = 404, .body = "not found: try /metrics, /livez, /readyz\n"};
+  }
+
+ private:
+  std::mutex mu_;
+  std::string page_;
+  Health health_{.live = true, .ready = false, .reason = "starting"};
+};
+
 struct Flags {
   std::string config;
   std::string data;
   int64_t id = -1;
+  std::string listen_host;      // empty: the config's host
+  std::string metrics_address;  // empty: 127.0.0.1 and the config's metrics_port
+  std::string health_check;     // probe mode
+  std::string health_path = "/readyz";
 };
 
 int Usage() {
-  std::fprintf(stderr, "usage: belfry-replica --config DIR/cluster.conf --id K --data PATH\n");
+  std::fprintf(stderr,
+               "usage: belfry-replica --config DIR/cluster.conf --id K --data PATH\n"
+               "                      [--listen-host IP] [--metrics-address IP:PORT|off]\n"
+               "                      [--log-level debug|info|warn|error] [--log-format kv|json]\n"
+               "                      [--log-file PATH]\n"
+               "       belfry-replica --health-check IP:PORT [--path /readyz]\n");
   return 2;
+}
+
+// "IP:PORT" or "[IPv6]:PORT".
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseAddress(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not IP:PORT"));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  const unsigned long port = std::strtoul(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port == 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" has no valid port"));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+ReplicaSnapshot TakeSnapshot(const config::ClusterConfig& cfg, uint32_t self, const ReplicaCore& core,
+                             const transport::PeerNetwork& peers,
+                             const transport::ClientServer& clients, ClientQueue& queue,
+                             const store::RocksStore& store) {
+  ReplicaSnapshot s;
+  s.self = self;
+  s.n = cfg.n();
+  s.f = cfg.f();
+  s.next_epoch = core.next_epoch();
+  s.consensus_time_ms = core.consensus_time_ms();
+  s.catching_up = core.catching_up();
+  s.fatal = !core.fatal().ok();
+  s.core = core.counters();
+  for (uint32_t r = 0; r < cfg.n(); ++r) {
+    if (r != self) s.peers.emplace_back(r, peers.counters(r));
+  }
+  s.network = peers.network_counters();
+  s.clients = clients.counters();
+  s.client_queue_frames = queue.size();
+  s.store_bytes = store.ApproximateBytes();
+  s.process = metrics::ReadProcessStats();
+  return s;
 }
 
 absl::Status Run(const Flags& flags) {
@@ -142,7 +242,7 @@ absl::Status Run(const Flags& flags) {
   const pb::ReplicaEndpoint& me = cfg.proto.replicas(static_cast<int>(self));
   transport::PeerNetworkConfig peer_cfg;
   peer_cfg.self = self;
-  peer_cfg.listen_host = me.host();
+  peer_cfg.listen_host = flags.listen_host.empty() ? me.host() : flags.listen_host;
   peer_cfg.listen_port = static_cast<uint16_t>(me.peer_port());
   peer_cfg.credentials = creds;
   peer_cfg.frame_bytes_max = cfg.limits.frame_bytes_max;
@@ -156,7 +256,7 @@ absl::Status Run(const Flags& flags) {
 
   ClientQueue client_queue(4 * size_t{cfg.limits.mempool_requests_max});
   transport::ClientServerConfig client_cfg;
-  client_cfg.listen_host = me.host();
+  client_cfg.listen_host = flags.listen_host.empty() ? me.host() : flags.listen_host;
   client_cfg.listen_port = static_cast<uint16_t>(me.client_port());
   client_cfg.credentials = creds;
   client_cfg.connections_max = cfg.limits.client_connections_max;
@@ -176,17 +276,46 @@ absl::Status Run(const Flags& flags) {
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<ReplicaCore> core,
                           ReplicaCore::Create(cfg, self, std::move(keys), store.get(),
                                               creds.ca.get(), &outbox, ReplicaCore::Options{}));
+  PublishedSnapshot published;
+  std::unique_ptr<metrics::HttpServer> metrics_server;
+  if (flags.metrics_address != "off" && (!flags.metrics_address.empty() || me.metrics_port() != 0)) {
+    metrics::HttpServerConfig http_cfg;
+    if (flags.metrics_address.empty()) {
+      http_cfg.port = static_cast<uint16_t>(me.metrics_port());
+    } else {
+      BELFRY_ASSIGN_OR_RETURN(auto address, ParseAddress(flags.metrics_address));
+      http_cfg.host = address.first;
+      http_cfg.port = address.second;
+    }
+    BELFRY_ASSIGN_OR_RETURN(metrics_server,
+                            metrics::HttpServer::Create(http_cfg, [&published](std::string_view path) {
+                              return published.Serve(path);
+                            }));
+  }
   BELFRY_RETURN_IF_ERROR(peers->Start());
   BELFRY_RETURN_IF_ERROR(clients->Start());
+  if (metrics_server != nullptr) {
+    published.Publish(TakeSnapshot(cfg, self, *core, *peers, *clients, client_queue, *store));
+    BELFRY_RETURN_IF_ERROR(metrics_server->Start());
+  }
   transport::LogLine(transport::LogLevel::kInfo, "replica", "serving")
       .Add("replica", self)
       .Add("cluster", cfg.cluster_id())
       .Add("next_epoch", core->next_epoch())
       .Add("peer_port", me.peer_port())
-      .Add("client_port", me.client_port());
+      .Add("client_port", me.client_port())
+      .Add("metrics_port", metrics_server != nullptr ? metrics_server->port() : 0);
 
   int64_t last_tick = 0;
+  int64_t last_snapshot = 0;
   while (!g_stop.load()) {
+    if (g_reopen_log.exchange(false)) {
+      absl::Status reopened = transport::ReopenLogFile();
+      transport::LogLine(reopened.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
+                         "replica", "log_reopened")
+          .Add("ok", reopened.ok())
+          .Add("reason", reopened.message());
+    }
     std::optional<transport::Delivery> d = peers->Receive(std::chrono::milliseconds(5));
     const int64_t now = NowMs();
     // Drain what is already here before looking at clients, bounded per round.
@@ -200,13 +329,19 @@ absl::Status Run(const Flags& flags) {
       core->OnTick(now);
       last_tick = now;
     }
+    if (metrics_server != nullptr && now - last_snapshot >= 250) {
+      published.Publish(TakeSnapshot(cfg, self, *core, *peers, *clients, client_queue, *store));
+      last_snapshot = now;
+    }
     if (!core->fatal().ok()) {
+      if (metrics_server != nullptr) metrics_server->Stop();
       clients->Stop();
       peers->Stop();
       return core->fatal();
     }
   }
   transport::LogLine(transport::LogLevel::kInfo, "replica", "stopping").Add("replica", self);
+  if (metrics_server != nullptr) metrics_server->Stop();
   clients->Stop();
   peers->Stop();
   return absl::OkStatus();
@@ -216,7 +351,10 @@ absl::Status Run(const Flags& flags) {
 }  // namespace belfry::replica
 
 int main(int argc, char** argv) {
+  using belfry::transport::LogFormat;
+  using belfry::transport::LogLevel;
   belfry::replica::Flags flags;
+  std::string log_level = "info", log_format = "kv", log_file;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return belfry::replica::Usage();
@@ -229,16 +367,68 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       flags.id = std::strtol(value.c_str(), &end, 10);
       if (end == value.c_str() || *end != '\0') return belfry::replica::Usage();
+    } else if (arg == "--listen-host") {
+      flags.listen_host = value;
+    } else if (arg == "--metrics-address") {
+      flags.metrics_address = value;
+    } else if (arg == "--log-level") {
+      log_level = value;
+    } else if (arg == "--log-format") {
+      log_format = value;
+    } else if (arg == "--log-file") {
+      log_file = value;
+    } else if (arg == "--health-check") {
+      flags.health_check = value;
+    } else if (arg == "--path") {
+      flags.health_path = value;
     } else {
       return belfry::replica::Usage();
     }
   }
+  if (!flags.health_check.empty()) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> address =
+        belfry::replica::ParseAddress(flags.health_check);
+    if (!address.ok()) {
+      std::fprintf(stderr, "belfry-replica: %s\n", std::string(address.status().message()).c_str());
+      return 2;
+    }
+    absl::StatusOr<int> code = belfry::metrics::HttpGetStatus(
+        address->first, address->second, flags.health_path, std::chrono::milliseconds(2000));
+    if (!code.ok()) {
+      std::fprintf(stderr, "belfry-replica: health check: %s\n", std::string(code.status().message()).c_str());
+      return 1;
+    }
+    if (*code != 200) {
+      std::fprintf(stderr, "belfry-replica: health check: %s answered %d\n", flags.health_path.c_str(), *code);
+      return 1;
+    }
+    return 0;
+  }
   if (flags.config.empty() || flags.data.empty() || flags.id < 0) return belfry::replica::Usage();
+  absl::StatusOr<LogLevel> level = belfry::transport::ParseLogLevel(log_level);
+  absl::StatusOr<LogFormat> format = belfry::transport::ParseLogFormat(log_format);
+  for (const absl::Status& s : {level.status(), format.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "belfry-replica: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  belfry::transport::SetLogLevel(*level);
+  belfry::transport::SetLogFormat(*format);
+  if (!log_file.empty()) {
+    absl::Status opened = belfry::transport::SetLogFile(log_file);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "belfry-replica: %s\n", std::string(opened.message()).c_str());
+      return 1;
+    }
+  }
   std::signal(SIGTERM, belfry::replica::OnSignal);
   std::signal(SIGINT, belfry::replica::OnSignal);
+  std::signal(SIGHUP, belfry::replica::OnHangup);
   std::signal(SIGPIPE, SIG_IGN);
   absl::Status s = belfry::replica::Run(flags);
   if (!s.ok()) {
+    belfry::transport::LogLine(LogLevel::kError, "replica", "exit").Add("reason", s.message());
     std::fprintf(stderr, "belfry-replica: %s\n", std::string(s.message()).c_str());
     return 1;
   }

@@ -46,6 +46,18 @@ std::string ClientKeyOf(const state::ParsedRequest& parsed) {
 
 }  // namespace
 
+CoreCounters::CoreCounters()
+    : epoch_latency_seconds({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
+      batch_requests({0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {}
+
+CoreCounters ReplicaCore::counters() const {
+  CoreCounters out = counters_;
+  out.mempool_requests = mempool_.size();
+  out.waiting_requests = waiting_.size();
+  out.in_flight_requests = in_flight_.size();
+  return out;
+}
+
 ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,
                          store::Store* store, const pki::CaBundle* ca, Outbox* outbox,
                          Options options)
@@ -186,6 +198,11 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     auto started = epoch_started_ms_.find(batch.epoch);
     if (started != epoch_started_ms_.end()) {
       counters_.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
+      counters_.epoch_latency_seconds.Observe(static_cast<double>(counters_.last_epoch_latency_ms) / 1000.0);
+      transport::LogLine(transport::LogLevel::kDebug, "replica", "epoch_committed")
+          .Add("epoch", batch.epoch)
+          .Add("requests", static_cast<uint64_t>(batch.requests.size()))
+          .Add("latency_ms", counters_.last_epoch_latency_ms);
       epoch_started_ms_.erase(epoch_started_ms_.begin(), std::next(started));
     }
   }
@@ -232,6 +249,10 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
   BELFRY_RETURN_IF_ERROR(store_->CommitEpoch(epoch, consensus_time_ms, view.writes(), batch_digest));
   ++counters_.epochs_committed;
   counters_.requests_executed += executed.size();
+  counters_.batch_requests.Observe(static_cast<double>(executed.size()));
+  for (const state::Executed& e : executed) {
+    ++counters_.executed_by_op_status[{state::OperationName(e.op), state::StatusName(e.result.status())}];
+  }
 
   std::vector<std::string> ids;
   ids.reserve(executed.size());
@@ -366,6 +387,7 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, const std::string& re
   if (verdict.ok()) verdict = state::VerifyRequestCrypto(state_config_, *ciphertext_check_, parsed);
   if (!verdict.ok()) {
     ++counters_.requests_refused;
+    ++counters_.refused_by_status[state::StatusName(verdict.status)];
     Reject(connection, id, static_cast<uint32_t>(verdict.status), verdict.message);
     return;
   }

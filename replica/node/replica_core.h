@@ -35,6 +35,7 @@
 #include "config/cluster_config.h"
 #include "consensus/coin.h"
 #include "consensus/epoch/honey_badger.h"
+#include "metrics/exposition.h"
 #include "pki/certificate.h"
 #include "proto/replica.pb.h"
 #include "proto/reply.pb.h"
@@ -58,6 +59,7 @@ class Outbox {
 
 // Counters a person or Prometheus reads (a snapshot; see ReplicaCore::counters()).
 struct CoreCounters {
+  CoreCounters();
   uint64_t epochs_committed = 0;
   uint64_t requests_executed = 0;
   uint64_t requests_admitted = 0;
@@ -70,6 +72,16 @@ struct CoreCounters {
   std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
   uint64_t mempool_requests = 0;
   uint64_t last_epoch_latency_ms = 0;
+  uint64_t waiting_requests = 0;       // request ids with a client waiting for the reply
+  uint64_t in_flight_requests = 0;     // proposed in an epoch not yet decided
+  // Ordered requests by (operation, 3S status name), e.g. ("checkin", "OK").
+  std::map<std::pair<std::string, std::string>, uint64_t> executed_by_op_status;
+  // Admission refusals (before ordering) by 3S status name.
+  std::map<std::string, uint64_t> refused_by_status;
+  // From this replica's proposal of an epoch to its commit, in seconds.
+  metrics::Histogram epoch_latency_seconds;
+  // Requests per committed epoch.
+  metrics::Histogram batch_requests;
 };
 
 // The replica's key material, moved into the core.
@@ -107,9 +119,12 @@ class ReplicaCore {
   // Non-OK once a local failure (a store write) makes continuing unsafe: the daemon must
   // exit and be restarted (it then resumes from the last durable epoch).
   const absl::Status& fatal() const { return fatal_; }
-  const CoreCounters& counters() const { return counters_; }
+  // A snapshot, gauges included.
+  CoreCounters counters() const;
   uint64_t next_epoch() const;
   int64_t consensus_time_ms() const;
+  // True while this replica fetches committed epochs it missed from its peers.
+  bool catching_up() const { return behind_; }
 
  private:
   ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,

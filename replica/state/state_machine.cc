@@ -116,6 +116,19 @@ void ApplyGrant(pb::DocumentMeta& meta, pb::GrantRecord grant, int64_t now_ms) {
   users->Swap(kept.mutable_user_grants());
 }
 
+Operation OperationOf(const pb::RequestBody& body) {
+  if (body.has_login()) return Operation::kLogin;
+  switch (body.op().op_case()) {
+    case pb::SessionOp::kCheckIn: return Operation::kCheckIn;
+    case pb::SessionOp::kCheckOut: return Operation::kCheckOut;
+    case pb::SessionOp::kGrant: return Operation::kGrant;
+    case pb::SessionOp::kDelete: return Operation::kDelete;
+    case pb::SessionOp::kLogout: return Operation::kLogout;
+    case pb::SessionOp::OP_NOT_SET: break;
+  }
+  return Operation::kUnparsed;
+}
+
 // Executor: executes the requests of one batch; lives for one ExecuteBatch call.
 class Executor {
  public:
@@ -131,6 +144,7 @@ class Executor {
     ParsedRequest req;
     Verdict v = ParseRequest(config_, request_bytes, &req);
     if (v.ok()) {
+      ex.op = OperationOf(req.body);
       v = VerifyRequestCrypto(config_, ciphertexts_, req);
     }
     if (!v.ok()) {
@@ -597,6 +611,19 @@ class Executor {
 };
 
 }  // namespace
+
+const char* OperationName(Operation op) {
+  switch (op) {
+    case Operation::kUnparsed: return "unparsed";
+    case Operation::kLogin: return "login";
+    case Operation::kCheckIn: return "checkin";
+    case Operation::kCheckOut: return "checkout";
+    case Operation::kGrant: return "grant";
+    case Operation::kDelete: return "delete";
+    case Operation::kLogout: return "logout";
+  }
+  return "unparsed";
+}
 
 absl::StatusOr<StateMachine> StateMachine::Create(Config config, const pki::CaBundle& ca,
                                                   const CiphertextCheck& ciphertexts) {

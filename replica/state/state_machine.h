@@ -44,9 +44,15 @@ struct DecryptionAuthorization {
   std::string ciphertext;
 };
 
+// Which operation a request asked for, as far as it could be parsed (for counters).
+enum class Operation : uint8_t { kUnparsed, kLogin, kCheckIn, kCheckOut, kGrant, kDelete, kLogout };
+// "unparsed", "login", "checkin", "checkout", "grant", "delete", "logout".
+const char* OperationName(Operation op);
+
 // Executed: the outcome of one ordered request.
 struct Executed {
   Digest request_id{};       // SHA-256 of the request bytes
+  Operation op = Operation::kUnparsed;
   pb::Result result;
   std::string uid;           // the authenticated user; empty if authentication failed
   bool retransmission = false;  // result is the stored original of an earlier execution

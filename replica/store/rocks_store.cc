@@ -253,4 +253,12 @@ absl::StatusOr<Digest> RocksStore::ComputeStateDigest() const {
   return builder.Finish();
 }
 
+uint64_t RocksStore::ApproximateBytes() const {
+  uint64_t sst = 0;
+  uint64_t memtables = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
+  db_->GetIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &memtables);
+  return sst + memtables;
+}
+
 }  // namespace belfry::store

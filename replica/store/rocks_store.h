@@ -62,6 +62,10 @@ class RocksStore final : public Store {
   absl::StatusOr<std::optional<pb::EpochRecord>> ReadEpochRecord(uint64_t epoch) const override;
   absl::StatusOr<Digest> ComputeStateDigest() const override;
 
+  // RocksDB's own estimate of the live data on disk (SST files) plus memtables, in bytes:
+  // for operators' disk-use metrics. Thread-safe.
+  uint64_t ApproximateBytes() const;
+
  private:
   RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip);
   absl::Status VerifyChain(const pb::ChainBase& base);

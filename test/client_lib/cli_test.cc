@@ -247,14 +247,16 @@ TEST_CASE("belfry: usage errors, refusals and an unresponsive cluster", "[cli]")
   r = belfry("status");
   INFO(r.err);
   CHECK(r.code == 0);
-  CHECK(r.out.find("4 of 4 replicas answered") != std::string::npos);
+  CHECK(r.out.find("4 of 4 replicas healthy") != std::string::npos);
+  CHECK(r.out.find("REPLICA  ADDRESS") == 0);
 
   belfry.cluster().replica(0).behaviour().silent = true;
   belfry.cluster().replica(2).behaviour().silent = true;
   r = belfry("status --timeout 1");
   CHECK(r.code == 7);
   CHECK(OneErrorLine(r));
-  CHECK(r.out.find("2 of 4 replicas answered") != std::string::npos);
+  CHECK(r.out.find("2 of 4 replicas healthy") != std::string::npos);
+  CHECK(r.out.find("unreachable") != std::string::npos);
   r = belfry("checkin d " + belfry.cluster().config_path() + " --timeout 1");
   CHECK(r.code == 7);
   CHECK(OneErrorLine(r));

@@ -1,0 +1,200 @@
+#include "replica/node/metrics_page.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "metrics/exposition.h"
+
+namespace belfry::replica {
+
+using metrics::Exposition;
+using metrics::Labels;
+using metrics::MetricType;
+
+namespace {
+
+// One family with a sample per peer, from a PeerCounters field.
+template <typename Field>
+void PerPeer(Exposition& out, const ReplicaSnapshot& s, const char* name, MetricType type,
+             const char* help, Field field) {
+  out.Family(name, type, help);
+  for (const auto& [peer, c] : s.peers) {
+    out.Sample(Labels{{"peer", std::to_string(peer)}}, static_cast<uint64_t>(field(c)));
+  }
+}
+
+void Single(Exposition& out, const char* name, MetricType type, const char* help,
+            uint64_t value) {
+  out.Family(name, type, help);
+  out.Sample({}, value);
+}
+
+void SingleDouble(Exposition& out, const char* name, MetricType type, const char* help,
+                  double value) {
+  out.Family(name, type, help);
+  out.Sample({}, value);
+}
+
+}  // namespace
+
+std::string RenderMetricsPage(const ReplicaSnapshot& s) {
+  Exposition out;
+  constexpr MetricType kCounter = MetricType::kCounter;
+  constexpr MetricType kGauge = MetricType::kGauge;
+  const Health health = HealthOf(s);
+
+  out.Family("belfry_replica_info", kGauge, "This replica's id and the cluster's size.");
+  out.Sample(Labels{{"replica", std::to_string(s.self)}, {"n", std::to_string(s.n)},
+                    {"f", std::to_string(s.f)}},
+             uint64_t{1});
+  Single(out, "belfry_up", kGauge, "1 while the replica serves (no local failure).", health.live ? 1 : 0);
+  Single(out, "belfry_ready", kGauge,
+         "1 when links to 2f peers are up and the replica is not catching up.", health.ready ? 1 : 0);
+
+  // ---- consensus and execution ----
+  Single(out, "belfry_epochs_committed_total", kCounter,
+         "Epochs executed and durably committed here (consensus and catch-up).", s.core.epochs_committed);
+  Single(out, "belfry_epochs_caught_up_total", kCounter,
+         "Epochs applied from f+1 matching peer records after missing them.", s.core.epochs_caught_up);
+  Single(out, "belfry_next_epoch", kGauge, "Epochs committed so far (the next epoch to commit).", s.next_epoch);
+  SingleDouble(out, "belfry_consensus_time_seconds", kGauge,
+               "Consensus time of the last committed epoch, seconds since the Unix epoch.",
+               static_cast<double>(s.consensus_time_ms) / 1000.0);
+  Single(out, "belfry_catching_up", kGauge, "1 while fetching missed epochs from peers.", s.catching_up ? 1 : 0);
+  out.Family("belfry_epoch_latency_seconds", MetricType::kHistogram,
+             "From this replica's proposal for an epoch to its commit.");
+  out.HistogramSamples({}, s.core.epoch_latency_seconds);
+  out.Family("belfry_epoch_requests", MetricType::kHistogram, "Requests ordered per committed epoch.");
+  out.HistogramSamples({}, s.core.batch_requests);
+
+  // ---- requests ----
+  Single(out, "belfry_requests_executed_total", kCounter, "Ordered requests executed.", s.core.requests_executed);
+  out.Family("belfry_requests_total", kCounter,
+             "Ordered requests executed, by operation and 3S status.");
+  for (const auto& [key, count] : s.core.executed_by_op_status) {
+    out.Sample(Labels{{"op", key.first}, {"status", key.second}}, count);
+  }
+  Single(out, "belfry_requests_admitted_total", kCounter,
+         "Requests that passed the admission check and entered the mempool.", s.core.requests_admitted);
+  out.Family("belfry_requests_refused_total", kCounter,
+             "Requests refused at admission (never ordered), by 3S status.");
+  for (const auto& [status, count] : s.core.refused_by_status) {
+    out.Sample(Labels{{"status", status}}, count);
+  }
+  Single(out, "belfry_requests_overloaded_total", kCounter,
+         "Requests refused because the mempool or reply table was full.", s.core.requests_overloaded);
+  Single(out, "belfry_replies_sent_total", kCounter, "Signed replies sent to clients.", s.core.replies_sent);
+
+  // ---- queues ----
+  Single(out, "belfry_mempool_requests", kGauge, "Requests waiting to be ordered.", s.core.mempool_requests);
+  Single(out, "belfry_waiting_requests", kGauge, "Requests with a client waiting for the reply.", s.core.waiting_requests);
+  Single(out, "belfry_in_flight_requests", kGauge, "Requests proposed in an undecided epoch.", s.core.in_flight_requests);
+  Single(out, "belfry_client_queue_frames", kGauge,
+         "Client frames received but not yet handled by the core.", s.client_queue_frames);
+  Single(out, "belfry_peer_inbox_messages", kGauge, "Peer messages delivered but not yet handled.",
+         s.network.inbox_messages);
+
+  // ---- faults ----
+  Single(out, "belfry_peer_faults_total", kCounter, "Protocol faults attributed to peers.", s.core.faults);
+  out.Family("belfry_peer_faults_by_kind_total", kCounter,
+             "Faults and out-of-window messages, by peer and kind.");
+  for (const auto& [key, count] : s.core.faults_by_kind) {
+    const size_t slash = key.find('/');
+    out.Sample(Labels{{"peer", key.substr(0, slash)},
+                      {"kind", slash == std::string::npos ? "" : key.substr(slash + 1)}},
+               count);
+  }
+  Single(out, "belfry_peer_messages_malformed_total", kCounter,
+         "Peer messages that did not parse.", s.core.peer_messages_malformed);
+
+  // ---- peer links ----
+  PerPeer(out, s, "belfry_peer_link_up", kGauge, "1 while the link this replica dialed is established.",
+          [](const transport::PeerCounters& c) { return c.outbound_up ? 1 : 0; });
+  PerPeer(out, s, "belfry_peer_bytes_sent_total", kCounter, "Bytes written to the peer (frames and headers).",
+          [](const transport::PeerCounters& c) { return c.bytes_sent; });
+  PerPeer(out, s, "belfry_peer_bytes_received_total", kCounter, "Bytes read from the peer.",
+          [](const transport::PeerCounters& c) { return c.bytes_received; });
+  PerPeer(out, s, "belfry_peer_messages_sent_total", kCounter, "Messages sent the first time.",
+          [](const transport::PeerCounters& c) { return c.messages_sent; });
+  PerPeer(out, s, "belfry_peer_messages_resent_total", kCounter, "Messages resent after a reconnect.",
+          [](const transport::PeerCounters& c) { return c.messages_resent; });
+  PerPeer(out, s, "belfry_peer_messages_received_total", kCounter, "Messages delivered from the peer.",
+          [](const transport::PeerCounters& c) { return c.messages_delivered; });
+  PerPeer(out, s, "belfry_peer_reconnects_total", kCounter, "Outbound links re-established after the first.",
+          [](const transport::PeerCounters& c) { return c.reconnects; });
+  PerPeer(out, s, "belfry_peer_connect_failures_total", kCounter, "Outbound dials that failed.",
+          [](const transport::PeerCounters& c) { return c.connect_failures; });
+  PerPeer(out, s, "belfry_peer_disconnects_total", kCounter, "Established links that closed.",
+          [](const transport::PeerCounters& c) { return c.disconnects; });
+  PerPeer(out, s, "belfry_peer_protocol_errors_total", kCounter, "Malformed or out-of-order link frames.",
+          [](const transport::PeerCounters& c) { return c.protocol_errors; });
+  PerPeer(out, s, "belfry_peer_sends_refused_total", kCounter, "Sends refused: the peer's resend buffer was full.",
+          [](const transport::PeerCounters& c) { return c.sends_refused; });
+  PerPeer(out, s, "belfry_peer_queue_messages", kGauge, "Messages sent but not yet acknowledged.",
+          [](const transport::PeerCounters& c) { return c.queue_messages; });
+  PerPeer(out, s, "belfry_peer_queue_bytes", kGauge, "Bytes sent but not yet acknowledged.",
+          [](const transport::PeerCounters& c) { return c.queue_bytes; });
+  out.Family("belfry_peer_connections_refused_total", kCounter,
+             "Inbound peer-port connections refused, by reason.");
+  out.Sample(Labels{{"reason", "tls"}}, s.network.refused_tls);
+  out.Sample(Labels{{"reason", "role"}}, s.network.refused_role);
+  out.Sample(Labels{{"reason", "identity"}}, s.network.refused_identity);
+  out.Sample(Labels{{"reason", "capacity"}}, s.network.refused_capacity);
+  out.Sample(Labels{{"reason", "handshake_timeout"}}, s.network.handshake_timeouts);
+  out.Sample(Labels{{"reason", "oversized_frame"}}, s.network.oversized_frames);
+
+  // ---- clients ----
+  Single(out, "belfry_client_connections_open", kGauge, "Client connections open now.", s.clients.connections_open);
+  Single(out, "belfry_client_connections_accepted_total", kCounter, "Client TCP connections accepted.",
+         s.clients.connections_accepted);
+  out.Family("belfry_client_connections_refused_total", kCounter,
+             "Client connections refused, by reason.");
+  out.Sample(Labels{{"reason", "tls"}}, s.clients.refused_tls);
+  out.Sample(Labels{{"reason", "role"}}, s.clients.refused_role);
+  out.Sample(Labels{{"reason", "capacity"}}, s.clients.refused_capacity);
+  out.Sample(Labels{{"reason", "handshake_timeout"}}, s.clients.handshake_timeouts);
+  out.Sample(Labels{{"reason", "oversized_frame"}}, s.clients.oversized_frames);
+  Single(out, "belfry_client_frames_received_total", kCounter, "Client frames received.", s.clients.requests_received);
+  Single(out, "belfry_client_bytes_received_total", kCounter, "Client frame bytes received.",
+         s.clients.request_bytes_received);
+  Single(out, "belfry_client_bytes_sent_total", kCounter, "Reply bytes sent to clients.", s.clients.reply_bytes_sent);
+  Single(out, "belfry_client_replies_dropped_total", kCounter,
+         "Replies dropped: the connection was gone or a slow reader was closed.", s.clients.replies_dropped);
+
+  // ---- storage and process ----
+  Single(out, "belfry_store_bytes", kGauge, "RocksDB live SST files plus memtables, bytes.", s.store_bytes);
+  SingleDouble(out, "process_cpu_seconds_total", kCounter, "User and system CPU time, seconds.",
+               s.process.cpu_seconds);
+  Single(out, "process_resident_memory_bytes", kGauge, "Resident memory, bytes.", s.process.resident_bytes);
+  Single(out, "belfry_process_peak_resident_memory_bytes", kGauge, "Peak resident memory (VmHWM), bytes.",
+         s.process.peak_resident_bytes);
+  Single(out, "process_virtual_memory_bytes", kGauge, "Virtual memory, bytes.", s.process.virtual_bytes);
+  Single(out, "process_open_fds", kGauge, "Open file descriptors.", s.process.open_fds);
+  SingleDouble(out, "process_start_time_seconds", kGauge, "Start time, seconds since the Unix epoch.",
+               s.process.start_time_seconds);
+  return out.Take();
+}
+
+Health HealthOf(const ReplicaSnapshot& s) {
+  Health h;
+  h.live = !s.fatal;
+  if (!h.live) {
+    h.reason = "a local failure stopped the replica";
+    return h;
+  }
+  uint32_t up = 0;
+  for (const auto& [peer, c] : s.peers) up += c.outbound_up ? 1 : 0;
+  if (up < 2 * s.f) {
+    h.reason = absl::StrCat("links to ", up, " of ", s.peers.size(), " peers are up; ", 2 * s.f,
+                            " are needed");
+    return h;
+  }
+  if (s.catching_up) {
+    h.reason = "catching up on missed epochs";
+    return h;
+  }
+  h.ready = true;
+  return h;
+}
+
+}  // namespace belfry::replica

@@ -1,0 +1,56 @@
+#include "replica/node/metrics_page.h"
+
+#include <catch2/catch.hpp>
+
+namespace belfry::replica {
+namespace {
+
+ReplicaSnapshot FourReplicas() {
+  ReplicaSnapshot s;
+  s.self = 0;
+  s.n = 4;
+  s.f = 1;
+  for (uint32_t p = 1; p < 4; ++p) {
+    transport::PeerCounters c;
+    c.outbound_up = true;
+    c.bytes_sent = 100 * p;
+    s.peers.emplace_back(p, c);
+  }
+  return s;
+}
+
+TEST_CASE("health: ready needs links to 2f peers and no catch-up; live needs no local failure") {
+  ReplicaSnapshot s = FourReplicas();
+  CHECK(HealthOf(s).ready);
+  s.peers[0].second.outbound_up = false;
+  CHECK(HealthOf(s).ready);  // 2 of 3 links: still 2f
+  s.peers[1].second.outbound_up = false;
+  Health h = HealthOf(s);
+  CHECK(h.live);
+  CHECK_FALSE(h.ready);
+  CHECK(h.reason == "links to 1 of 3 peers are up; 2 are needed");
+  s = FourReplicas();
+  s.catching_up = true;
+  CHECK(HealthOf(s).reason == "catching up on missed epochs");
+  s.fatal = true;
+  CHECK_FALSE(HealthOf(s).live);
+}
+
+TEST_CASE("metrics page: requests by operation and status, per-peer bytes, faults by kind") {
+  ReplicaSnapshot s = FourReplicas();
+  s.core.executed_by_op_status[{"checkin", "OK"}] = 5;
+  s.core.executed_by_op_status[{"checkout", "ACCESS_DENIED"}] = 2;
+  s.core.faults_by_kind["2/bad_echo"] = 3;
+  s.core.epochs_committed = 9;
+  const std::string page = RenderMetricsPage(s);
+  CHECK(page.find("belfry_requests_total{op=\"checkin\",status=\"OK\"} 5\n") != std::string::npos);
+  CHECK(page.find("belfry_requests_total{op=\"checkout\",status=\"ACCESS_DENIED\"} 2\n") != std::string::npos);
+  CHECK(page.find("belfry_peer_bytes_sent_total{peer=\"3\"} 300\n") != std::string::npos);
+  CHECK(page.find("belfry_peer_faults_by_kind_total{peer=\"2\",kind=\"bad_echo\"} 3\n") != std::string::npos);
+  CHECK(page.find("belfry_epochs_committed_total 9\n") != std::string::npos);
+  CHECK(page.find("belfry_ready 1\n") != std::string::npos);
+  CHECK(page.find("# TYPE belfry_epoch_latency_seconds histogram\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace belfry::replica
