@@ -45,6 +45,8 @@ class Mempool {
   std::vector<std::pair<std::string, std::string>> OldestExcept(
       size_t max, const std::map<std::string, uint64_t>& skip) const;
 
+  // Whether `request_id` is pending here (so it passed this replica's admission check).
+  bool Contains(const std::string& request_id) const { return entries_.count(request_id) != 0; }
   size_t size() const { return entries_.size(); }
   uint64_t bytes() const { return bytes_; }
   bool empty() const { return entries_.empty(); }

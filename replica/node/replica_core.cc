@@ -210,26 +210,32 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
 }
 
 void ReplicaCore::MaybePropose(int64_t now_ms) {
-  if (!fatal_.ok()) return;
-  // Propose while the window has room and there is a reason to run the epoch: requests
-  // here that no running epoch carries yet, or peers already running it (they need our
-  // proposal, or will count us among the f missing).
-  for (int guard = 0; guard < 64 && hb_->can_propose(); ++guard) {
-    const uint64_t epoch = hb_->next_epoch_to_propose();
-    std::vector<std::pair<std::string, std::string>> fresh =
-        mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
-    if (fresh.empty() && !hb_->peers_started(epoch)) return;
-    epoch_started_ms_.emplace(epoch, now_ms);
-    std::vector<std::string> pending;
-    pending.reserve(fresh.size());
-    for (auto& [id, request] : fresh) {
-      in_flight_[id] = epoch;
-      pending.push_back(std::move(request));
-    }
-    // ProcessStep calls back into MaybePropose; the guard bounds that recursion.
-    ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng_), now_ms);
-    return;
+  if (!fatal_.ok() || !hb_->can_propose()) return;
+  // Propose when there is a reason to run the epoch: requests here that no running epoch
+  // carries yet, or peers already running it (they need our proposal, or will count us
+  // among the f missing).
+  const uint64_t epoch = hb_->next_epoch_to_propose();
+  const bool peers_started = hb_->peers_started(epoch);
+  std::vector<std::pair<std::string, std::string>> fresh =
+      mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
+  if (fresh.empty() && !peers_started) return;
+  // Batching under load: while an epoch this replica proposed in is undecided, requests
+  // that arrive wait for it unless a whole batch has gathered. Each epoch costs the same
+  // broadcasts, agreements and coins whatever it carries, so small epochs side by side
+  // waste the machine; and a request that arrived just after our proposal is often in a
+  // peer's proposal for that same epoch, which would make a second epoch for it redundant.
+  // An idle cluster has no epoch running, so a lone request is proposed at once.
+  const bool own_epoch_running = epoch > hb_->next_epoch_to_output();
+  if (own_epoch_running && !peers_started && fresh.size() < config_.limits.batch_requests_max) return;
+  epoch_started_ms_.emplace(epoch, now_ms);
+  std::vector<std::string> pending;
+  pending.reserve(fresh.size());
+  for (auto& [id, request] : fresh) {
+    in_flight_[id] = epoch;
+    pending.push_back(std::move(request));
   }
+  // ProcessStep calls MaybePropose again for the epochs after this one.
+  ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng_), now_ms);
 }
 
 absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
@@ -237,7 +243,13 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
                                            bool send_replies) {
   state::StateView view(*store_);
   BELFRY_ASSIGN_OR_RETURN(std::vector<state::Executed> executed,
-                          state_machine_->ExecuteBatch(view, epoch, consensus_time_ms, requests));
+                          state_machine_->ExecuteBatch(
+                              view, epoch, consensus_time_ms, requests,
+                              // Admission verified what the mempool holds: skip a second
+                              // signature (and ciphertext proof) check of the same bytes.
+                              [this](const store::Digest& id) {
+                                return mempool_.Contains(DigestString(id));
+                              }));
   pb::StoredBatch stored;
   stored.set_epoch(epoch);
   stored.set_consensus_time_ms(consensus_time_ms);

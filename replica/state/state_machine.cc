@@ -133,9 +133,10 @@ Operation OperationOf(const pb::RequestBody& body) {
 class Executor {
  public:
   Executor(const Config& config, const pki::CaBundle& ca, const CiphertextCheck& ciphertexts,
-           StateView& view, uint64_t epoch, int64_t now_ms)
+           StateView& view, uint64_t epoch, int64_t now_ms,
+           const std::function<bool(const Digest&)>& crypto_verified)
       : config_(config), ca_(ca), ciphertexts_(ciphertexts), view_(view), epoch_(epoch),
-        now_ms_(now_ms) {}
+        now_ms_(now_ms), crypto_verified_(crypto_verified) {}
 
   absl::StatusOr<Executed> Execute(std::string_view request_bytes) {
     Executed ex;
@@ -145,7 +146,9 @@ class Executor {
     Verdict v = ParseRequest(config_, request_bytes, &req);
     if (v.ok()) {
       ex.op = OperationOf(req.body);
-      v = VerifyRequestCrypto(config_, ciphertexts_, req);
+      if (!crypto_verified_ || !crypto_verified_(ex.request_id)) {
+        v = VerifyRequestCrypto(config_, ciphertexts_, req);
+      }
     }
     if (!v.ok()) {
       ex.result = Refusal(v);
@@ -608,6 +611,7 @@ class Executor {
   StateView& view_;
   const uint64_t epoch_;
   const int64_t now_ms_;
+  const std::function<bool(const Digest&)>& crypto_verified_;
 };
 
 }  // namespace
@@ -633,12 +637,13 @@ absl::StatusOr<StateMachine> StateMachine::Create(Config config, const pki::CaBu
 
 absl::StatusOr<std::vector<Executed>> StateMachine::ExecuteBatch(
     StateView& view, uint64_t epoch, int64_t consensus_time_ms,
-    const std::vector<std::string>& requests) const {
+    const std::vector<std::string>& requests,
+    const std::function<bool(const Digest& request_id)>& crypto_verified) const {
   if (consensus_time_ms < 0 || consensus_time_ms >= kConsensusTimeMsLimit) {
     return absl::InvalidArgumentError(
         absl::StrCat("consensus time ", consensus_time_ms, " ms is out of range"));
   }
-  Executor executor(config_, *ca_, *ciphertexts_, view, epoch, consensus_time_ms);
+  Executor executor(config_, *ca_, *ciphertexts_, view, epoch, consensus_time_ms, crypto_verified);
   std::vector<Executed> out;
   out.reserve(requests.size());
   for (const std::string& request : requests) {

@@ -20,6 +20,7 @@
 #define BELFRY_REPLICA_STATE_STATE_MACHINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,9 +75,15 @@ class StateMachine {
   // mistakes become Result statuses. A non-OK Status means local trouble — an unreadable
   // or corrupt record (DATA_LOSS), an I/O error, or a bad argument — and the view must
   // then be discarded, not committed.
-  absl::StatusOr<std::vector<Executed>> ExecuteBatch(StateView& view, uint64_t epoch,
-                                                     int64_t consensus_time_ms,
-                                                     const std::vector<std::string>& requests) const;
+  //
+  // `crypto_verified`, when given, names requests whose VerifyRequestCrypto already passed
+  // on these exact bytes (the replica's admission check, keyed by request id = SHA-256 of
+  // the bytes): their signature and ciphertext checks are not repeated. The check is a
+  // pure function of the bytes, so results are identical with or without it.
+  absl::StatusOr<std::vector<Executed>> ExecuteBatch(
+      StateView& view, uint64_t epoch, int64_t consensus_time_ms,
+      const std::vector<std::string>& requests,
+      const std::function<bool(const Digest& request_id)>& crypto_verified = {}) const;
 
   const Config& config() const { return config_; }
 

@@ -763,5 +763,44 @@ TEST_CASE("robustness: mutated requests are refused cleanly", "[robustness]") {
   }
 }
 
+// ---- admission-verified requests ----
+
+TEST_CASE_METHOD(Fixture, "crypto: requests the admission check verified are not verified again",
+                 "[crypto]") {
+  REQUIRE(Do(bob.Login()) == pb::STATUS_OK);
+  pb::SignedRequest req;
+  REQUIRE(req.ParseFromString(bob.CheckIn("doc", "x")));
+  req.mutable_signature()->at(5) ^= 1;
+  const std::string bad = req.SerializeAsString();
+  const Digest bad_id = RequestId(bad);
+  std::vector<Digest> asked;
+  auto only_bad = [&](const Digest& id) {
+    asked.push_back(id);
+    return id == bad_id;
+  };
+  {
+    // The oracle is consulted per request; a request it does not vouch for is verified.
+    StateView view(cluster.store());
+    auto out = cluster.machine().ExecuteBatch(view, 99, kT0, {bob.CheckIn("doc2", "y")}, only_bad);
+    REQUIRE(out.ok());
+    CHECK((*out)[0].result.status() == pb::STATUS_OK);
+    CHECK(asked.size() == 1);
+  }
+  {
+    // Vouched for: the signature check is skipped (the replica only vouches for bytes it
+    // verified itself, so a real bad signature never reaches here that way).
+    StateView view(cluster.store());
+    auto out = cluster.machine().ExecuteBatch(view, 99, kT0, {bad}, only_bad);
+    REQUIRE(out.ok());
+    CHECK((*out)[0].result.status() != pb::STATUS_BAD_SIGNATURE);
+  }
+  {
+    StateView view(cluster.store());
+    auto out = cluster.machine().ExecuteBatch(view, 99, kT0, {bad});
+    REQUIRE(out.ok());
+    CHECK((*out)[0].result.status() == pb::STATUS_BAD_SIGNATURE);
+  }
+}
+
 }  // namespace
 }  // namespace belfry::state::testing
