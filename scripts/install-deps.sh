@@ -2,16 +2,35 @@
 # Installs Belfry's build and run dependencies from Debian 12's packages.
 # Idempotent: when every package is already installed it does nothing, not even
 # `apt-get update`, so `make test` stays fast and offline-safe on a prepared machine.
+#
+#   install-deps.sh [--build-only] [EXTRA_PACKAGE...]
+#
+# --build-only leaves out the tools that only the tests (test/deploy/, test/e2e/) use;
+# the container image's build stage (deploy/docker/Dockerfile) needs nothing more.
 set -euo pipefail
+
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=1
+  shift
+fi
 
 packages=(
   build-essential cmake pkg-config make g++ openssl
   libasio-dev libssl-dev libsodium-dev
   libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libisal-dev catch2
-  # Tests: e2e_ops scrapes the replicas with a real Prometheus server and promtool.
-  prometheus curl python3
 )
+if [ "$build_only" -eq 0 ]; then
+  # Tests: e2e_ops scrapes the replicas with a real Prometheus server and promtool;
+  # test/deploy/ validates the compose file and the Kubernetes manifests offline.
+  packages+=(prometheus curl python3 docker-compose python3-yaml)
+  # Debian's kubernetes-client conflicts with other kubectl packages (e.g. the Google
+  # Cloud SDK's), so whichever kubectl is already on PATH is kept.
+  if ! command -v kubectl >/dev/null 2>&1; then
+    packages+=(kubernetes-client)
+  fi
+fi
 # Extra packages for a target can be appended by the caller (e.g. the sanitizer build).
 packages+=("$@")
 

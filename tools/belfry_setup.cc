@@ -1,13 +1,18 @@
 // belfry-setup — the one-time dealer of a Belfry cluster.
 //
 //   belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]
-//                     [--host 127.0.0.1] [--base-port P]
+//                     [--host 127.0.0.1 | --hosts h0,h1,...] [--base-port P]
 //   belfry-setup add-user --dir DIR NAME
 //
 // `init` creates the cluster CA, a TLS certificate and a reply-signing key per replica,
 // the threshold key sets (coin and TDH2, dealt by Shamir sharing: the dealer's secrets
 // exist only in this process and are wiped when it ends), user certificates, and
 // DIR/cluster.conf. The dealer is trusted once, here, offline. Secret files are 0600.
+//
+// Host names go only into cluster.conf, never into certificates: a peer or client is
+// identified by its certificate's CN and role (transport/tls.h), not by the name it was
+// dialled at. So `--hosts` may name replicas by container or Kubernetes DNS names, and a
+// client may reach the same replicas through other addresses, without reissuing anything.
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -36,12 +41,14 @@ namespace belfry {
 namespace {
 
 constexpr int64_t kDay = 24 * 3600;
+// The longest DNS name; config/cluster_config.cc refuses longer hosts too.
+constexpr size_t kHostBytesMax = 253;
 
 int Usage() {
   std::fprintf(stderr,
                "usage:\n"
                "  belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]\n"
-               "                    [--host HOST] [--base-port P]\n"
+               "                    [--host HOST | --hosts H0,H1,...] [--base-port P]\n"
                "  belfry-setup add-user --dir DIR NAME\n");
   return 2;
 }
@@ -78,10 +85,52 @@ absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& d
                                      absl::StrCat(user_dir, "/", name, ".crt"));
 }
 
+// A DNS name or an IPv4/IPv6 literal, by its characters only: whether it resolves is
+// known only where the replicas run, which is rarely where the dealer runs.
+bool IsHostName(const std::string& host) {
+  if (host.empty() || host.size() > kHostBytesMax) return false;
+  for (const char c : host) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-' && c != '.' && c != ':') return false;
+  }
+  return true;
+}
+
+// One host per replica, from `--host` (all replicas on one machine) or `--hosts` (in
+// replica order). Prints the refusal and returns an empty vector on bad usage.
+std::vector<std::string> ReplicaHosts(uint32_t n, const std::string& host, bool host_given,
+                                      const std::string& hosts_list, bool hosts_given) {
+  if (host_given && hosts_given) {
+    std::fprintf(stderr, "belfry-setup: --host and --hosts cannot be combined; --hosts names every replica\n");
+    return {};
+  }
+  std::vector<std::string> hosts;
+  if (hosts_given) {
+    hosts = absl::StrSplit(hosts_list, ',');
+    if (hosts.size() != n) {
+      std::fprintf(stderr, "belfry-setup: --hosts names %zu hosts for %u replicas; give exactly one per replica\n",
+                   hosts.size(), n);
+      return {};
+    }
+  } else {
+    hosts.assign(n, host);
+  }
+  for (const std::string& h : hosts) {
+    if (!IsHostName(h)) {
+      std::fprintf(stderr, "belfry-setup: %s: \"%s\" is not a host name or IP address\n",
+                   hosts_given ? "--hosts" : "--host", h.c_str());
+      return {};
+    }
+  }
+  return hosts;
+}
+
 int Init(int argc, char** argv) {
   uint32_t n = 0;
   int64_t faults = -1;
-  std::string out, host = "127.0.0.1", users;
+  std::string out, host = "127.0.0.1", hosts_list, users;
+  bool host_given = false;
+  bool hosts_given = false;
   uint32_t base_port = 7100;
   for (int i = 0; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -97,6 +146,10 @@ int Init(int argc, char** argv) {
       users = value;
     } else if (flag == "--host") {
       host = value;
+      host_given = true;
+    } else if (flag == "--hosts") {
+      hosts_list = value;
+      hosts_given = true;
     } else if (flag == "--base-port") {
       base_port = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     } else {
@@ -118,6 +171,8 @@ int Init(int argc, char** argv) {
     std::fprintf(stderr, "belfry-setup: --base-port %u leaves no room for %u replicas\n", base_port, n);
     return 2;
   }
+  const std::vector<std::string> hosts = ReplicaHosts(n, host, host_given, hosts_list, hosts_given);
+  if (hosts.empty()) return 2;
   struct stat st {};
   if (::stat(config::ClusterConfigPath(out).c_str(), &st) == 0) {
     std::fprintf(stderr, "belfry-setup: %s already holds a cluster; refusing to overwrite it\n", out.c_str());
@@ -176,7 +231,7 @@ int Init(int argc, char** argv) {
     pb::ReplicaEndpoint* r = cfg.add_replicas();
     r->set_id(id);
     r->set_name(absl::StrCat("replica-", id));
-    r->set_host(host);
+    r->set_host(hosts[id]);
     r->set_peer_port(base_port + 3 * id);
     r->set_client_port(base_port + 3 * id + 1);
     r->set_metrics_port(base_port + 3 * id + 2);
@@ -192,9 +247,9 @@ int Init(int argc, char** argv) {
       if (!s.ok()) return Fail(s);
     }
   }
-  std::printf("belfry-setup: cluster %s: N=%u f=%u in %s (replicas on %s:%u..%u)\n",
-              cfg.cluster_id().c_str(), n, f, out.c_str(), host.c_str(), base_port,
-              base_port + 3 * n - 1);
+  std::printf("belfry-setup: cluster %s: N=%u f=%u in %s (replicas on %s, ports %u..%u)\n",
+              cfg.cluster_id().c_str(), n, f, out.c_str(),
+              hosts_given ? hosts_list.c_str() : host.c_str(), base_port, base_port + 3 * n - 1);
   return 0;
 }
 
