@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "base/sha256.h"
+
 namespace belfry::wire {
 namespace {
 
@@ -16,11 +18,7 @@ ByteSpan Span(absl::string_view s) {
 
 }  // namespace
 
-Digest Sha256(ByteSpan data) {
-  Digest out{};
-  crypto_hash_sha256(out.data(), data.data(), data.size());
-  return out;
-}
+Digest Sha256(ByteSpan data) { return Sha256Of(data.data(), data.size()); }
 
 Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments) {
   ByteWriter w;

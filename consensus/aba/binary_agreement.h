@@ -23,6 +23,11 @@ struct Config {
   // The CONF phase. Only the simulator's demonstration of the published liveness attack on
   // the unfixed protocol turns it off; production code must leave it on.
   bool conf_phase = true;
+  // Round 0's coin is the constant 1 instead of the threshold coin (see the .cc header:
+  // safe, costs the adversary's scheduler at most one round, and lets the common case
+  // decide without threshold cryptography). Replicas turn it on; the protocol's unit
+  // tests exercise the threshold coin from round 0 with it off.
+  bool round0_coin_fixed = false;
   // Messages for rounds more than this far ahead of the local round are refused (counted
   // as a fault), not buffered: it bounds memory against a Byzantine flood.
   uint32_t rounds_ahead_max = 8;

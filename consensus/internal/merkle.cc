@@ -1,11 +1,10 @@
 #include "consensus/internal/merkle.h"
 
-#include <sodium.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/sha256.h"
 
 namespace belfry::consensus::internal {
 namespace {
@@ -15,18 +14,7 @@ constexpr uint8_t kLeafPrefix = 0x00;
 constexpr uint8_t kInnerPrefix = 0x01;
 constexpr uint8_t kPaddingPrefix = 0x02;
 
-Digest Finish(crypto_hash_sha256_state& state) {
-  Digest out;
-  crypto_hash_sha256_final(&state, out.data());
-  return out;
-}
-
-Digest PaddingHash() {
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, &kPaddingPrefix, 1);
-  return Finish(state);
-}
+Digest PaddingHash() { return Sha256Of(&kPaddingPrefix, 1); }
 
 }  // namespace
 
@@ -34,20 +22,13 @@ Digest HashLeaf(uint32_t index, ByteSpan data) {
   const uint8_t header[5] = {kLeafPrefix, static_cast<uint8_t>(index >> 24),
                              static_cast<uint8_t>(index >> 16), static_cast<uint8_t>(index >> 8),
                              static_cast<uint8_t>(index)};
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, header, sizeof(header));
-  crypto_hash_sha256_update(&state, data.data(), data.size());
-  return Finish(state);
+  Sha256Hasher h;
+  return h.Update(header, sizeof(header)).Update(data.data(), data.size()).Finish();
 }
 
 Digest HashInner(const Digest& left, const Digest& right) {
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, &kInnerPrefix, 1);
-  crypto_hash_sha256_update(&state, left.data(), left.size());
-  crypto_hash_sha256_update(&state, right.data(), right.size());
-  return Finish(state);
+  Sha256Hasher h;
+  return h.Update(&kInnerPrefix, 1).Update(left.data(), left.size()).Update(right.data(), right.size()).Finish();
 }
 
 uint32_t MerkleDepth(uint32_t leaf_count) {

@@ -103,6 +103,9 @@ absl::Status ReplicaCore::Init() {
   hb_config_.cluster_id = config_.cluster_id();
   hb_config_.epochs_in_flight_max = l.epochs_in_flight_max;
   hb_config_.batch_requests_max = l.batch_requests_max;
+  // Round 0's coin is fixed (consensus/aba/binary_agreement.cc): the common case decides
+  // every agreement without threshold cryptography.
+  hb_config_.aba.round0_coin_fixed = true;
   hb_config_.request_bytes_max = state_config_.request_bytes_max();
   hb_config_.proposal_bytes_max =
       std::min<uint64_t>(l.frame_bytes_max / 2,
@@ -216,6 +219,15 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
   // among the f missing).
   const uint64_t epoch = hb_->next_epoch_to_propose();
   const bool peers_started = hb_->peers_started(epoch);
+  const bool own_epoch_running = epoch > hb_->next_epoch_to_output();
+  // This runs after every protocol step: decide from sizes first, and only copy requests
+  // out of the mempool when a proposal will really be made. (in_flight_ may still name
+  // requests another proposal already ordered, so the difference can only undercount.)
+  if (!peers_started) {
+    const size_t not_in_flight = mempool_.size() - std::min(mempool_.size(), in_flight_.size());
+    if (mempool_.empty()) return;
+    if (own_epoch_running && not_in_flight < config_.limits.batch_requests_max) return;
+  }
   std::vector<std::pair<std::string, std::string>> fresh =
       mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
   if (fresh.empty() && !peers_started) return;
@@ -225,7 +237,6 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
   // waste the machine; and a request that arrived just after our proposal is often in a
   // peer's proposal for that same epoch, which would make a second epoch for it redundant.
   // An idle cluster has no epoch running, so a lone request is proposed at once.
-  const bool own_epoch_running = epoch > hb_->next_epoch_to_output();
   if (own_epoch_running && !peers_started && fresh.size() < config_.limits.batch_requests_max) return;
   epoch_started_ms_.emplace(epoch, now_ms);
   std::vector<std::string> pending;

@@ -2,14 +2,11 @@
 
 #include <sodium.h>
 
+#include "base/sha256.h"
+
 namespace belfry::state {
 
-Digest Sha256(ByteSpan data) {
-  Digest out{};
-  // crypto_hash_sha256 cannot fail for in-memory input.
-  crypto_hash_sha256(out.data(), data.data(), data.size());
-  return out;
-}
+Digest Sha256(ByteSpan data) { return Sha256Of(data.data(), data.size()); }
 
 Bytes RequestSigningMessage(std::string_view body) {
   ByteWriter w;

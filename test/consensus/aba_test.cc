@@ -592,6 +592,79 @@ TEST_CASE("Validity: all correct nodes propose b, all decide b", "[aba][random]"
   }
 }
 
+TEST_CASE("Fixed round-0 coin: unanimous 1 decides in round 0 without coin shares",
+          "[aba][random][fixed-coin]") {
+  for (const Size size : kSizes) {
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+      RunOptions opt;
+      opt.seed = seed;
+      opt.size = size;
+      opt.all_input = true;
+      opt.config.round0_coin_fixed = true;
+      AbaNet net = MakeNet(opt);
+      bool share_sent = false;
+      opt.after_each_delivery = [&](AbaNet& n) {
+        for (const Envelope& e : n.pool) share_sent = share_sent || e.msg.has_coin_share();
+      };
+      const RunResult result = RunRandom(net, opt);
+      CheckRun(net, opt, result);
+      CHECK(net.CommonDecision() == std::optional<bool>(true));
+      CHECK(net.MaxDecisionRound() == 0);
+      CHECK_FALSE(share_sent);
+      for (NodeId id = 0; id < net.n(); ++id) CHECK(net.coin(id).verify_calls() == 0);
+    }
+  }
+}
+
+TEST_CASE("Fixed round-0 coin: agreement, validity and termination under every strategy",
+          "[aba][random][fixed-coin]") {
+  for (const Size size : kSizes) {
+    for (Strategy strategy : {Strategy::kSilent, Strategy::kFlipVotes, Strategy::kDoubleVotes,
+                              Strategy::kInvalidShares, Strategy::kWithholdShares,
+                              Strategy::kFutureFlood, Strategy::kRandomNoise}) {
+      for (uint64_t seed = 1; seed <= 15; ++seed) {
+        RunOptions opt;
+        opt.seed = seed;
+        opt.size = size;
+        opt.byzantine = size.f;
+        opt.strategy = strategy;
+        opt.config.round0_coin_fixed = true;
+        if (seed % 3 == 0) opt.all_input = false;  // 0 must go through real coins
+        AbaNet net = MakeNet(opt);
+        const RunResult result = RunRandom(net, opt);
+        CheckRun(net, opt, result);
+      }
+    }
+  }
+}
+
+TEST_CASE("Fixed round-0 coin: a share for round 0 is a fault, and round 1 uses the real coin",
+          "[aba][fixed-coin][faults]") {
+  Config config;
+  config.round0_coin_fixed = true;
+  Solo solo(config);
+  solo.Propose(false);
+  CHECK(HasFault(solo.Feed(1, CoinShareMsg(0, solo.ShareOf(1, 0))), 1,
+                 FaultKind::kInvalidCoinShare));
+  CHECK(solo.net.coin(0).verify_calls() == 0);
+  // Round 0 with unanimous 0: the fixed coin is 1, so no decision and no share; round 1
+  // releases a real share after its CONF step.
+  for (NodeId from : {1, 2}) {
+    (void)solo.Feed(from, Bval(0, false));
+    (void)solo.Feed(from, Aux(0, false));
+    (void)solo.Feed(from, Conf(0, pb::ABA_VALUE_SET_ZERO));
+  }
+  CHECK_FALSE(solo.SentCoinShare(0));
+  CHECK(solo.node().round() == 1);
+  CHECK_FALSE(solo.node().decision().has_value());
+  for (NodeId from : {1, 2}) {
+    (void)solo.Feed(from, Bval(1, false));
+    (void)solo.Feed(from, Aux(1, false));
+    (void)solo.Feed(from, Conf(1, pb::ABA_VALUE_SET_ZERO));
+  }
+  CHECK(solo.SentCoinShare(1));
+}
+
 TEST_CASE("Agreement and termination with mixed inputs, 200 seeds per size", "[aba][random]") {
   for (const Size size : kSizes) {
     uint32_t max_round = 0;

@@ -3,7 +3,7 @@
 //   belfry-sim --seed S [--n N] [--scheduler random|delay-node|aba-max|partition]
 //              [--byzantine none|honest|silent|equivocate|bad-merkle|fake-echo-ready|
 //                           flip-votes|bad-coin|replay|flood|mixed|aba-split]
-//              [--coin fast|threshold] [--conf-phase on|off] [--window W] [--batch B]
+//              [--coin fast|threshold] [--conf-phase on|off] [--round0-coin-fixed on|off] [--window W] [--batch B]
 //              [--requests R] [--steps-max M] [--aba-rounds-max A] [--duplicates on|off]
 //              [--trace]
 //       one run (the replay command a failing run prints has exactly this form);
@@ -225,7 +225,7 @@ int Main(int argc, char** argv) {
       !number("batch", o.batch) || !number("requests", o.requests) ||
       !number("steps-max", o.steps_max) || !number("aba-rounds-max", o.aba_rounds_max) ||
       !number("seeds", seeds) || !on_off("conf-phase", o.conf_phase) ||
-      !on_off("duplicates", o.duplicates)) {
+      !on_off("round0-coin-fixed", o.round0_coin_fixed) || !on_off("duplicates", o.duplicates)) {
     return Usage("a numeric or on/off flag has a bad value");
   }
   if (auto it = args.find("scheduler"); it != args.end()) {

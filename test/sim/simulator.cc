@@ -138,6 +138,7 @@ Simulation::Simulation(const Options& o)
   config.request_bytes_max = 256;
   config.proposal_bytes_max = 4096;
   config.aba.conf_phase = opt_.conf_phase;
+  config.aba.round0_coin_fixed = opt_.round0_coin_fixed;
 
   nodes_.resize(opt_.n);
   for (NodeId i = 0; i < opt_.n; ++i) {
@@ -527,7 +528,8 @@ Result RunSimulation(const Options& options) {
 std::string DescribeOptions(const Options& o) {
   return absl::StrCat("--seed ", o.seed, " --n ", o.n, " --scheduler ", SchedulerName(o.scheduler),
                       " --byzantine ", StrategyName(o.byzantine), " --coin ", CoinKindName(o.coin),
-                      " --conf-phase ", o.conf_phase ? "on" : "off", " --window ", o.window,
+                      " --conf-phase ", o.conf_phase ? "on" : "off", " --round0-coin-fixed ",
+                      o.round0_coin_fixed ? "on" : "off", " --window ", o.window,
                       " --batch ", o.batch, " --requests ", o.requests, " --steps-max ",
                       o.steps_max, " --aba-rounds-max ", o.aba_rounds_max, " --duplicates ",
                       o.duplicates ? "on" : "off");

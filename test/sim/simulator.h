@@ -46,6 +46,7 @@ struct Options {
   Strategy byzantine = Strategy::kNone;  // kNone: no faulty node; otherwise f of them
   CoinKind coin = CoinKind::kFast;
   bool conf_phase = true;          // the ABA CONF phase (off only for the attack demo)
+  bool round0_coin_fixed = true;   // round 0's coin is 1, as replicas run it
   uint32_t window = 3;             // epochs_in_flight_max
   uint32_t batch = 4;              // batch_requests_max
   uint32_t requests = 24;          // client requests over the run
