@@ -60,12 +60,14 @@ int64_t NowMs() {
       .count();
 }
 
-// Client frames cross from the client server's I/O thread to the core thread here. Bounded:
-// when the core falls behind, new frames are refused with a disconnect instead of queued.
+// Client frames cross from the client server's I/O thread to the core thread here, already
+// checked there (ReplicaCore::CheckClientFrame: parsing and signature verification run on
+// the I/O thread, in parallel with the core). Bounded: when the core falls behind, new
+// frames are refused with a disconnect instead of queued.
 class ClientQueue {
  public:
   explicit ClientQueue(size_t max) : max_(max) {}
-  bool Push(transport::ConnectionId id, std::string frame) {
+  bool Push(transport::ConnectionId id, CheckedFrame frame) {
     std::lock_guard<std::mutex> lock(mu_);
     if (queue_.size() >= max_) return false;
     queue_.emplace_back(id, std::move(frame));
@@ -75,9 +77,9 @@ class ClientQueue {
     std::lock_guard<std::mutex> lock(mu_);
     return queue_.size();
   }
-  std::deque<std::pair<transport::ConnectionId, std::string>> TakeAll() {
+  std::deque<std::pair<transport::ConnectionId, CheckedFrame>> TakeAll() {
     std::lock_guard<std::mutex> lock(mu_);
-    std::deque<std::pair<transport::ConnectionId, std::string>> out;
+    std::deque<std::pair<transport::ConnectionId, CheckedFrame>> out;
     out.swap(queue_);
     return out;
   }
@@ -85,7 +87,7 @@ class ClientQueue {
  private:
   std::mutex mu_;
   size_t max_;
-  std::deque<std::pair<transport::ConnectionId, std::string>> queue_;
+  std::deque<std::pair<transport::ConnectionId, CheckedFrame>> queue_;
 };
 
 class TransportOutbox final : public Outbox {
@@ -262,11 +264,17 @@ absl::Status Run(const Flags& flags) {
   client_cfg.connections_max = cfg.limits.client_connections_max;
   client_cfg.frame_bytes_max = cfg.limits.frame_bytes_max;
   transport::ClientServer* clients_ptr = nullptr;
+  // Set before the client port starts; frames are checked against the core's fixed
+  // configuration on the I/O thread (CheckClientFrame is thread-safe).
+  std::atomic<const ReplicaCore*> checker{nullptr};
   BELFRY_ASSIGN_OR_RETURN(
       std::unique_ptr<transport::ClientServer> clients,
       transport::ClientServer::Create(
           client_cfg, [&](transport::ConnectionId id, const pki::CertIdentity&, std::string frame) {
-            if (!client_queue.Push(id, std::move(frame)) && clients_ptr != nullptr) {
+            const ReplicaCore* core_for_checks = checker.load();
+            if (core_for_checks == nullptr) return;
+            if (!client_queue.Push(id, core_for_checks->CheckClientFrame(frame)) &&
+                clients_ptr != nullptr) {
               clients_ptr->Disconnect(id);
             }
           }));
@@ -276,6 +284,7 @@ absl::Status Run(const Flags& flags) {
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<ReplicaCore> core,
                           ReplicaCore::Create(cfg, self, std::move(keys), store.get(),
                                               creds.ca.get(), &outbox, ReplicaCore::Options{}));
+  checker.store(core.get());
   PublishedSnapshot published;
   std::unique_ptr<metrics::HttpServer> metrics_server;
   if (flags.metrics_address != "off" && (!flags.metrics_address.empty() || me.metrics_port() != 0)) {
@@ -324,7 +333,7 @@ absl::Status Run(const Flags& flags) {
       d = peers->TryReceive();
     }
     if (d.has_value()) core->OnPeerMessage(d->from, d->payload, now);
-    for (auto& [id, frame] : client_queue.TakeAll()) core->OnClientFrame(id, frame, now);
+    for (auto& [id, frame] : client_queue.TakeAll()) core->OnCheckedFrame(id, std::move(frame), now);
     if (now - last_tick >= 20) {
       core->OnTick(now);
       last_tick = now;

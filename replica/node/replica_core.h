@@ -41,6 +41,7 @@
 #include "proto/reply.pb.h"
 #include "replica/mempool/mempool.h"
 #include "replica/node/reply_signer.h"
+#include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
 #include "replica/store/store.h"
 #include "threshold/tdh2.h"
@@ -91,6 +92,19 @@ struct ReplicaKeys {
   std::unique_ptr<threshold::DecryptionShareProvider> decryption;
 };
 
+// CheckedFrame: a client frame after the checks that depend on its bytes alone (parsing,
+// the request's signature and ciphertext proof). ReplicaCore::CheckClientFrame makes one on
+// any thread, so the daemon runs these checks on the client port's I/O thread and the
+// core thread only orders; OnCheckedFrame then takes it on the core thread.
+struct CheckedFrame {
+  enum class Kind : uint8_t { kMalformed, kRequest, kStatusQuery, kUnsupported };
+  Kind kind = Kind::kMalformed;
+  std::string request;     // kRequest: the SignedRequest bytes
+  std::string request_id;  // kRequest: DigestString(SHA-256 of them)
+  state::Verdict verdict;  // kRequest: the admission check's outcome
+  std::string client_key;  // kRequest, when the verdict is OK: the mempool's fairness key
+};
+
 class ReplicaCore {
  public:
   struct Options {
@@ -113,7 +127,11 @@ class ReplicaCore {
   ~ReplicaCore();
 
   void OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms);
+  // OnClientFrame(c, f, t) is OnCheckedFrame(c, CheckClientFrame(f), t).
   void OnClientFrame(uint64_t connection, const std::string& frame, int64_t now_ms);
+  // Thread-safe (reads only what Create fixed), so it may run off the core thread.
+  CheckedFrame CheckClientFrame(const std::string& frame) const;
+  void OnCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms);
   void OnTick(int64_t now_ms);
 
   // Non-OK once a local failure (a store write) makes continuing unsafe: the daemon must
@@ -138,7 +156,7 @@ class ReplicaCore {
   std::string BuildReplyFrame(const state::Executed& executed, uint64_t epoch, uint32_t position,
                               int64_t consensus_time_ms, const store::Digest& head);
   void RememberExecuted(const std::string& request_id, std::string reply_frame);
-  void HandleClientRequest(uint64_t connection, const std::string& request, int64_t now_ms);
+  void HandleClientRequest(uint64_t connection, CheckedFrame checked, int64_t now_ms);
   void HandleStatusQuery(uint64_t connection);
   void HandleFetch(uint32_t from, const pb::FetchEpochs& fetch);
   void HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms);
