@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench
+.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build
 
 all: build
 
@@ -37,6 +37,23 @@ sim-long: build
 
 threshold-bench: build
 	$(BUILD_DIR)/tools/threshold-bench
+
+# Benchmarks (tools/bench/README.md). Only the programs they run are built; the configure
+# step is repeated so that a build folder from before tools/bench existed learns its targets.
+BENCH_TARGETS = belfry-replica belfry-setup belfry-cluster belfry-bench etcd-load
+bench-build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(BENCH_TARGETS)
+
+# W1..W5 on a fresh local 4-replica cluster, W1 on 7 and 10; one summary table.
+# BENCH_SECONDS, BENCH_OPS, BENCH_WORKLOADS, BENCH_SCALE_N, BENCH_OUT override the defaults.
+bench: bench-build
+	BIN=$(BUILD_DIR)/bin ./tools/bench/run.sh bench
+
+# Belfry W1, W2, W5 and the same workloads on a 3-member etcd cluster, with ratios.
+bench-compare: bench-build
+	./scripts/install-deps.sh etcd-server etcd-client
+	BIN=$(BUILD_DIR)/bin ./tools/bench/run.sh compare
 
 clean:
 	rm -rf $(BUILD_DIR) $(SAN_DIR)
