@@ -71,11 +71,10 @@ bool NeedsQuoting(std::string_view v) {
   return false;
 }
 
-void AppendKvValue(std::string& out, std::string_view v) {
-  if (!NeedsQuoting(v)) {
-    out.append(v);
-    return;
-  }
+// Quoted and escaped: backslash and quote get a backslash; control bytes become \xHH
+// (key=value) or \u00HH (JSON), so a value can never end the line or forge a field. Bytes
+// >= 0x80 pass through (values are UTF-8).
+void AppendQuoted(std::string& out, std::string_view v, const char* control_format) {
   out.push_back('"');
   for (char c : v) {
     const auto b = static_cast<unsigned char>(c);
@@ -84,7 +83,7 @@ void AppendKvValue(std::string& out, std::string_view v) {
       out.push_back(c);
     } else if (b < 0x20 || b == 0x7f) {
       char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\x%02x", b);
+      std::snprintf(esc, sizeof(esc), control_format, b);
       out.append(esc);
     } else {
       out.push_back(c);
@@ -93,25 +92,15 @@ void AppendKvValue(std::string& out, std::string_view v) {
   out.push_back('"');
 }
 
-// A JSON string; bytes >= 0x80 pass through (values are UTF-8 or were escaped by callers),
-// control characters become \\u00XX so a value can never end the line.
-void AppendJsonString(std::string& out, std::string_view v) {
-  out.push_back('"');
-  for (char c : v) {
-    const auto b = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (b < 0x20 || b == 0x7f) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", b);
-      out.append(esc);
-    } else {
-      out.push_back(c);
-    }
+void AppendKvValue(std::string& out, std::string_view v) {
+  if (NeedsQuoting(v)) {
+    AppendQuoted(out, v, "\\x%02x");
+  } else {
+    out.append(v);
   }
-  out.push_back('"');
 }
+
+void AppendJsonString(std::string& out, std::string_view v) { AppendQuoted(out, v, "\\u%04x"); }
 
 void WriteAll(int fd, const std::string& data) {
   size_t done = 0;
