@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build
+.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build fuzz
 
 all: build
 
@@ -54,6 +54,17 @@ bench: bench-build
 bench-compare: bench-build
 	./scripts/install-deps.sh etcd-server etcd-client
 	BIN=$(BUILD_DIR)/bin ./tools/bench/run.sh compare
+
+# libFuzzer + ASan + UBSan on every parser of untrusted bytes (test/fuzz/README.md):
+# FUZZ_SECONDS per target on a copy of the committed corpus; findings land in
+# $(FUZZ_DIR)/crashes/<target>/ and fail the target.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/install-deps.sh clang-14 libclang-rt-14-dev
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBELFRY_FUZZ=ON -DBELFRY_WERROR=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./test/fuzz/run_fuzz.sh $(FUZZ_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(SAN_DIR)
