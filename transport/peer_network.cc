@@ -85,8 +85,7 @@ class Inbox {
 
   std::optional<Delivery> Pop(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return closed_ || woken_ || !queue_.empty(); });
-    woken_ = false;
+    cv_.wait_for(lock, timeout, [this] { return closed_ || !queue_.empty(); });
     if (queue_.empty()) {
       return std::nullopt;
     }
@@ -102,12 +101,6 @@ class Inbox {
     cv_.notify_all();
   }
 
-  void Wake() {
-    std::lock_guard<std::mutex> lock(mu_);
-    woken_ = true;
-    cv_.notify_one();
-  }
-
   std::pair<uint64_t, uint64_t> Depth() const {
     std::lock_guard<std::mutex> lock(mu_);
     return {queue_.size(), bytes_};
@@ -121,7 +114,6 @@ class Inbox {
   std::deque<Delivery> queue_;
   size_t bytes_ = 0;
   bool closed_ = false;
-  bool woken_ = false;  // Wake() was called since the last Pop
 };
 
 struct PendingMessage {
@@ -178,7 +170,6 @@ class PeerNetwork::Impl {
   void Stop();
   absl::Status Send(NodeId to, std::string payload);
   std::optional<Delivery> Receive(std::chrono::milliseconds timeout);
-  void WakeReceiver();
   absl::Status SetPeerAddress(NodeId id, std::string host, uint16_t port);
   void ResetLinks(NodeId peer);
   PeerCounters Counters(NodeId peer) const;
@@ -1188,8 +1179,6 @@ void PeerNetwork::Impl::ResumePaused() {
   paused_count_ = paused_.size();
 }
 
-void PeerNetwork::Impl::WakeReceiver() { inbox_.Wake(); }
-
 std::optional<Delivery> PeerNetwork::Impl::Receive(std::chrono::milliseconds timeout) {
   std::optional<Delivery> d = inbox_.Pop(timeout);
   if (d.has_value() && paused_count_.load() > 0 && !resume_posted_.exchange(true)) {
@@ -1333,7 +1322,6 @@ absl::Status PeerNetwork::Send(NodeId to, std::string payload) {
 std::optional<Delivery> PeerNetwork::Receive(std::chrono::milliseconds timeout) {
   return impl_->Receive(timeout);
 }
-void PeerNetwork::WakeReceiver() { impl_->WakeReceiver(); }
 std::optional<Delivery> PeerNetwork::TryReceive() {
   return impl_->Receive(std::chrono::milliseconds(0));
 }

@@ -160,10 +160,6 @@ class PeerNetwork {
   // The next delivered message, waiting up to `timeout`; nullopt on timeout or after Stop.
   std::optional<Delivery> Receive(std::chrono::milliseconds timeout);
   std::optional<Delivery> TryReceive();
-  // Makes a Receive that is waiting (or the next one) return at once, possibly with
-  // nothing: for a receiver thread that also serves another queue (client frames) and
-  // should not sleep out its timeout while that queue has work. Thread-safe.
-  void WakeReceiver();
 
   // Closes the connections with `peer` as a network fault would. Unacknowledged messages
   // are resent after the reconnect. No-op for an unknown peer.

@@ -273,11 +273,8 @@ absl::Status Run(const Flags& flags) {
           client_cfg, [&](transport::ConnectionId id, const pki::CertIdentity&, std::string frame) {
             const ReplicaCore* core_for_checks = checker.load();
             if (core_for_checks == nullptr) return;
-            if (client_queue.Push(id, core_for_checks->CheckClientFrame(frame))) {
-              // The core thread sleeps in the peer inbox; wake it rather than let a lone
-              // request wait out the poll interval.
-              peers->WakeReceiver();
-            } else if (clients_ptr != nullptr) {
+            if (!client_queue.Push(id, core_for_checks->CheckClientFrame(frame)) &&
+                clients_ptr != nullptr) {
               clients_ptr->Disconnect(id);
             }
           }));

@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -478,26 +477,6 @@ TEST_CASE("a full inbox pushes back on the link instead of buffering", "[transpo
   for (size_t k = 0; k < kCount; ++k) {
     REQUIRE(got[0][k] == Msg(0, 1, k));
   }
-}
-
-TEST_CASE("WakeReceiver ends a waiting Receive at once, with nothing", "[transport][peer]") {
-  TestCa ca;
-  auto receiver = MakeNetwork(BaseConfig(ca, 1, 2));
-  REQUIRE(receiver->Start().ok());
-  std::thread waker([&] {
-    std::this_thread::sleep_for(50ms);
-    receiver->WakeReceiver();
-  });
-  const auto start = std::chrono::steady_clock::now();
-  CHECK(receiver->Receive(10s) == std::nullopt);
-  waker.join();
-  CHECK(std::chrono::steady_clock::now() - start < 5s);
-  // A wake before the wait counts too, once.
-  receiver->WakeReceiver();
-  CHECK(receiver->Receive(10s) == std::nullopt);
-  const auto again = std::chrono::steady_clock::now();
-  CHECK(receiver->Receive(100ms) == std::nullopt);
-  CHECK(std::chrono::steady_clock::now() - again >= 90ms);
 }
 
 TEST_CASE("PeerNetwork refuses bad configurations", "[transport][peer]") {
