@@ -67,4 +67,4 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./test/fuzz/run_fuzz.sh $(FUZZ_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR)
