@@ -437,21 +437,10 @@ int Run(const Options& o) {
   loop.seconds = o.seconds;
   loop.warmup_ops = o.warmup_ops;
   loop.seed = o.seed;
-  LoopResult result = RunClosedLoop(loop, workers, targets);
-  if (!result.setup_status.ok()) {
-    std::fprintf(stderr, "belfry-bench: setup failed, no measurement: %s\n",
-                 std::string(result.setup_status.message()).c_str());
-    return 1;
-  }
-
   Report report;
   report.system = "belfry";
   report.label = o.label;
   report.headline = Headline(o, *cfg);
-  FillReport(result,
-             ComputeClusterFigures(result.before, result.after, BelfrySeries(), result.elapsed_s,
-                                   result.overall.count),
-             &report);
   report.parameters = {
       {"dir", JsonString(o.dir)},
       {"replicas", absl::StrCat(cfg->n())},
@@ -469,7 +458,8 @@ int Run(const Options& o) {
       {"op_timeout_ms", absl::StrCat(o.op_timeout_ms)},
   };
 
-  return EmitReport(report, "belfry-bench", o.json_path, o.tsv_path);
+  return MeasureAndReport(loop, workers, targets, BelfrySeries(), std::move(report), o.json_path,
+                          o.tsv_path);
 }
 
 }  // namespace

@@ -838,6 +838,22 @@ void FillReport(const LoopResult& result, const ClusterFigures& cluster, Report*
   }
 }
 
+int MeasureAndReport(const LoopOptions& loop, std::vector<std::unique_ptr<Worker>>& workers,
+                     const std::vector<ServerTarget>& targets, const SeriesNames& series,
+                     Report report, const std::string& json_path, const std::string& tsv_path) {
+  LoopResult result = RunClosedLoop(loop, workers, targets);
+  if (!result.setup_status.ok()) {
+    std::fprintf(stderr, "%s: setup failed, no measurement: %s\n", loop.program.c_str(),
+                 std::string(result.setup_status.message()).c_str());
+    return 1;
+  }
+  FillReport(result,
+             ComputeClusterFigures(result.before, result.after, series, result.elapsed_s,
+                                   result.overall.count),
+             &report);
+  return EmitReport(report, loop.program, json_path, tsv_path);
+}
+
 int EmitReport(const Report& report, const std::string& program, const std::string& json_path,
                const std::string& tsv_path) {
   std::fputs(FormatTable(report).c_str(), stdout);

@@ -261,6 +261,14 @@ void FillReport(const LoopResult& result, const ClusterFigures& cluster, Report*
 int EmitReport(const Report& report, const std::string& program, const std::string& json_path,
                const std::string& tsv_path);
 
+// The measured phase and its report, as both load generators run them: RunClosedLoop (a
+// setup failure prints why and returns 1, with no measurement), the cluster figures from
+// `series`, FillReport, then EmitReport of `report`, whose system, label, headline and
+// parameters the caller has filled. Returns the exit status.
+int MeasureAndReport(const LoopOptions& loop, std::vector<std::unique_ptr<Worker>>& workers,
+                     const std::vector<ServerTarget>& targets, const SeriesNames& series,
+                     Report report, const std::string& json_path, const std::string& tsv_path);
+
 // ---- HTTP/1.1 ----------------------------------------------------------------------------
 
 // HttpResponse: a complete response.

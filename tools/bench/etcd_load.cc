@@ -383,13 +383,6 @@ int Run(const Options& o) {
   loop.seconds = o.seconds;
   loop.warmup_ops = o.warmup_ops;
   loop.seed = o.seed;
-  LoopResult result = RunClosedLoop(loop, workers, targets);
-  if (!result.setup_status.ok()) {
-    std::fprintf(stderr, "etcd-load: setup failed, no measurement: %s\n",
-                 std::string(result.setup_status.message()).c_str());
-    return 1;
-  }
-
   Report report;
   report.system = "etcd";
   report.label = o.label;
@@ -401,10 +394,6 @@ int Run(const Options& o) {
       "%d members, %d client%s on %s, %s, %d B, ops<=%d, <=%g s, seed %d", o.members.size(),
       o.clients, o.clients == 1 ? "" : "s", endpoints, o.mix.ToString(), o.size_bytes, o.ops,
       o.seconds, o.seed);
-  FillReport(result,
-             ComputeClusterFigures(result.before, result.after, EtcdSeries(), result.elapsed_s,
-                                   result.overall.count),
-             &report);
   report.parameters = {
       {"endpoints", JsonString(endpoints)},
       {"members", absl::StrCat(o.members.size())},
@@ -419,7 +408,8 @@ int Run(const Options& o) {
       {"op_timeout_ms", absl::StrCat(o.op_timeout_ms)},
   };
 
-  return EmitReport(report, "etcd-load", o.json_path, o.tsv_path);
+  return MeasureAndReport(loop, workers, targets, EtcdSeries(), std::move(report), o.json_path,
+                          o.tsv_path);
 }
 
 }  // namespace
