@@ -215,25 +215,24 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
   // among the f missing).
   const uint64_t epoch = hb_->next_epoch_to_propose();
   const bool peers_started = hb_->peers_started(epoch);
-  const bool own_epoch_running = epoch > hb_->next_epoch_to_output();
-  // This runs after every protocol step: decide from sizes first, and only copy requests
-  // out of the mempool when a proposal will really be made. (in_flight_ may still name
-  // requests another proposal already ordered, so the difference can only undercount.)
   if (!peers_started) {
-    const size_t not_in_flight = mempool_.size() - std::min(mempool_.size(), in_flight_.size());
     if (mempool_.empty()) return;
+    // Batching under load: while an epoch this replica proposed in is undecided, requests
+    // that arrive wait for it unless a whole batch has gathered. Each epoch costs the same
+    // broadcasts, agreements and coins whatever it carries, so small epochs side by side
+    // waste the machine; and a request that arrived just after our proposal is often in a
+    // peer's proposal for that same epoch, which would make a second epoch for it
+    // redundant. An idle cluster has no epoch running, so a lone request goes at once.
+    // Decided from sizes, since this runs after every protocol step: the difference
+    // undercounts the requests not yet proposed (in_flight_ may still name requests another
+    // proposal already ordered), never overcounts.
+    const bool own_epoch_running = epoch > hb_->next_epoch_to_output();
+    const size_t not_in_flight = mempool_.size() - std::min(mempool_.size(), in_flight_.size());
     if (own_epoch_running && not_in_flight < config_.limits.batch_requests_max) return;
   }
   std::vector<std::pair<std::string, std::string>> fresh =
       mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
   if (fresh.empty() && !peers_started) return;
-  // Batching under load: while an epoch this replica proposed in is undecided, requests
-  // that arrive wait for it unless a whole batch has gathered. Each epoch costs the same
-  // broadcasts, agreements and coins whatever it carries, so small epochs side by side
-  // waste the machine; and a request that arrived just after our proposal is often in a
-  // peer's proposal for that same epoch, which would make a second epoch for it redundant.
-  // An idle cluster has no epoch running, so a lone request is proposed at once.
-  if (own_epoch_running && !peers_started && fresh.size() < config_.limits.batch_requests_max) return;
   epoch_started_ms_.emplace(epoch, now_ms);
   std::vector<std::string> pending;
   pending.reserve(fresh.size());
@@ -270,7 +269,7 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
   counters_.requests_executed += executed.size();
   counters_.batch_requests.Observe(static_cast<double>(executed.size()));
   for (const state::Executed& e : executed) {
-    ++counters_.executed_by_op_status[{state::OperationName(e.op), state::StatusName(e.result.status())}];
+    ++counters_.executed_by_op_status[{e.op, e.result.status()}];
   }
 
   std::vector<std::string> ids;
@@ -430,7 +429,7 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked,
   const state::Verdict& verdict = checked.verdict;
   if (!verdict.ok()) {
     ++counters_.requests_refused;
-    ++counters_.refused_by_status[state::StatusName(verdict.status)];
+    ++counters_.refused_by_status[verdict.status];
     Reject(connection, id, static_cast<uint32_t>(verdict.status), verdict.message);
     return;
   }
