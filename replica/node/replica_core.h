@@ -75,10 +75,11 @@ struct CoreCounters {
   uint64_t last_epoch_latency_ms = 0;
   uint64_t waiting_requests = 0;       // request ids with a client waiting for the reply
   uint64_t in_flight_requests = 0;     // proposed in an epoch not yet decided
-  // Ordered requests by (operation, 3S status name), e.g. ("checkin", "OK").
-  std::map<std::pair<std::string, std::string>, uint64_t> executed_by_op_status;
-  // Admission refusals (before ordering) by 3S status name.
-  std::map<std::string, uint64_t> refused_by_status;
+  // Ordered requests by (operation, 3S status); named only when a page is rendered, so
+  // counting costs no string per request.
+  std::map<std::pair<state::Operation, pb::Status>, uint64_t> executed_by_op_status;
+  // Admission refusals (before ordering) by 3S status.
+  std::map<pb::Status, uint64_t> refused_by_status;
   // From this replica's proposal of an epoch to its commit, in seconds.
   metrics::Histogram epoch_latency_seconds;
   // Requests per committed epoch.

@@ -38,8 +38,8 @@ TEST_CASE("health: ready needs links to 2f peers and no catch-up; live needs no 
 
 TEST_CASE("metrics page: requests by operation and status, per-peer bytes, faults by kind") {
   ReplicaSnapshot s = FourReplicas();
-  s.core.executed_by_op_status[{"checkin", "OK"}] = 5;
-  s.core.executed_by_op_status[{"checkout", "ACCESS_DENIED"}] = 2;
+  s.core.executed_by_op_status[{state::Operation::kCheckIn, pb::STATUS_OK}] = 5;
+  s.core.executed_by_op_status[{state::Operation::kCheckOut, pb::STATUS_ACCESS_DENIED}] = 2;
   s.core.faults_by_kind["2/bad_echo"] = 3;
   s.core.epochs_committed = 9;
   const std::string page = RenderMetricsPage(s);
