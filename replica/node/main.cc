@@ -114,36 +114,44 @@ class TransportOutbox final : public Outbox {
   transport::ClientServer* clients_;
 };
 
-// The latest metrics page and health, published by the core thread, read by the HTTP one.
+// The latest counters, published by the core thread (a struct copy); the HTTP thread reads
+// the process's /proc figures and renders the page only when it is scraped, so the core
+// thread pays for neither.
 class PublishedSnapshot {
  public:
-  void Publish(const ReplicaSnapshot& snapshot) {
-    std::string page = RenderMetricsPage(snapshot);
-    Health health = HealthOf(snapshot);
+  void Publish(ReplicaSnapshot snapshot) {
     std::lock_guard<std::mutex> lock(mu_);
-    page_ = std::move(page);
-    health_ = std::move(health);
+    snapshot_ = std::move(snapshot);
+    published_ = true;
   }
   metrics::HttpResponse Serve(std::string_view path) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (path == "/metrics") {
-      return {.status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8", .body = page_};
+    ReplicaSnapshot snapshot;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!published_) return {.status = 503, .body = "starting\n"};
+      snapshot = snapshot_;
     }
+    if (path == "/metrics") {
+      snapshot.process = metrics::ReadProcessStats();
+      return {.status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8",
+              .body = RenderMetricsPage(snapshot)};
+    }
+    const Health health = HealthOf(snapshot);
     if (path == "/livez") {
-      return health_.live ? metrics::HttpResponse{.body = "live\n"}
-                          : metrics::HttpResponse{.status = 503, .body = health_.reason + "\n"};
+      return health.live ? metrics::HttpResponse{.body = "live\n"}
+                         : metrics::HttpResponse{.status = 503, .body = health.reason + "\n"};
     }
     if (path == "/readyz" || path == "/healthz") {
-      return health_.ready ? metrics::HttpResponse{.body = "ready\n"}
-                           : metrics::HttpResponse{.status = 503, .body = health_.reason + "\n"};
+      return health.ready ? metrics::HttpResponse{.body = "ready\n"}
+                          : metrics::HttpResponse{.status = 503, .body = health.reason + "\n"};
     }
     return {.status = 404, .body = "not found: try /metrics, /livez, /readyz\n"};
   }
 
  private:
   std::mutex mu_;
-  std::string page_;
-  Health health_{.live = true, .ready = false, .reason = "starting"};
+  ReplicaSnapshot snapshot_;
+  bool published_ = false;
 };
 
 struct Flags {
@@ -202,7 +210,6 @@ ReplicaSnapshot TakeSnapshot(const config::ClusterConfig& cfg, uint32_t self, co
   s.clients = clients.counters();
   s.client_queue_frames = queue.size();
   s.store_bytes = store.ApproximateBytes();
-  s.process = metrics::ReadProcessStats();
   return s;
 }
 

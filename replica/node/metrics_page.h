@@ -1,9 +1,9 @@
 // replica/node/metrics_page.h — what a replica shows operators: its Prometheus page and its
 // health, computed from snapshots of the core's, the network's and the process's counters.
 //
-// The core is single-threaded, so the daemon takes a snapshot on the core thread a few
-// times a second and the HTTP thread serves the latest page; a scrape never touches the
-// protocol state. Nothing here carries document contents, names or keys: only counts,
+// The core is single-threaded, so the daemon copies its counters on the core thread a few
+// times a second and the HTTP thread renders the latest copy when scraped; a scrape never
+// touches the protocol state. Nothing here carries document contents, names or keys: only counts,
 // replica ids, operation kinds and status names.
 #ifndef BELFRY_REPLICA_NODE_METRICS_PAGE_H_
 #define BELFRY_REPLICA_NODE_METRICS_PAGE_H_
