@@ -32,6 +32,7 @@ struct AtomicCounters {
   std::atomic<uint64_t> refused_tls{0};
   std::atomic<uint64_t> refused_role{0};
   std::atomic<uint64_t> refused_capacity{0};
+  std::atomic<uint64_t> refused_capacity_per_address{0};
   std::atomic<uint64_t> handshake_timeouts{0};
   std::atomic<uint64_t> oversized_frames{0};
   std::atomic<uint64_t> requests_received{0};
@@ -40,6 +41,7 @@ struct AtomicCounters {
   std::atomic<uint64_t> reply_bytes_sent{0};
   std::atomic<uint64_t> replies_dropped{0};
   std::atomic<uint64_t> slow_reader_closes{0};
+  std::atomic<uint64_t> closed_untrusted{0};
 };
 
 class ClientConn;
@@ -53,6 +55,7 @@ class ClientServer::Impl {
       : config_(std::move(config)),
         work_(asio::make_work_guard(io_)),
         tls_(std::move(tls)),
+        ca_(config_.credentials.ca),
         acceptor_(io_),
         accept_retry_timer_(io_),
         on_request_(std::move(on_request)),
@@ -64,11 +67,14 @@ class ClientServer::Impl {
   void Stop();
   absl::Status Send(ConnectionId id, std::string frame);
   void Disconnect(ConnectionId id);
+  absl::Status UpdateCredentials(TlsCredentials credentials);
   ClientServerCounters Counters() const;
   uint16_t listen_port() const { return listen_port_.load(); }
 
   // For ClientConn (server thread only).
   const ClientServerConfig& config() const { return config_; }
+  // The CA bundle users' certificates are checked against now (replaced on reload).
+  const pki::CaBundle& ca() const { return *ca_; }
   AtomicCounters& counters() { return counters_; }
   void OnSessionOpened(ConnectionId id);
   void OnClosed(const std::shared_ptr<ClientConn>& conn, bool had_session);
@@ -85,7 +91,8 @@ class ClientServer::Impl {
   const ClientServerConfig config_;
   asio::io_context io_;  // first: destroyed last
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::shared_ptr<asio::ssl::context> tls_;
+  std::shared_ptr<asio::ssl::context> tls_;           // server thread once started
+  std::shared_ptr<const pki::CaBundle> ca_;           // server thread once started
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_timer_;
   const RequestHandler on_request_;
@@ -175,6 +182,20 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     PumpWrites();
   }
 
+  // After a credential reload: an open connection whose certificate no longer verifies
+  // under `ca` (revoked, expired, its CA removed) is closed. Returns whether it was.
+  bool CloseIfUntrusted(const pki::CaBundle& ca, int64_t now_unix_s) {
+    if (state_ != State::kOpen) {
+      return false;
+    }
+    absl::StatusOr<pki::CertIdentity> id = PeerIdentity(stream_->native_handle(), ca, now_unix_s);
+    if (id.ok()) {
+      return false;
+    }
+    Close("certificate_no_longer_trusted", id.status().message());
+    return true;
+  }
+
   void Close(std::string_view reason, absl::string_view detail, bool log = true) {
     if (closed()) {
       return;
@@ -219,8 +240,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
       Refuse("tls_handshake_failed", ec.message());
       return;
     }
-    absl::StatusOr<pki::CertIdentity> id = PeerIdentity(
-        stream_->native_handle(), *server_->config().credentials.ca, WallClockUnixSeconds());
+    absl::StatusOr<pki::CertIdentity> id =
+        PeerIdentity(stream_->native_handle(), server_->ca(), WallClockUnixSeconds());
     if (!id.ok()) {
       Bump(server_->counters().refused_tls);
       Refuse("bad_certificate", id.status().message());
@@ -460,16 +481,21 @@ void ClientServer::Impl::OnAccepted(asio::ip::tcp::socket socket) {
   const std::string remote = internal::RemoteOf(socket);
   const std::string remote_ip = internal::RemoteIpOf(socket);
   const char* refusal = nullptr;
+  bool per_address = false;
   if (conns_.size() >= config_.connections_max) {
     refusal = "too_many_connections";
   } else if (per_address_[remote_ip] >= config_.connections_per_address_max) {
     refusal = "too_many_connections_from_address";
+    per_address = true;
   }
   if (refusal != nullptr) {
     if (per_address_[remote_ip] == 0) {
       per_address_.erase(remote_ip);
     }
     Bump(counters_.refused_capacity);
+    if (per_address) {
+      Bump(counters_.refused_capacity_per_address);
+    }
     LogLine(LogLevel::kWarn, kComponent, "refused").Add("remote", remote).Add("reason", refusal);
     asio::error_code ignored;
     socket.close(ignored);
@@ -550,6 +576,37 @@ void ClientServer::Impl::Disconnect(ConnectionId id) {
   });
 }
 
+absl::Status ClientServer::Impl::UpdateCredentials(TlsCredentials credentials) {
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> tls =
+      MakeTlsContext(credentials, TlsSide::kServer);
+  if (!tls.ok()) {
+    return tls.status();
+  }
+  auto apply = [this, &tls, &credentials] {
+    tls_ = std::move(*tls);
+    ca_ = credentials.ca;
+    const int64_t now = WallClockUnixSeconds();
+    const std::map<ConnectionId, std::shared_ptr<ClientConn>> conns = conns_;
+    for (const auto& [id, conn] : conns) {
+      if (conn->CloseIfUntrusted(*ca_, now)) {
+        Bump(counters_.closed_untrusted);
+      }
+    }
+  };
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (stopped_) {
+    return absl::FailedPreconditionError("UpdateCredentials after Stop");
+  }
+  if (!started_) {
+    apply();  // no server thread yet: nothing else touches the fields
+  } else {
+    // Under lifecycle_mu_, so Stop cannot finish its final poll before this has run.
+    internal::RunOnIoThreadAndWait(io_, apply);
+  }
+  LogLine(LogLevel::kInfo, kComponent, "credentials_updated");
+  return absl::OkStatus();
+}
+
 ClientServerCounters ClientServer::Impl::Counters() const {
   ClientServerCounters out;
   out.connections_accepted = counters_.connections_accepted.load();
@@ -558,6 +615,7 @@ ClientServerCounters ClientServer::Impl::Counters() const {
   out.refused_tls = counters_.refused_tls.load();
   out.refused_role = counters_.refused_role.load();
   out.refused_capacity = counters_.refused_capacity.load();
+  out.refused_capacity_per_address = counters_.refused_capacity_per_address.load();
   out.handshake_timeouts = counters_.handshake_timeouts.load();
   out.oversized_frames = counters_.oversized_frames.load();
   out.requests_received = counters_.requests_received.load();
@@ -566,6 +624,7 @@ ClientServerCounters ClientServer::Impl::Counters() const {
   out.reply_bytes_sent = counters_.reply_bytes_sent.load();
   out.replies_dropped = counters_.replies_dropped.load();
   out.slow_reader_closes = counters_.slow_reader_closes.load();
+  out.closed_untrusted = counters_.closed_untrusted.load();
   return out;
 }
 
@@ -607,6 +666,9 @@ absl::Status ClientServer::Send(ConnectionId id, std::string frame) {
   return impl_->Send(id, std::move(frame));
 }
 void ClientServer::Disconnect(ConnectionId id) { impl_->Disconnect(id); }
+absl::Status ClientServer::UpdateCredentials(TlsCredentials credentials) {
+  return impl_->UpdateCredentials(std::move(credentials));
+}
 void ClientServer::Stop() { impl_->Stop(); }
 ClientServerCounters ClientServer::counters() const { return impl_->Counters(); }
 

@@ -60,6 +60,7 @@ struct ClientServerCounters {
   uint64_t refused_tls = 0;            // handshake failed: version, no/bad certificate
   uint64_t refused_role = 0;           // a replica certificate on the client port
   uint64_t refused_capacity = 0;       // connections_max or the per-address limit
+  uint64_t refused_capacity_per_address = 0;  // ... of which the per-address limit
   uint64_t handshake_timeouts = 0;
   uint64_t oversized_frames = 0;
   uint64_t requests_received = 0;
@@ -68,6 +69,7 @@ struct ClientServerCounters {
   uint64_t reply_bytes_sent = 0;
   uint64_t replies_dropped = 0;        // connection gone or closed as a slow reader
   uint64_t slow_reader_closes = 0;
+  uint64_t closed_untrusted = 0;       // open, then its certificate failed a reload's check
 };
 
 // Called on the server thread for each request frame. `identity` is the user's verified
@@ -104,6 +106,13 @@ class ClientServer {
 
   // Closes connection `id` (e.g. a client the replica found misbehaving). No-op if gone.
   void Disconnect(ConnectionId id);
+
+  // Replaces this server's certificate, key and trusted CA bundle (and its CRLs): new
+  // connections handshake with them, and every open connection whose user certificate no
+  // longer verifies under the new bundle (revoked, expired, or from a CA that was
+  // removed) is closed. Returns once applied. INVALID_ARGUMENT for unusable credentials
+  // (the old ones stay); FAILED_PRECONDITION after Stop.
+  absl::Status UpdateCredentials(TlsCredentials credentials);
 
   // Closes everything and joins the server thread. Idempotent.
   void Stop();

@@ -58,6 +58,7 @@ struct AtomicNetworkCounters {
   std::atomic<uint64_t> refused_capacity{0};
   std::atomic<uint64_t> handshake_timeouts{0};
   std::atomic<uint64_t> oversized_frames{0};
+  std::atomic<uint64_t> closed_untrusted{0};
 };
 
 // Inbox: delivered messages waiting for Receive. Bounded in messages and bytes; one
@@ -172,11 +173,14 @@ class PeerNetwork::Impl {
   std::optional<Delivery> Receive(std::chrono::milliseconds timeout);
   absl::Status SetPeerAddress(NodeId id, std::string host, uint16_t port);
   void ResetLinks(NodeId peer);
+  absl::Status UpdateCredentials(TlsCredentials credentials);
   PeerCounters Counters(NodeId peer) const;
   NetworkCounters GetNetworkCounters() const;
 
   // Used by PeerConnection (network thread only).
   const PeerNetworkConfig& config() const { return config_; }
+  // The CA bundle peers' certificates are checked against now (replaced on reload).
+  const pki::CaBundle& ca() const { return *ca_; }
   uint16_t listen_port() const { return listen_port_.load(); }
   uint64_t incarnation() const { return incarnation_; }
   AtomicNetworkCounters& net_counters() { return net_counters_; }
@@ -217,8 +221,10 @@ class PeerNetwork::Impl {
   // Before every socket and timer, so it is destroyed after them.
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  // Network thread once started (UpdateCredentials swaps them there).
   std::shared_ptr<asio::ssl::context> server_tls_;
   std::shared_ptr<asio::ssl::context> client_tls_;
+  std::shared_ptr<const pki::CaBundle> ca_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_timer_;
   std::map<NodeId, std::unique_ptr<PeerSlot>> slots_;  // fixed after construction
@@ -389,6 +395,20 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     net_->OnConnectionClosed(shared_from_this());
   }
 
+  // After a credential reload: a connection past its TLS handshake whose peer certificate
+  // no longer verifies under `ca` is closed. Returns whether it was.
+  bool CloseIfUntrusted(const pki::CaBundle& ca, int64_t now_unix_s) {
+    if (state_ != State::kHello && state_ != State::kEstablished) {
+      return false;
+    }
+    absl::StatusOr<pki::CertIdentity> id = PeerIdentity(stream_->native_handle(), ca, now_unix_s);
+    if (id.ok()) {
+      return false;
+    }
+    Close("certificate_no_longer_trusted", id.status().message());
+    return true;
+  }
+
   // Refuses an inbound connection: counted by the caller, logged here, then closed.
   void Refuse(std::string_view reason, absl::string_view detail) {
     LogLine(LogLevel::kWarn, kComponent, "refused")
@@ -464,8 +484,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     }
     // The side we reached must be the replica we dialed, not merely some replica.
     absl::StatusOr<pki::CertIdentity> id =
-        PeerIdentity(stream_->native_handle(), *net_->config().credentials.ca,
-                     WallClockUnixSeconds());
+        PeerIdentity(stream_->native_handle(), net_->ca(), WallClockUnixSeconds());
     if (!id.ok()) {
       Close("bad_server_certificate", id.status().message());
       return;
@@ -493,8 +512,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       return;
     }
     absl::StatusOr<pki::CertIdentity> id =
-        PeerIdentity(stream_->native_handle(), *net_->config().credentials.ca,
-                     WallClockUnixSeconds());
+        PeerIdentity(stream_->native_handle(), net_->ca(), WallClockUnixSeconds());
     if (!id.ok()) {
       Bump(net_->net_counters().refused_tls);
       Refuse("bad_certificate", id.status().message());
@@ -730,6 +748,7 @@ PeerNetwork::Impl::Impl(PeerNetworkConfig config, std::shared_ptr<asio::ssl::con
       work_(asio::make_work_guard(io_)),
       server_tls_(std::move(server_tls)),
       client_tls_(std::move(client_tls)),
+      ca_(config_.credentials.ca),
       acceptor_(io_),
       accept_retry_timer_(io_),
       inbox_(config_.inbox_messages_max, config_.inbox_bytes_max),
@@ -1224,6 +1243,43 @@ void PeerNetwork::Impl::ResetLinks(NodeId peer) {
   });
 }
 
+absl::Status PeerNetwork::Impl::UpdateCredentials(TlsCredentials credentials) {
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> server =
+      MakeTlsContext(credentials, TlsSide::kServer);
+  if (!server.ok()) {
+    return server.status();
+  }
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> client =
+      MakeTlsContext(credentials, TlsSide::kClient);
+  if (!client.ok()) {
+    return client.status();
+  }
+  auto apply = [this, &server, &client, &credentials] {
+    server_tls_ = std::move(*server);
+    client_tls_ = std::move(*client);
+    ca_ = credentials.ca;
+    const int64_t now = WallClockUnixSeconds();
+    const std::set<std::shared_ptr<PeerConnection>> live = live_;
+    for (const std::shared_ptr<PeerConnection>& conn : live) {
+      if (conn->CloseIfUntrusted(*ca_, now)) {
+        Bump(net_counters_.closed_untrusted);
+      }
+    }
+  };
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (stopped_) {
+    return absl::FailedPreconditionError("UpdateCredentials after Stop");
+  }
+  if (!started_) {
+    apply();  // no network thread yet: nothing else touches the fields
+  } else {
+    // Under lifecycle_mu_, so Stop cannot finish its final poll before this has run.
+    internal::RunOnIoThreadAndWait(io_, apply);
+  }
+  LogLine(LogLevel::kInfo, kComponent, "credentials_updated").Add("self", config_.self);
+  return absl::OkStatus();
+}
+
 PeerCounters PeerNetwork::Impl::Counters(NodeId peer) const {
   auto it = slots_.find(peer);
   if (it == slots_.end()) {
@@ -1260,6 +1316,7 @@ NetworkCounters PeerNetwork::Impl::GetNetworkCounters() const {
   out.refused_capacity = net_counters_.refused_capacity.load();
   out.handshake_timeouts = net_counters_.handshake_timeouts.load();
   out.oversized_frames = net_counters_.oversized_frames.load();
+  out.closed_untrusted = net_counters_.closed_untrusted.load();
   const auto [messages, bytes] = inbox_.Depth();
   out.inbox_messages = messages;
   out.inbox_bytes = bytes;
@@ -1326,6 +1383,9 @@ std::optional<Delivery> PeerNetwork::TryReceive() {
   return impl_->Receive(std::chrono::milliseconds(0));
 }
 void PeerNetwork::ResetLinks(NodeId peer) { impl_->ResetLinks(peer); }
+absl::Status PeerNetwork::UpdateCredentials(TlsCredentials credentials) {
+  return impl_->UpdateCredentials(std::move(credentials));
+}
 void PeerNetwork::Stop() { impl_->Stop(); }
 NodeId PeerNetwork::self() const { return impl_->config().self; }
 uint64_t PeerNetwork::incarnation() const { return impl_->incarnation(); }

@@ -114,6 +114,7 @@ struct NetworkCounters {
   uint64_t refused_capacity = 0;          // a connection limit was reached
   uint64_t handshake_timeouts = 0;
   uint64_t oversized_frames = 0;
+  uint64_t closed_untrusted = 0;          // links whose peer failed a reload's check
   uint64_t inbox_messages = 0;            // depth now
   uint64_t inbox_bytes = 0;
 };
@@ -164,6 +165,14 @@ class PeerNetwork {
   // Closes the connections with `peer` as a network fault would. Unacknowledged messages
   // are resent after the reconnect. No-op for an unknown peer.
   void ResetLinks(NodeId peer);
+
+  // Replaces this replica's certificate, key and trusted CA bundle (and its CRLs): new
+  // connections, both directions, use them, and every link whose peer certificate no
+  // longer verifies under the new bundle (revoked, expired, its CA removed) is closed;
+  // an outbound link then redials and must pass the new check. Unacknowledged messages
+  // are resent as after any reconnect. Returns once applied. INVALID_ARGUMENT for
+  // unusable credentials (the old ones stay); FAILED_PRECONDITION after Stop.
+  absl::Status UpdateCredentials(TlsCredentials credentials);
 
   // Closes everything and joins the network thread. Idempotent.
   void Stop();

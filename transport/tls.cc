@@ -74,8 +74,19 @@ absl::Status InstallCredentials(SSL_CTX* ctx, const TlsCredentials& credentials)
 
 absl::StatusOr<TlsCredentials> TlsCredentials::FromFiles(const std::string& ca_path,
                                                          const std::string& cert_path,
-                                                         const std::string& key_path) {
+                                                         const std::string& key_path,
+                                                         const std::string& crl_path) {
   absl::StatusOr<pki::CaBundle> ca = pki::CaBundle::FromFile(ca_path);
+  if (!crl_path.empty() && ca.ok()) {
+    absl::StatusOr<std::string> ca_pem = pki::ReadFileBounded(ca_path, pki::kPemFileBytesMax);
+    absl::StatusOr<std::string> crl_pem = pki::ReadFileBounded(crl_path, pki::kPemFileBytesMax);
+    if (!ca_pem.ok()) return ca_pem.status();
+    if (!crl_pem.ok()) return crl_pem.status();
+    ca = pki::CaBundle::FromPemWithCrls(*ca_pem, *crl_pem);
+    if (!ca.ok()) {
+      return absl::Status(ca.status().code(), absl::StrCat(crl_path, ": ", ca.status().message()));
+    }
+  }
   if (!ca.ok()) {
     return ca.status();
   }

@@ -37,10 +37,13 @@ struct TlsCredentials {
   std::string cert_pem;
   std::shared_ptr<const pki::Ed25519PrivateKey> key;
 
-  // Loads the three PEM files. Errors name the file that failed.
+  // Loads the three PEM files and, when `crl_path` is not empty, the cluster's PEM CRL:
+  // certificates it lists are then refused, and so is every certificate once the CRL is
+  // past its nextUpdate (revocation fails closed). Errors name the file that failed.
   static absl::StatusOr<TlsCredentials> FromFiles(const std::string& ca_path,
                                                   const std::string& cert_path,
-                                                  const std::string& key_path);
+                                                  const std::string& key_path,
+                                                  const std::string& crl_path = "");
 };
 
 enum class TlsSide : uint8_t { kServer, kClient };

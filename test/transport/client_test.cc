@@ -381,5 +381,102 @@ TEST_CASE("openssl s_client: TLS 1.2 is refused on both ports, TLS 1.3 with a us
   }
 }
 
+
+// The bundle of `ca` with a CRL revoking `revoked` (PEM certificates).
+std::shared_ptr<const pki::CaBundle> BundleRevoking(const TestCa& ca,
+                                                    std::vector<std::string> revoked) {
+  const int64_t now = testing::NowUnixSeconds();
+  absl::StatusOr<std::string> crl = ca.ca().MakeCrl(revoked, now - 60, now + 3600);
+  REQUIRE(crl.ok());
+  absl::StatusOr<pki::CaBundle> bundle = pki::CaBundle::FromPemWithCrls(ca.cert_pem(), *crl);
+  REQUIRE(bundle.ok());
+  return std::make_shared<const pki::CaBundle>(std::move(*bundle));
+}
+
+TEST_CASE("a credential reload closes a revoked user's open connection and refuses it anew",
+          "[transport][client][tls][reload]") {
+  TestCa ca;
+  Server s(ca, /*echo=*/true);
+  const TlsCredentials alice = CredentialsFor(ca, "alice", pki::Role::kUser);
+  const TlsCredentials bob = CredentialsFor(ca, "bob", pki::Role::kUser);
+  absl::StatusOr<std::unique_ptr<ClientConnection>> a = ClientConnection::Connect(ClientConfig(alice, s.port()));
+  absl::StatusOr<std::unique_ptr<ClientConnection>> b = ClientConnection::Connect(ClientConfig(bob, s.port()));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE((*a)->Send("before").ok());
+  REQUIRE((*a)->Receive(5s).ok());
+
+  TlsCredentials reloaded = CredentialsFor(ca, "replica-0", pki::Role::kReplica);
+  reloaded.ca = BundleRevoking(ca, {alice.cert_pem});
+  REQUIRE(s.server->UpdateCredentials(reloaded).ok());
+  CHECK(s.server->counters().closed_untrusted == 1);
+  // Alice's connection is gone; Bob's still works.
+  CHECK((*a)->Receive(5s).status().code() == absl::StatusCode::kUnavailable);
+  REQUIRE((*b)->Send("still here").ok());
+  absl::StatusOr<std::string> reply = (*b)->Receive(5s);
+  REQUIRE(reply.ok());
+  CHECK(*reply == "still here");
+  // A new connection with the revoked certificate is refused.
+  const uint64_t refused_before = s.server->counters().refused_tls;
+  absl::StatusOr<std::unique_ptr<ClientConnection>> again = ClientConnection::Connect(ClientConfig(alice, s.port()));
+  if (again.ok()) {
+    (void)(*again)->Send("after");
+    CHECK((*again)->Receive(5s).status().code() == absl::StatusCode::kUnavailable);
+  }
+  CHECK(WaitFor([&] { return s.server->counters().refused_tls == refused_before + 1; }));
+  size_t alice_requests = 0;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (const pki::CertIdentity& who : s.identities) alice_requests += who.common_name == "alice";
+  }
+  CHECK(alice_requests == 1);
+}
+
+TEST_CASE("a credential reload rotates the server's certificate and CA bundle",
+          "[transport][client][tls][reload]") {
+  TestCa old_ca("old-ca");
+  TestCa new_ca("new-ca");
+  Server s(old_ca, /*echo=*/true);
+  // Unusable credentials are refused and the old ones stay.
+  TlsCredentials broken = CredentialsFor(new_ca, "replica-0", pki::Role::kReplica);
+  broken.key = CredentialsFor(new_ca, "replica-0", pki::Role::kReplica).key;
+  CHECK(s.server->UpdateCredentials(broken).code() == absl::StatusCode::kInvalidArgument);
+  const TlsCredentials old_user = CredentialsFor(old_ca, "alice", pki::Role::kUser);
+  REQUIRE(ClientConnection::Connect(ClientConfig(old_user, s.port())).ok());
+
+  // Step 1 of a rotation: trust both CAs, present the new certificate.
+  absl::StatusOr<pki::CaBundle> both = pki::CaBundle::FromPem(old_ca.cert_pem() + new_ca.cert_pem());
+  REQUIRE(both.ok());
+  TlsCredentials rotated = CredentialsFor(new_ca, "replica-0", pki::Role::kReplica);
+  rotated.ca = std::make_shared<const pki::CaBundle>(std::move(*both));
+  REQUIRE(s.server->UpdateCredentials(rotated).ok());
+  const TlsCredentials new_user = CredentialsFor(new_ca, "alice", pki::Role::kUser);
+  for (const TlsCredentials* user : {&old_user, &new_user}) {
+    TlsCredentials trusting_both = *user;
+    trusting_both.ca = rotated.ca;
+    absl::StatusOr<std::unique_ptr<ClientConnection>> conn =
+        ClientConnection::Connect(ClientConfig(trusting_both, s.port()));
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)->Send("x").ok());
+    CHECK((*conn)->Receive(5s).ok());
+  }
+  // Step 2: the old CA is removed; its users are refused from then on.
+  TlsCredentials final_creds = rotated;
+  final_creds.ca = std::make_shared<const pki::CaBundle>(new_ca.Bundle());
+  REQUIRE(s.server->UpdateCredentials(final_creds).ok());
+  TlsCredentials old_trusting_new = old_user;
+  old_trusting_new.ca = final_creds.ca;
+  const uint64_t refused_before = s.server->counters().refused_tls;
+  absl::StatusOr<std::unique_ptr<ClientConnection>> refused =
+      ClientConnection::Connect(ClientConfig(old_trusting_new, s.port()));
+  if (refused.ok()) {
+    (void)(*refused)->Send("x");
+    CHECK((*refused)->Receive(5s).status().code() == absl::StatusCode::kUnavailable);
+  }
+  CHECK(WaitFor([&] { return s.server->counters().refused_tls == refused_before + 1; }));
+  s.server->Stop();
+  CHECK(s.server->UpdateCredentials(final_creds).code() == absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace belfry::transport

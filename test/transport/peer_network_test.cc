@@ -498,5 +498,49 @@ TEST_CASE("PeerNetwork refuses bad configurations", "[transport][peer]") {
   CHECK_FALSE(PeerNetwork::Create(std::move(no_key)).ok());
 }
 
+
+TEST_CASE("a credential reload cuts the links of a revoked replica and keeps the others",
+          "[transport][peer][tls][reload]") {
+  TestCa ca;
+  constexpr NodeId kN = 3;
+  std::string revoked_pem;
+  auto nets = MakeCluster(ca, kN, [&](PeerNetworkConfig& config) {
+    if (config.self == 2) revoked_pem = config.credentials.cert_pem;
+  });
+  for (NodeId from : {NodeId{1}, NodeId{2}}) {
+    REQUIRE(nets[from]->Send(0, Msg(from, 0, 0)).ok());
+  }
+  ReceiveN(*nets[0], 2);
+
+  const int64_t now = testing::NowUnixSeconds();
+  absl::StatusOr<std::string> crl = ca.ca().MakeCrl(std::vector<std::string>{revoked_pem}, now - 60, now + 3600);
+  REQUIRE(crl.ok());
+  absl::StatusOr<pki::CaBundle> bundle = pki::CaBundle::FromPemWithCrls(ca.cert_pem(), *crl);
+  REQUIRE(bundle.ok());
+  TlsCredentials reloaded = CredentialsFor(ca, ReplicaName(0), pki::Role::kReplica);
+  reloaded.ca = std::make_shared<const pki::CaBundle>(std::move(*bundle));
+  REQUIRE(nets[0]->UpdateCredentials(reloaded).ok());
+  // Both links with replica 2 were established; both are cut.
+  CHECK(nets[0]->network_counters().closed_untrusted == 2);
+
+  // Replica 1 (and replica 0's new certificate) still work both ways; replica 2 cannot
+  // get a message in, however often it redials.
+  REQUIRE(nets[1]->Send(0, Msg(1, 0, 1)).ok());
+  REQUIRE(nets[2]->Send(0, Msg(2, 0, 1)).ok());
+  REQUIRE(nets[0]->Send(1, Msg(0, 1, 1)).ok());
+  REQUIRE(nets[0]->Send(2, Msg(0, 2, 1)).ok());
+  std::map<NodeId, std::vector<std::string>> got = ReceiveN(*nets[0], 1);
+  CHECK(got[1] == std::vector<std::string>{Msg(1, 0, 1)});
+  CHECK(ReceiveN(*nets[1], 1)[0] == std::vector<std::string>{Msg(0, 1, 1)});
+  CHECK(nets[0]->Receive(1500ms) == std::nullopt);
+  CHECK(nets[2]->Receive(100ms) == std::nullopt);
+  CHECK(WaitFor([&] { return nets[0]->network_counters().refused_tls >= 1; }));
+
+  // Lifting the revocation lets the links back, and what was held is delivered once.
+  REQUIRE(nets[0]->UpdateCredentials(CredentialsFor(ca, ReplicaName(0), pki::Role::kReplica)).ok());
+  CHECK(ReceiveN(*nets[0], 1)[2] == std::vector<std::string>{Msg(2, 0, 1)});
+  CHECK(ReceiveN(*nets[2], 1)[0] == std::vector<std::string>{Msg(0, 2, 1)});
+}
+
 }  // namespace
 }  // namespace belfry::transport

@@ -7,6 +7,8 @@
 #include <asio/ssl.hpp>
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -31,6 +33,19 @@ std::string RemoteIpOf(const asio::ip::tcp::socket& socket);
 // Returns the bound port. INVALID_ARGUMENT for a bad host, UNAVAILABLE if binding fails.
 absl::StatusOr<uint16_t> OpenListener(asio::ip::tcp::acceptor& acceptor, const std::string& host,
                                       uint16_t port);
+
+// Runs `fn` on the thread that runs `io` and returns once it has run, for state owned by
+// that thread which another thread must change now (a credential reload). The caller
+// guarantees `io` still runs handlers (started and not past Stop's final poll).
+inline void RunOnIoThreadAndWait(asio::io_context& io, std::function<void()> fn) {
+  std::promise<void> done;
+  std::future<void> ran = done.get_future();
+  asio::post(io, [&fn, &done] {
+    fn();
+    done.set_value();
+  });
+  ran.wait();
+}
 
 inline void Bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
   c.fetch_add(by, std::memory_order_relaxed);
