@@ -22,6 +22,11 @@ inline constexpr std::string_view kDocMetaPrefix = "d/";    // + name -> Documen
 inline constexpr std::string_view kDocContentPrefix = "c/"; // + name -> DocumentContent
 inline constexpr std::string_view kLabelPrefix = "l/";      // + SHA-256(label) -> "" (used once)
 inline constexpr std::string_view kCounterKey = "m/counter"; // StateCounter
+// Every prefix above: the 3S state proper, without what else the replica keeps in the
+// replicated state (the retained batches under "b/").
+inline constexpr std::string_view kServiceStatePrefixes[] = {kUserPrefix, kSessionPrefix, kResultPrefix,
+                                                             kDocMetaPrefix, kDocContentPrefix, kLabelPrefix,
+                                                             "m/"};
 
 inline std::string UserKey(std::string_view uid) { return std::string(kUserPrefix).append(uid); }
 inline std::string SessionKey(ByteSpan session_public_key) {

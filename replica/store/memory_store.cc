@@ -5,13 +5,51 @@
 
 namespace belfry::store {
 
-MemoryStore::MemoryStore() : tip_(GenesisTip()) {}
+namespace {
+
+pb::ChainBase BaseAt(const pb::ChainTip& tip) {
+  pb::ChainBase base;
+  base.set_next_epoch(tip.next_epoch());
+  base.set_head(tip.head());
+  base.set_consensus_time_ms(tip.consensus_time_ms());
+  return base;
+}
+
+using Entries = std::map<std::string, std::string, std::less<>>;
+
+// A copy of the map: the memory store serves tests and the simulator, where states are
+// small.
+class MemorySnapshot final : public StateSnapshot {
+ public:
+  explicit MemorySnapshot(Entries entries) : entries_(std::move(entries)) {}
+  absl::Status Scan(std::string_view after_key, size_t max_bytes,
+                    std::vector<std::pair<std::string, std::string>>* out, bool* done) const override {
+    size_t bytes = 0;
+    auto it = entries_.upper_bound(after_key);
+    for (; it != entries_.end() && (bytes == 0 || bytes < max_bytes); ++it) {
+      bytes += it->first.size() + it->second.size();
+      out->emplace_back(it->first, it->second);
+    }
+    *done = it == entries_.end();
+    return absl::OkStatus();
+  }
+
+ private:
+  const Entries entries_;
+};
+
+}  // namespace
+
+MemoryStore::MemoryStore() : tip_(GenesisTip()), base_(BaseAt(tip_)) {}
 
 MemoryStore::MemoryStore(const MemoryStore& other) {
   absl::MutexLock lock(&other.mu_);
   state_ = other.state_;
   epochs_ = other.epochs_;
   tip_ = other.tip_;
+  base_ = other.base_;
+  checkpoint_ = other.checkpoint_;
+  staging_ = other.staging_;
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryStore::Get(std::string_view key) const {
@@ -66,11 +104,11 @@ absl::StatusOr<std::optional<pb::EpochRecord>> MemoryStore::ReadEpochRecord(uint
   return std::optional<pb::EpochRecord>(it->second);
 }
 
-absl::StatusOr<Digest> MemoryStore::ComputeStateDigest() const {
+absl::StatusOr<Digest> MemoryStore::ComputePrefixDigest(std::string_view prefix) const {
   absl::MutexLock lock(&mu_);
   StateDigestBuilder builder;
-  for (const auto& [key, value] : state_) {
-    builder.Add(key, value);
+  for (auto it = state_.lower_bound(prefix); it != state_.end() && it->first.starts_with(prefix); ++it) {
+    builder.Add(it->first, it->second);
   }
   return builder.Finish();
 }
@@ -80,11 +118,78 @@ std::map<std::string, std::string, std::less<>> MemoryStore::SnapshotState() con
   return state_;
 }
 
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> MemoryStore::FreezeState() const {
+  absl::MutexLock lock(&mu_);
+  return std::shared_ptr<const StateSnapshot>(std::make_shared<MemorySnapshot>(state_));
+}
+
+absl::Status MemoryStore::WriteCheckpoint(const pb::CheckpointCertificate& certificate) {
+  absl::MutexLock lock(&mu_);
+  checkpoint_ = certificate;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<pb::CheckpointCertificate>> MemoryStore::ReadCheckpoint() const {
+  absl::MutexLock lock(&mu_);
+  return checkpoint_;
+}
+
+absl::Status MemoryStore::PruneLogBefore(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  if (epoch <= base_.next_epoch()) return absl::OkStatus();
+  if (epoch > tip_.next_epoch()) {
+    return absl::FailedPreconditionError("cannot prune the log beyond its tip");
+  }
+  const pb::EpochRecord& last = epochs_.at(epoch - 1);
+  base_.set_next_epoch(epoch);
+  base_.set_head(last.head());
+  base_.set_consensus_time_ms(last.consensus_time_ms());
+  epochs_.erase(epochs_.begin(), epochs_.lower_bound(epoch));
+  return absl::OkStatus();
+}
+
+uint64_t MemoryStore::log_base_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return base_.next_epoch();
+}
+
+absl::Status MemoryStore::ClearStaging() {
+  absl::MutexLock lock(&mu_);
+  staging_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, value] : entries) staging_.insert_or_assign(key, value);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Digest> MemoryStore::ComputeStagedDigest() const {
+  absl::MutexLock lock(&mu_);
+  StateDigestBuilder builder;
+  for (const auto& [key, value] : staging_) builder.Add(key, value);
+  return builder.Finish();
+}
+
+absl::Status MemoryStore::InstallStaged(uint64_t next_epoch, const Digest& head,
+                                        int64_t consensus_time_ms) {
+  absl::MutexLock lock(&mu_);
+  state_.swap(staging_);
+  staging_.clear();
+  epochs_.clear();
+  tip_.set_next_epoch(next_epoch);
+  tip_.set_head(std::string(head.begin(), head.end()));
+  tip_.set_consensus_time_ms(consensus_time_ms);
+  base_ = BaseAt(tip_);
+  return absl::OkStatus();
+}
+
 absl::Status MemoryStore::VerifyChain() const {
   absl::MutexLock lock(&mu_);
-  BELFRY_ASSIGN_OR_RETURN(Digest head, DigestField(GenesisTip().head(), "genesis head"));
-  int64_t time_ms = 0;
-  for (uint64_t e = 0; e < tip_.next_epoch(); ++e) {
+  BELFRY_ASSIGN_OR_RETURN(Digest head, DigestField(base_.head(), "base head"));
+  int64_t time_ms = base_.consensus_time_ms();
+  for (uint64_t e = base_.next_epoch(); e < tip_.next_epoch(); ++e) {
     auto it = epochs_.find(e);
     if (it == epochs_.end()) {
       return absl::DataLossError("an epoch record is missing");

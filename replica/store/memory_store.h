@@ -27,7 +27,16 @@ class MemoryStore final : public Store {
   Digest log_head() const override;
   int64_t last_consensus_time_ms() const override;
   absl::StatusOr<std::optional<pb::EpochRecord>> ReadEpochRecord(uint64_t epoch) const override;
-  absl::StatusOr<Digest> ComputeStateDigest() const override;
+  absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const override;
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const override;
+  absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) override;
+  absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const override;
+  absl::Status PruneLogBefore(uint64_t epoch) override;
+  uint64_t log_base_epoch() const override;
+  absl::Status ClearStaging() override;
+  absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) override;
+  absl::StatusOr<Digest> ComputeStagedDigest() const override;
+  absl::Status InstallStaged(uint64_t next_epoch, const Digest& head, int64_t consensus_time_ms) override;
 
   // A copy of every state key and value, in key order (for tests and the simulator).
   std::map<std::string, std::string, std::less<>> SnapshotState() const;
@@ -40,6 +49,9 @@ class MemoryStore final : public Store {
   std::map<std::string, std::string, std::less<>> state_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, pb::EpochRecord> epochs_ ABSL_GUARDED_BY(mu_);
   pb::ChainTip tip_ ABSL_GUARDED_BY(mu_);
+  pb::ChainBase base_ ABSL_GUARDED_BY(mu_);
+  std::optional<pb::CheckpointCertificate> checkpoint_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string, std::less<>> staging_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace belfry::store

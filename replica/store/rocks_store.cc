@@ -93,8 +93,8 @@ std::string RocksEpochKey(uint64_t epoch) {
   return std::string(AsStringView(w.bytes()));
 }
 
-RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip)
-    : db_(std::move(db)), tip_(std::move(tip)) {}
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip, pb::ChainBase base)
+    : db_(std::move(db)), tip_(std::move(tip)), base_(std::move(base)) {}
 
 RocksStore::~RocksStore() {
   if (db_ != nullptr) {
@@ -138,13 +138,14 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   if (!base.has_value()) {
     return absl::DataLossError("the store has a chain tip but no chain base");
   }
-  std::unique_ptr<RocksStore> store(new RocksStore(std::move(db), std::move(*tip)));
-  BELFRY_RETURN_IF_ERROR(store->VerifyChain(*base));
+  std::unique_ptr<RocksStore> store(new RocksStore(std::move(db), std::move(*tip), std::move(*base)));
+  BELFRY_RETURN_IF_ERROR(store->VerifyChain());
   return store;
 }
 
-absl::Status RocksStore::VerifyChain(const pb::ChainBase& base) {
+absl::Status RocksStore::VerifyChain() {
   absl::MutexLock lock(&mu_);
+  const pb::ChainBase& base = base_;
   BELFRY_ASSIGN_OR_RETURN(Digest head, DigestField(base.head(), "the chain base's head"));
   int64_t time_ms = base.consensus_time_ms();
   if (base.next_epoch() > tip_.next_epoch()) {
@@ -231,7 +232,11 @@ absl::StatusOr<std::optional<pb::EpochRecord>> RocksStore::ReadEpochRecord(uint6
   return ReadProto<pb::EpochRecord>(*db_, RocksEpochKey(epoch), absl::StrCat("epoch record ", epoch));
 }
 
-absl::StatusOr<Digest> RocksStore::ComputeStateDigest() const {
+absl::StatusOr<Digest> RocksStore::ComputePrefixDigest(std::string_view prefix) const {
+  return DigestOf(kRocksStatePrefix, prefix);
+}
+
+absl::StatusOr<Digest> RocksStore::DigestOf(char area, std::string_view prefix) const {
   // One snapshot, so a concurrent commit cannot make the digest mix two states.
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rocksdb::ReadOptions ro;
@@ -240,7 +245,7 @@ absl::StatusOr<Digest> RocksStore::ComputeStateDigest() const {
   absl::Status status;
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    const std::string start(1, kRocksStatePrefix);
+    const std::string start = std::string(1, area).append(prefix);
     for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
       const rocksdb::Slice k = it->key();
       const rocksdb::Slice v = it->value();
@@ -251,6 +256,162 @@ absl::StatusOr<Digest> RocksStore::ComputeStateDigest() const {
   db_->ReleaseSnapshot(snapshot);
   BELFRY_RETURN_IF_ERROR(status);
   return builder.Finish();
+}
+
+namespace {
+
+// A RocksDB snapshot of the state keys; released with the object.
+class RocksSnapshot final : public StateSnapshot {
+ public:
+  explicit RocksSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~RocksSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  absl::Status Scan(std::string_view after_key, size_t max_bytes,
+                    std::vector<std::pair<std::string, std::string>>* out, bool* done) const override {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    const std::string after = StateKey(after_key);
+    it->Seek(after);
+    if (it->Valid() && it->key() == rocksdb::Slice(after) && !after_key.empty()) it->Next();
+    size_t bytes = 0;
+    for (; it->Valid() && it->key().starts_with(rocksdb::Slice(&kRocksStatePrefix, 1)) &&
+           (bytes == 0 || bytes < max_bytes);
+         it->Next()) {
+      const rocksdb::Slice k = it->key();
+      const rocksdb::Slice v = it->value();
+      bytes += k.size() - 1 + v.size();
+      out->emplace_back(std::string(k.data() + 1, k.size() - 1), v.ToString());
+    }
+    *done = !it->Valid() || !it->key().starts_with(rocksdb::Slice(&kRocksStatePrefix, 1));
+    return FromRocks(it->status(), "scanning a state snapshot");
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+std::string StagingKey(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 1);
+  out.push_back(kRocksStagingPrefix);
+  out.append(key);
+  return out;
+}
+
+// [first byte `area`, next byte): every key of one single-byte prefix, for DeleteRange.
+std::pair<std::string, std::string> AreaRange(char area) {
+  return {std::string(1, area), std::string(1, static_cast<char>(area + 1))};
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> RocksStore::FreezeState() const {
+  return std::shared_ptr<const StateSnapshot>(std::make_shared<RocksSnapshot>(db_.get()));
+}
+
+absl::Status RocksStore::WriteCheckpoint(const pb::CheckpointCertificate& certificate) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, rocksdb::Slice(kRocksCheckpointKey.data(), kRocksCheckpointKey.size()),
+                            certificate.SerializeAsString()),
+                   "writing the checkpoint");
+}
+
+absl::StatusOr<std::optional<pb::CheckpointCertificate>> RocksStore::ReadCheckpoint() const {
+  return ReadProto<pb::CheckpointCertificate>(*db_, kRocksCheckpointKey, "the checkpoint");
+}
+
+absl::Status RocksStore::PruneLogBefore(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  if (epoch <= base_.next_epoch()) return absl::OkStatus();
+  if (epoch > tip_.next_epoch()) {
+    return absl::FailedPreconditionError("cannot prune the log beyond its tip");
+  }
+  BELFRY_ASSIGN_OR_RETURN(std::optional<pb::EpochRecord> last,
+                          ReadProto<pb::EpochRecord>(*db_, RocksEpochKey(epoch - 1), "the last pruned record"));
+  if (!last.has_value()) return absl::DataLossError(absl::StrCat("epoch record ", epoch - 1, " is missing"));
+  pb::ChainBase base;
+  base.set_next_epoch(epoch);
+  base.set_head(last->head());
+  base.set_consensus_time_ms(last->consensus_time_ms());
+  rocksdb::WriteBatch batch;
+  // The base moves first in the same batch: a crash leaves the old or the new one, and
+  // either way every record from the base on still exists.
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksBaseKey.data(), kRocksBaseKey.size()), base.SerializeAsString()),
+      "preparing the chain base"));
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.DeleteRange(RocksEpochKey(base_.next_epoch()), RocksEpochKey(epoch)), "preparing the pruning"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  BELFRY_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "pruning the log"));
+  base_ = std::move(base);
+  return absl::OkStatus();
+}
+
+uint64_t RocksStore::log_base_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return base_.next_epoch();
+}
+
+absl::Status RocksStore::ClearStaging() {
+  const auto [from, to] = AreaRange(kRocksStagingPrefix);
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), from, to),
+                   "clearing the staging area");
+}
+
+absl::Status RocksStore::StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : entries) {
+    BELFRY_RETURN_IF_ERROR(FromRocks(batch.Put(StagingKey(key), value), "preparing a staged entry"));
+  }
+  // Not synced: a crash loses the transfer, which then starts over.
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "staging state entries");
+}
+
+absl::StatusOr<Digest> RocksStore::ComputeStagedDigest() const { return DigestOf(kRocksStagingPrefix, ""); }
+
+absl::Status RocksStore::InstallStaged(uint64_t next_epoch, const Digest& head,
+                                       int64_t consensus_time_ms) {
+  absl::MutexLock lock(&mu_);
+  rocksdb::WriteBatch batch;
+  const auto [state_from, state_to] = AreaRange(kRocksStatePrefix);
+  const auto [epoch_from, epoch_to] = AreaRange(kRocksEpochPrefix);
+  const auto [staging_from, staging_to] = AreaRange(kRocksStagingPrefix);
+  BELFRY_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(state_from, state_to), "preparing the swap"));
+  BELFRY_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(epoch_from, epoch_to), "preparing the swap"));
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(staging_from); it->Valid() && it->key().starts_with(rocksdb::Slice(&kRocksStagingPrefix, 1));
+         it->Next()) {
+      const rocksdb::Slice k = it->key();
+      BELFRY_RETURN_IF_ERROR(FromRocks(
+          batch.Put(StateKey(std::string_view(k.data() + 1, k.size() - 1)), it->value()), "preparing the swap"));
+    }
+    BELFRY_RETURN_IF_ERROR(FromRocks(it->status(), "reading the staged state"));
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(staging_from, staging_to), "preparing the swap"));
+  pb::ChainTip tip = tip_;
+  tip.set_next_epoch(next_epoch);
+  tip.set_head(std::string(head.begin(), head.end()));
+  tip.set_consensus_time_ms(consensus_time_ms);
+  pb::ChainBase base;
+  base.set_next_epoch(next_epoch);
+  base.set_head(tip.head());
+  base.set_consensus_time_ms(consensus_time_ms);
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksBaseKey.data(), kRocksBaseKey.size()), base.SerializeAsString()),
+      "preparing the chain base"));
+  BELFRY_RETURN_IF_ERROR(FromRocks(
+      batch.Put(rocksdb::Slice(kRocksTipKey.data(), kRocksTipKey.size()), tip.SerializeAsString()),
+      "preparing the chain tip"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  BELFRY_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "installing the transferred state"));
+  tip_ = std::move(tip);
+  base_ = std::move(base);
+  return absl::OkStatus();
 }
 
 uint64_t RocksStore::ApproximateBytes() const {

@@ -6,6 +6,8 @@
 //   'E' + epoch (8 B BE)  -> pb::EpochRecord
 //   'T'                   -> pb::ChainTip (rewritten with every epoch)
 //   'B'                   -> pb::ChainBase (where verification starts; moves with pruning)
+//   'C'                   -> pb::CheckpointCertificate (the latest stable checkpoint)
+//   'X' + state key       -> a staged value (state transfer in progress)
 // Every CommitEpoch is one WriteBatch written with sync = true. The database is opened
 // with paranoid_checks, reads verify block checksums, and Open re-walks the epoch chain
 // from the base to the tip, so a torn, tampered or truncated log is refused with
@@ -30,6 +32,8 @@ inline constexpr char kRocksStatePrefix = 'S';
 inline constexpr char kRocksEpochPrefix = 'E';
 inline constexpr std::string_view kRocksTipKey = "T";
 inline constexpr std::string_view kRocksBaseKey = "B";
+inline constexpr std::string_view kRocksCheckpointKey = "C";
+inline constexpr char kRocksStagingPrefix = 'X';
 
 // The RocksDB key of epoch `epoch`'s record (exposed for tools and tests).
 std::string RocksEpochKey(uint64_t epoch);
@@ -60,20 +64,33 @@ class RocksStore final : public Store {
   Digest log_head() const override;
   int64_t last_consensus_time_ms() const override;
   absl::StatusOr<std::optional<pb::EpochRecord>> ReadEpochRecord(uint64_t epoch) const override;
-  absl::StatusOr<Digest> ComputeStateDigest() const override;
+  absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const override;
+  // The snapshot pins a RocksDB snapshot and must not outlive this store.
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const override;
+  absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) override;
+  absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const override;
+  absl::Status PruneLogBefore(uint64_t epoch) override;
+  uint64_t log_base_epoch() const override;
+  absl::Status ClearStaging() override;
+  absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) override;
+  absl::StatusOr<Digest> ComputeStagedDigest() const override;
+  absl::Status InstallStaged(uint64_t next_epoch, const Digest& head, int64_t consensus_time_ms) override;
 
   // RocksDB's own estimate of the live data on disk (SST files) plus memtables, in bytes:
   // for operators' disk-use metrics. Thread-safe.
   uint64_t ApproximateBytes() const;
 
  private:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip);
-  absl::Status VerifyChain(const pb::ChainBase& base);
+  RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip, pb::ChainBase base);
+  absl::Status VerifyChain();
+  // The digest of the keys under one RocksDB prefix (state or staging) plus `prefix`.
+  absl::StatusOr<Digest> DigestOf(char area, std::string_view prefix) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   // Serializes commits and guards the cached tip; reads of state go straight to RocksDB.
   mutable absl::Mutex mu_;
   pb::ChainTip tip_ ABSL_GUARDED_BY(mu_);
+  pb::ChainBase base_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace belfry::store

@@ -17,7 +17,12 @@
 #define BELFRY_REPLICA_STORE_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +33,19 @@
 namespace belfry::store {
 
 using state::Digest;
+
+// StateSnapshot: the state frozen at one moment, readable while commits go on (a replica
+// serves state transfer for its latest stable checkpoint from one). Thread-safe.
+class StateSnapshot {
+ public:
+  virtual ~StateSnapshot() = default;
+  // Appends to `out` the entries whose keys sort after `after_key`, in key order, until
+  // their keys and values reach `max_bytes` (always at least one entry if any is left);
+  // sets `*done` when no entry follows the last one appended.
+  virtual absl::Status Scan(std::string_view after_key, size_t max_bytes,
+                            std::vector<std::pair<std::string, std::string>>* out,
+                            bool* done) const = 0;
+};
 
 // Store: state reads, epoch commits, the chain tip. Get, ReadEpochRecord,
 // ComputeStateDigest and the accessors are thread-safe and may run concurrently with a
@@ -66,7 +84,40 @@ class Store : public state::StateReader {
   // SHA-256 over "belfry/state-digest/v1" and every state key and value in key order
   // (log_chain.h StateDigestBuilder): equal at replicas with equal state, the value that
   // checkpoints sign. Reads the whole state.
-  virtual absl::StatusOr<Digest> ComputeStateDigest() const = 0;
+  virtual absl::StatusOr<Digest> ComputeStateDigest() const { return ComputePrefixDigest(""); }
+
+  // The same digest over just the state keys that start with `prefix` (e.g. the 3S
+  // records without the retained batches, which change with every epoch).
+  virtual absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const = 0;
+
+  // ---- checkpoints and state transfer (replica/node/checkpoints.h) ----
+
+  // The state as it is now, frozen.
+  virtual absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const = 0;
+
+  // The latest stable checkpoint certificate, kept outside the state (not in its digest);
+  // written durably.
+  virtual absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) = 0;
+  virtual absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const = 0;
+
+  // Drops the epoch records before `epoch` and moves the chain base there, so verification
+  // at open starts from epoch - 1's head. No-op at or below the current base;
+  // FAILED_PRECONDITION beyond the tip.
+  virtual absl::Status PruneLogBefore(uint64_t epoch) = 0;
+  // The first epoch whose record is kept.
+  virtual uint64_t log_base_epoch() const = 0;
+
+  // State transfer stages the incoming state beside the live one, then swaps it in.
+  virtual absl::Status ClearStaging() = 0;
+  // Adds entries to the staged state (keys need not be new; the last value wins).
+  virtual absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) = 0;
+  // ComputeStateDigest's digest of the staged state.
+  virtual absl::StatusOr<Digest> ComputeStagedDigest() const = 0;
+  // Replaces the whole state with the staged one and restarts the log there: the next
+  // epoch is `next_epoch`, after `head` at `consensus_time_ms`; every epoch record is
+  // dropped and the staging area emptied. One atomic, durable write.
+  virtual absl::Status InstallStaged(uint64_t next_epoch, const Digest& head,
+                                     int64_t consensus_time_ms) = 0;
 };
 
 }  // namespace belfry::store

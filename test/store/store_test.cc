@@ -180,6 +180,131 @@ TEST_CASE("store: the state digest covers exactly the state, in key order", "[st
   CHECK(*c.ComputeStateDigest() != *d.ComputeStateDigest());
 }
 
+TEST_CASE("store: a prefix digest covers exactly the keys under that prefix", "[store][rocks]") {
+  TempDir dir;
+  std::unique_ptr<RocksStore> rocks = OpenOrDie(dir.path());
+  MemoryStore mem;
+  for (Store* s : {static_cast<Store*>(rocks.get()), static_cast<Store*>(&mem)}) {
+    REQUIRE(s->CommitEpoch(0, 1, Writes({{"a/1", "x"}, {"b/1", "y"}, {"b/2", "z"}}), D(1)).ok());
+  }
+  CHECK(*rocks->ComputePrefixDigest("b/") == *mem.ComputePrefixDigest("b/"));
+  CHECK(*rocks->ComputePrefixDigest("") == *rocks->ComputeStateDigest());
+  const Digest a_before = *rocks->ComputePrefixDigest("a/");
+  const Digest b_before = *rocks->ComputePrefixDigest("b/");
+  // A write under b/ changes b/'s digest and the whole state's, never a/'s.
+  REQUIRE(rocks->CommitEpoch(1, 2, Writes({{"b/3", "w"}}), D(2)).ok());
+  CHECK(*rocks->ComputePrefixDigest("a/") == a_before);
+  CHECK(*rocks->ComputePrefixDigest("b/") != b_before);
+  CHECK(*rocks->ComputePrefixDigest("a/") == *mem.ComputePrefixDigest("a/"));
+  // The digest of {a/1: x} alone, computed from a store that holds nothing else.
+  MemoryStore only_a;
+  REQUIRE(only_a.CommitEpoch(0, 1, Writes({{"a/1", "x"}}), D(1)).ok());
+  CHECK(*rocks->ComputePrefixDigest("a/") == *only_a.ComputeStateDigest());
+}
+
+// Every key and value of a frozen state, read in chunks of `max_bytes`.
+std::vector<std::pair<std::string, std::string>> ScanAll(const StateSnapshot& snap, size_t max_bytes) {
+  std::vector<std::pair<std::string, std::string>> all;
+  std::string after;
+  for (bool done = false; !done;) {
+    std::vector<std::pair<std::string, std::string>> chunk;
+    REQUIRE(snap.Scan(after, max_bytes, &chunk, &done).ok());
+    REQUIRE((!chunk.empty() || done));
+    for (auto& kv : chunk) {
+      CHECK(kv.first > after);
+      after = kv.first;
+      all.push_back(std::move(kv));
+    }
+  }
+  return all;
+}
+
+TEST_CASE("store: a frozen state reads the same while commits go on", "[store][rocks][checkpoint]") {
+  TempDir dir;
+  std::unique_ptr<RocksStore> rocks = OpenOrDie(dir.path());
+  MemoryStore mem;
+  for (Store* s : {static_cast<Store*>(rocks.get()), static_cast<Store*>(&mem)}) {
+    CommitSample(*s);
+    absl::StatusOr<std::shared_ptr<const StateSnapshot>> snap = s->FreezeState();
+    REQUIRE(snap.ok());
+    REQUIRE(s->CommitEpoch(3, 3000, Writes({{"b", std::nullopt}, {"z", "9"}}), D(4)).ok());
+    const auto whole = ScanAll(**snap, 1 << 20);
+    CHECK(ScanAll(**snap, 1) == whole);  // one entry a chunk: same entries, no repeats
+    std::vector<std::pair<std::string, std::string>> expected = {{"b", "3"}, {"c", "4"}, {"d", std::string("\0x", 2)}};
+    CHECK(whole == expected);
+  }
+}
+
+TEST_CASE("store: pruning moves the chain base and survives reopening", "[store][rocks][checkpoint]") {
+  TempDir dir;
+  Digest head{};
+  {
+    std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());
+    CommitSample(*s);
+    head = s->log_head();
+    REQUIRE(s->PruneLogBefore(2).ok());
+    CHECK(s->log_base_epoch() == 2);
+    CHECK_FALSE(s->ReadEpochRecord(1)->has_value());
+    CHECK(s->ReadEpochRecord(2)->has_value());
+    CHECK(s->PruneLogBefore(1).ok());  // behind the base: nothing to do
+    CHECK(s->PruneLogBefore(4).code() == absl::StatusCode::kFailedPrecondition);
+  }
+  std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());  // verifies from the new base
+  CHECK(s->log_base_epoch() == 2);
+  CHECK(s->log_head() == head);
+  CheckSampleState(*s);
+  REQUIRE(s->CommitEpoch(3, 3000, Writes({{"e", "5"}}), D(4)).ok());
+
+  MemoryStore mem;
+  CommitSample(mem);
+  REQUIRE(mem.PruneLogBefore(3).ok());
+  CHECK(mem.VerifyChain().ok());
+  CHECK(mem.log_base_epoch() == 3);
+}
+
+TEST_CASE("store: a staged state is installed whole, with the log restarted after it",
+          "[store][rocks][checkpoint]") {
+  TempDir dir;
+  MemoryStore source;
+  CommitSample(source);
+  const Digest source_digest = *source.ComputeStateDigest();
+  auto frozen = *source.FreezeState();
+  const auto entries = ScanAll(*frozen, 1 << 20);
+  {
+    std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());
+    REQUIRE(s->CommitEpoch(0, 10, Writes({{"old", "x"}}), D(9)).ok());
+    REQUIRE(s->ClearStaging().ok());
+    REQUIRE(s->StageEntries({entries.begin(), entries.begin() + 1}).ok());
+    REQUIRE(s->StageEntries({entries.begin() + 1, entries.end()}).ok());
+    CHECK(*s->ComputeStagedDigest() == source_digest);
+    CHECK(*s->ComputeStateDigest() != source_digest);  // staging does not touch the state
+    pb::CheckpointCertificate cert;
+    cert.set_epoch(2);
+    REQUIRE(s->WriteCheckpoint(cert).ok());
+    REQUIRE(s->InstallStaged(3, source.log_head(), 2500).ok());
+    CHECK(*s->ComputeStateDigest() == source_digest);
+    CHECK(*s->ComputeStagedDigest() == *MemoryStore().ComputeStateDigest());  // emptied
+  }
+  std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());
+  CHECK(s->next_epoch() == 3);
+  CHECK(s->log_base_epoch() == 3);
+  CHECK(s->log_head() == source.log_head());
+  CHECK(s->last_consensus_time_ms() == 2500);
+  CHECK(*s->ComputeStateDigest() == source_digest);
+  CHECK_FALSE(s->ReadEpochRecord(0)->has_value());
+  CHECK((*s->ReadCheckpoint())->epoch() == 2);
+  // The log goes on from the installed head, as it does at the source.
+  REQUIRE(s->CommitEpoch(3, 3000, Writes({{"e", "5"}}), D(4)).ok());
+  REQUIRE(source.CommitEpoch(3, 3000, Writes({{"e", "5"}}), D(4)).ok());
+  CHECK(s->log_head() == source.log_head());
+
+  MemoryStore mem;
+  REQUIRE(mem.StageEntries(entries).ok());
+  REQUIRE(mem.InstallStaged(3, source_digest, 2500).ok());
+  CHECK(mem.VerifyChain().ok());
+  CHECK(mem.next_epoch() == 3);
+}
+
 TEST_CASE("store: reopening keeps state, epochs, time and head", "[store][rocks]") {
   TempDir dir;
   Digest head{};
