@@ -85,6 +85,23 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
       {"session_window_requests", {l.session_window_requests(), 1, 65536}},
       {"login_clock_skew_seconds", {l.login_clock_skew_seconds(), 1, 24 * 3600}},
       {"checkpoint_interval_epochs", {l.checkpoint_interval_epochs(), 1, 1000000}},
+      {"client_connections_per_address_max", {l.client_connections_per_address_max(), 1, 100000}},
+      {"client_handshake_timeout_ms", {l.client_handshake_timeout_ms(), 100, 600000}},
+      {"client_request_bytes_in_flight_max",
+       {l.client_request_bytes_in_flight_max(), 64ull << 10, 4ull << 30}},
+      {"client_reply_bytes_queued_max", {l.client_reply_bytes_queued_max(), 64ull << 10, 4ull << 30}},
+      {"client_queue_frames_max", {l.client_queue_frames_max(), 1, 10000000}},
+      {"client_queue_bytes_max", {l.client_queue_bytes_max(), 1ull << 20, 64ull << 30}},
+      {"peer_handshake_timeout_ms", {l.peer_handshake_timeout_ms(), 100, 600000}},
+      {"peer_inbound_connections_max", {l.peer_inbound_connections_max(), 1, 100000}},
+      {"peer_handshakes_per_address_max", {l.peer_handshakes_per_address_max(), 1, 100000}},
+      {"peer_resend_buffer_bytes_max", {l.peer_resend_buffer_bytes_max(), 1ull << 20, 64ull << 30}},
+      {"peer_resend_buffer_messages_max", {l.peer_resend_buffer_messages_max(), 1024, 100000000}},
+      {"peer_inbox_bytes_max", {l.peer_inbox_bytes_max(), 1ull << 20, 64ull << 30}},
+      {"peer_inbox_messages_max", {l.peer_inbox_messages_max(), 1024, 100000000}},
+      {"waiting_requests_max", {l.waiting_requests_max(), 1, 10000000}},
+      {"executed_reply_bytes_max", {l.executed_reply_bytes_max(), 1ull << 20, 64ull << 30}},
+      {"aba_rounds_ahead_max", {l.aba_rounds_ahead_max(), 1, 64}},
   };
   for (const auto& [name, v] : checks) {
     absl::Status s = CheckRange(source, name, v[0], v[1], v[2]);
@@ -96,6 +113,20 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
   }
   if (eff.frame_bytes_max <= eff.request_bytes_max) {
     return Invalid(source, "limits.frame_bytes_max", "must exceed request_bytes_max");
+  }
+  // Each of these holds whole frames: below one frame, a legitimate maximal request or
+  // reply could never pass and would look like an attack.
+  const std::pair<absl::string_view, uint64_t> whole_frame[] = {
+      {"client_reply_bytes_queued_max", eff.client_reply_bytes_queued_max},
+      {"client_queue_bytes_max", eff.client_queue_bytes_max},
+      {"peer_resend_buffer_bytes_max", eff.peer_resend_buffer_bytes_max},
+      {"peer_inbox_bytes_max", eff.peer_inbox_bytes_max},
+  };
+  for (const auto& [name, value] : whole_frame) {
+    if (value < eff.frame_bytes_max) {
+      return Invalid(source, absl::StrCat("limits.", name),
+                     absl::StrCat(value, " is below frame_bytes_max (", eff.frame_bytes_max, ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -135,6 +166,22 @@ Limits EffectiveLimits(const pb::Limits& p) {
   pick(p.session_window_requests(), l.session_window_requests);
   pick(p.login_clock_skew_seconds(), l.login_clock_skew_seconds);
   pick(p.checkpoint_interval_epochs(), l.checkpoint_interval_epochs);
+  pick(p.client_connections_per_address_max(), l.client_connections_per_address_max);
+  pick(p.client_handshake_timeout_ms(), l.client_handshake_timeout_ms);
+  pick(p.client_request_bytes_in_flight_max(), l.client_request_bytes_in_flight_max);
+  pick(p.client_reply_bytes_queued_max(), l.client_reply_bytes_queued_max);
+  pick(p.client_queue_frames_max(), l.client_queue_frames_max);
+  pick(p.client_queue_bytes_max(), l.client_queue_bytes_max);
+  pick(p.peer_handshake_timeout_ms(), l.peer_handshake_timeout_ms);
+  pick(p.peer_inbound_connections_max(), l.peer_inbound_connections_max);
+  pick(p.peer_handshakes_per_address_max(), l.peer_handshakes_per_address_max);
+  pick(p.peer_resend_buffer_bytes_max(), l.peer_resend_buffer_bytes_max);
+  pick(p.peer_resend_buffer_messages_max(), l.peer_resend_buffer_messages_max);
+  pick(p.peer_inbox_bytes_max(), l.peer_inbox_bytes_max);
+  pick(p.peer_inbox_messages_max(), l.peer_inbox_messages_max);
+  pick(p.waiting_requests_max(), l.waiting_requests_max);
+  pick(p.executed_reply_bytes_max(), l.executed_reply_bytes_max);
+  pick(p.aba_rounds_ahead_max(), l.aba_rounds_ahead_max);
   return l;
 }
 
@@ -177,7 +224,16 @@ absl::Status ValidateClusterConfig(const pb::ClusterConfig& p, absl::string_view
   if (!s.ok()) return s;
   s = CheckThresholdKeys(source, "encryption_keys", p.encryption_keys(), n, p.f());
   if (!s.ok()) return s;
-  return CheckLimits(source, p.limits());
+  s = CheckLimits(source, p.limits());
+  if (!s.ok()) return s;
+  // Every other replica must be able to hold a link to this one at the same time.
+  const Limits eff = EffectiveLimits(p.limits());
+  if (eff.peer_inbound_connections_max < n - 1) {
+    return Invalid(source, "limits.peer_inbound_connections_max",
+                   absl::StrCat(eff.peer_inbound_connections_max, " is below N-1 = ", n - 1,
+                                " (one link per peer)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view text, absl::string_view source,

@@ -35,6 +35,25 @@ struct Limits {
   uint32_t session_window_requests = 256;            // per-session retransmission window
   uint32_t login_clock_skew_seconds = 300;           // |client login time - consensus time|
   uint32_t checkpoint_interval_epochs = 128;         // epochs between signed checkpoints
+
+  // Denial-of-service bounds (SECURITY.md, "Limits and denial-of-service bounds", says
+  // what happens when each is reached and how they add up to a memory bound).
+  uint32_t client_connections_per_address_max = 256;  // client connections from one IP
+  uint32_t client_handshake_timeout_ms = 5000;        // accept to TLS done, client port
+  uint64_t client_request_bytes_in_flight_max = 32ull << 20;  // unanswered, per connection
+  uint64_t client_reply_bytes_queued_max = 64ull << 20;       // unread replies, per connection
+  uint32_t client_queue_frames_max = 80000;           // checked frames awaiting the core
+  uint64_t client_queue_bytes_max = 256ull << 20;     // ... and their request bytes
+  uint32_t peer_handshake_timeout_ms = 5000;          // accept to hello done, peer port
+  uint32_t peer_inbound_connections_max = 256;        // peer-port connections open at once
+  uint32_t peer_handshakes_per_address_max = 16;      // unauthenticated ones from one IP
+  uint64_t peer_resend_buffer_bytes_max = 64ull << 20;  // unacknowledged, per peer
+  uint32_t peer_resend_buffer_messages_max = 65536;     // unacknowledged, per peer
+  uint64_t peer_inbox_bytes_max = 64ull << 20;          // delivered, not yet handled
+  uint32_t peer_inbox_messages_max = 65536;
+  uint32_t waiting_requests_max = 100000;             // request ids with a client waiting
+  uint64_t executed_reply_bytes_max = 64ull << 20;    // signed replies kept for late copies
+  uint32_t aba_rounds_ahead_max = 8;                  // agreement rounds buffered ahead
 };
 
 // ClusterConfig: a validated cluster.conf. Plain data; copyable; thread-safe to read.

@@ -2,6 +2,9 @@
 //
 //   DIR/cluster.conf                      public: the cluster's description (protobuf text)
 //   DIR/ca.crt                            public: the cluster CA certificate
+//   DIR/crl.pem                           public, optional: the cluster CRL (`belfry-setup
+//                                         revoke`); replicas load it at start and on SIGHUP
+//   DIR/revoked.pem                       public: the certificates that CRL lists
 //   DIR/ca.key                            SECRET (0600): the CA key; only `add-user` needs it —
 //                                         keep it offline in a real deployment
 //   DIR/replicas/replica-K/tls.crt|.key   replica K's TLS identity (key 0600)
@@ -26,6 +29,9 @@ namespace belfry::config {
 inline std::string ClusterConfigPath(const std::string& dir) { return dir + "/cluster.conf"; }
 inline std::string CaCertPath(const std::string& dir) { return dir + "/ca.crt"; }
 inline std::string CaKeyPath(const std::string& dir) { return dir + "/ca.key"; }
+inline std::string CrlPath(const std::string& dir) { return dir + "/crl.pem"; }
+// Every certificate revoked so far (PEM, concatenated), from which crl.pem is remade.
+inline std::string RevokedCertsPath(const std::string& dir) { return dir + "/revoked.pem"; }
 inline std::string ReplicaDir(const std::string& dir, uint32_t id) {
   return absl::StrCat(dir, "/replicas/replica-", id);
 }

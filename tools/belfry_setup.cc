@@ -2,12 +2,23 @@
 //
 //   belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]
 //                     [--host 127.0.0.1 | --hosts h0,h1,...] [--base-port P]
-//   belfry-setup add-user --dir DIR NAME
+//   belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]
+//   belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]
+//   belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]
 //
 // `init` creates the cluster CA, a TLS certificate and a reply-signing key per replica,
 // the threshold key sets (coin and TDH2, dealt by Shamir sharing: the dealer's secrets
 // exist only in this process and are wiped when it ends), user certificates, and
 // DIR/cluster.conf. The dealer is trusted once, here, offline. Secret files are 0600.
+//
+// `add-user`, `renew` and `revoke` need DIR/ca.key. `renew` gives a replica or user a new
+// key and certificate in place (the old certificate stays valid until it expires or is
+// revoked, so a rolling rotation never locks anyone out); replicas pick up their new files
+// on SIGHUP. `revoke` adds a certificate (by default the one now in place) to
+// DIR/revoked.pem and re-signs DIR/crl.pem, valid for D days (30): replicas refuse its
+// holder from their next SIGHUP on, and close the holder's open connections. A CRL past
+// its nextUpdate makes replicas refuse every certificate, so re-run `revoke` (any
+// target, or the same one again) before then.
 //
 // Host names go only into cluster.conf, never into certificates: a peer or client is
 // identified by its certificate's CN and role (transport/tls.h), not by the name it was
@@ -17,6 +28,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -49,7 +61,9 @@ int Usage() {
                "usage:\n"
                "  belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]\n"
                "                    [--host HOST | --hosts H0,H1,...] [--base-port P]\n"
-               "  belfry-setup add-user --dir DIR NAME\n");
+               "  belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]\n"
+               "  belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]\n"
+               "  belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]\n");
   return 2;
 }
 
@@ -66,7 +80,7 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
 }
 
 absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& dir,
-                       const std::string& name, int64_t now) {
+                       const std::string& name, int64_t not_before, int64_t not_after) {
   absl::Status valid = state::ValidateUserId(name);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("user \"", name, "\": ", valid.message()));
   BELFRY_RETURN_IF_ERROR(MakeDir(dir + "/users", 0755));
@@ -79,8 +93,8 @@ absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& d
   BELFRY_ASSIGN_OR_RETURN(pki::IssuedCertificate issued,
                           ca.Issue({.common_name = name,
                                     .role = pki::Role::kUser,
-                                    .not_before_unix_s = now - 3600,
-                                    .not_after_unix_s = now + 365 * kDay}));
+                                    .not_before_unix_s = not_before,
+                                    .not_after_unix_s = not_after}));
   return pki::WriteKeyAndCertificate(issued, absl::StrCat(user_dir, "/", name, ".key"),
                                      absl::StrCat(user_dir, "/", name, ".crt"));
 }
@@ -243,7 +257,7 @@ int Init(int argc, char** argv) {
 
   if (!users.empty()) {
     for (absl::string_view u : absl::StrSplit(users, ',')) {
-      s = IssueUser(*ca, out, std::string(u), now);
+      s = IssueUser(*ca, out, std::string(u), now - 3600, now + 365 * kDay);
       if (!s.ok()) return Fail(s);
     }
   }
@@ -253,30 +267,175 @@ int Init(int argc, char** argv) {
   return 0;
 }
 
-int AddUser(int argc, char** argv) {
-  std::string dir, name;
+// The cluster CA from DIR/ca.crt and DIR/ca.key; the key's PEM is wiped once parsed.
+absl::StatusOr<pki::CertificateAuthority> LoadCa(const std::string& dir) {
+  BELFRY_ASSIGN_OR_RETURN(std::string cert, pki::ReadFileBounded(config::CaCertPath(dir), pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string key, pki::ReadFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax));
+  absl::StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::FromPem(cert, key);
+  SecureWipe(key.data(), key.size());
+  return ca;
+}
+
+// A decimal number of seconds since the Unix epoch.
+bool ParseUnixSeconds(const char* text, int64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < 0) return false;
+  *out = v;
+  return true;
+}
+
+// The flags add-user, renew and revoke share.
+struct LeafFlags {
+  std::string dir;
+  std::string user;        // --user NAME (or add-user's NAME)
+  int64_t replica = -1;    // --replica K
+  std::string cert_file;   // --cert FILE (revoke)
+  int64_t valid_from = -1;
+  int64_t valid_until = -1;
+  int64_t crl_days = 30;
+};
+
+bool ParseLeafFlags(int argc, char** argv, bool positional_user, LeafFlags* f) {
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--dir" && i + 1 < argc) {
-      dir = argv[++i];
-    } else if (name.empty() && !arg.empty() && arg[0] != '-') {
-      name = arg;
+    const bool has_value = i + 1 < argc;
+    if (arg == "--dir" && has_value) {
+      f->dir = argv[++i];
+    } else if (arg == "--user" && has_value && !positional_user) {
+      f->user = argv[++i];
+    } else if (arg == "--replica" && has_value && !positional_user) {
+      if (!ParseUnixSeconds(argv[++i], &f->replica)) return false;
+    } else if (arg == "--cert" && has_value && !positional_user) {
+      f->cert_file = argv[++i];
+    } else if (arg == "--valid-from" && has_value) {
+      if (!ParseUnixSeconds(argv[++i], &f->valid_from)) return false;
+    } else if (arg == "--valid-until" && has_value) {
+      if (!ParseUnixSeconds(argv[++i], &f->valid_until)) return false;
+    } else if (arg == "--crl-days" && has_value) {
+      if (!ParseUnixSeconds(argv[++i], &f->crl_days) || f->crl_days < 1 || f->crl_days > 3650) return false;
+    } else if (positional_user && f->user.empty() && !arg.empty() && arg[0] != '-') {
+      f->user = arg;
     } else {
-      return Usage();
+      return false;
     }
   }
-  if (dir.empty() || name.empty()) return Usage();
-  auto cert = pki::ReadFileBounded(config::CaCertPath(dir), pki::kPemFileBytesMax);
-  if (!cert.ok()) return Fail(cert.status());
-  auto key = pki::ReadFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax);
-  if (!key.ok()) return Fail(key.status());
-  auto ca = pki::CertificateAuthority::FromPem(*cert, *key);
-  SecureWipe(key->data(), key->size());
+  return !f->dir.empty();
+}
+
+int AddUser(int argc, char** argv) {
+  LeafFlags flags;
+  if (!ParseLeafFlags(argc, argv, /*positional_user=*/true, &flags) || flags.user.empty()) return Usage();
+  auto ca = LoadCa(flags.dir);
   if (!ca.ok()) return Fail(ca.status());
-  absl::Status s = IssueUser(*ca, dir, name, static_cast<int64_t>(std::time(nullptr)));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t from = flags.valid_from >= 0 ? flags.valid_from : now - 3600;
+  const int64_t until = flags.valid_until >= 0 ? flags.valid_until : now + 365 * kDay;
+  absl::Status s = IssueUser(*ca, flags.dir, flags.user, from, until);
   if (!s.ok()) return Fail(s);
-  std::printf("belfry-setup: user %s: %s/users/%s/%s.{key,crt}\n", name.c_str(), dir.c_str(),
-              name.c_str(), name.c_str());
+  std::printf("belfry-setup: user %s: %s/users/%s/%s.{key,crt}\n", flags.user.c_str(), flags.dir.c_str(),
+              flags.user.c_str(), flags.user.c_str());
+  return 0;
+}
+
+// Where the certificate and key of `--replica K` or `--user NAME` live, and its subject.
+struct LeafFiles {
+  std::string cert;
+  std::string key;
+  pki::CertificateRequest request;
+};
+
+absl::StatusOr<LeafFiles> LeafFilesOf(const LeafFlags& flags) {
+  if ((flags.replica >= 0) == !flags.user.empty()) {
+    return absl::InvalidArgumentError("name exactly one of --replica K and --user NAME");
+  }
+  LeafFiles out;
+  if (flags.replica >= 0) {
+    BELFRY_ASSIGN_OR_RETURN(config::ClusterConfig cfg, config::LoadClusterConfig(config::ClusterConfigPath(flags.dir)));
+    if (flags.replica >= cfg.n()) {
+      return absl::InvalidArgumentError(absl::StrCat("--replica ", flags.replica, ": the cluster has ", cfg.n(), " replicas"));
+    }
+    const config::ReplicaFiles files = config::ReplicaFiles::In(config::ReplicaDir(flags.dir, static_cast<uint32_t>(flags.replica)));
+    out.cert = files.tls_cert;
+    out.key = files.tls_key;
+    out.request.common_name = absl::StrCat("replica-", flags.replica);
+    out.request.role = pki::Role::kReplica;
+  } else {
+    BELFRY_RETURN_IF_ERROR(state::ValidateUserId(flags.user));
+    const std::string user_dir = config::UserDir(flags.dir, flags.user);
+    out.cert = absl::StrCat(user_dir, "/", flags.user, ".crt");
+    out.key = absl::StrCat(user_dir, "/", flags.user, ".key");
+    out.request.common_name = flags.user;
+    out.request.role = pki::Role::kUser;
+  }
+  return out;
+}
+
+int Renew(int argc, char** argv) {
+  LeafFlags flags;
+  if (!ParseLeafFlags(argc, argv, /*positional_user=*/false, &flags) || !flags.cert_file.empty()) return Usage();
+  auto leaf = LeafFilesOf(flags);
+  if (!leaf.ok()) return Fail(leaf.status());
+  struct stat st {};
+  if (::stat(leaf->cert.c_str(), &st) != 0) {
+    return Fail(absl::NotFoundError(absl::StrCat(leaf->cert, " does not exist: nothing to renew")));
+  }
+  auto ca = LoadCa(flags.dir);
+  if (!ca.ok()) return Fail(ca.status());
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  leaf->request.not_before_unix_s = now - 3600;
+  leaf->request.not_after_unix_s =
+      flags.valid_until >= 0 ? flags.valid_until
+                             : now + (leaf->request.role == pki::Role::kReplica ? 5 * 365 : 365) * kDay;
+  auto issued = ca->Issue(leaf->request);
+  if (!issued.ok()) return Fail(issued.status());
+  // Key first: a reload between the two writes sees a mismatched pair, refuses it and
+  // keeps the old credentials; the next reload picks up the finished pair.
+  absl::Status s = pki::WriteKeyAndCertificate(*issued, leaf->key, leaf->cert);
+  if (!s.ok()) return Fail(s);
+  std::printf("belfry-setup: renewed %s: %s (SIGHUP the replica that uses it)\n",
+              leaf->request.common_name.c_str(), leaf->cert.c_str());
+  return 0;
+}
+
+int Revoke(int argc, char** argv) {
+  LeafFlags flags;
+  if (!ParseLeafFlags(argc, argv, /*positional_user=*/false, &flags)) return Usage();
+  std::string cert_path = flags.cert_file;
+  if (cert_path.empty()) {
+    auto leaf = LeafFilesOf(flags);
+    if (!leaf.ok()) return Fail(leaf.status());
+    cert_path = leaf->cert;
+  } else if (flags.replica >= 0 || !flags.user.empty()) {
+    return Usage();
+  }
+  auto cert = pki::ReadFileBounded(cert_path, pki::kPemFileBytesMax);
+  if (!cert.ok()) return Fail(cert.status());
+  auto ca = LoadCa(flags.dir);
+  if (!ca.ok()) return Fail(ca.status());
+  // Every certificate revoked so far, so the new CRL still lists them.
+  std::string revoked;
+  auto previous = pki::ReadFileBounded(config::RevokedCertsPath(flags.dir), pki::kPemFileBytesMax);
+  if (previous.ok()) {
+    revoked = *std::move(previous);
+  } else if (previous.status().code() != absl::StatusCode::kNotFound) {
+    return Fail(previous.status());
+  }
+  if (revoked.find(*cert) == std::string::npos) revoked += *cert;
+  std::vector<std::string> pems;
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  for (size_t start = 0, end; (end = revoked.find(kEnd, start)) != std::string::npos; start = end + kEnd.size()) {
+    pems.push_back(revoked.substr(start, end + kEnd.size() - start));
+  }
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto crl = ca->MakeCrl(pems, now - 60, now + flags.crl_days * kDay);
+  if (!crl.ok()) return Fail(crl.status());
+  absl::Status s = pki::WritePublicFile(config::RevokedCertsPath(flags.dir), revoked);
+  if (s.ok()) s = pki::WritePublicFile(config::CrlPath(flags.dir), *crl);
+  if (!s.ok()) return Fail(s);
+  std::printf("belfry-setup: %zu certificate(s) revoked; %s valid for %lld days (SIGHUP the replicas)\n",
+              pems.size(), config::CrlPath(flags.dir).c_str(), static_cast<long long>(flags.crl_days));
   return 0;
 }
 
@@ -288,5 +447,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "init") return belfry::Init(argc - 2, argv + 2);
   if (command == "add-user") return belfry::AddUser(argc - 2, argv + 2);
+  if (command == "renew") return belfry::Renew(argc - 2, argv + 2);
+  if (command == "revoke") return belfry::Revoke(argc - 2, argv + 2);
   return belfry::Usage();
 }

@@ -11,6 +11,7 @@ constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
 constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
 constexpr absl::string_view kStatusDomain = "belfry/status/v1";
 constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
+constexpr absl::string_view kCheckpointDomain = "belfry/checkpoint/v1";
 
 ByteSpan Span(absl::string_view s) {
   return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
@@ -62,6 +63,18 @@ Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, ui
       .U64(version)
       .Raw(sha256)
       .U8(static_cast<uint8_t>((confidential ? 1 : 0) | (integrity ? 2 : 0)));
+  return w.Take();
+}
+
+Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,
+                          ByteSpan log_head, int64_t consensus_time_ms) {
+  ByteWriter w;
+  w.LengthPrefixed(Span(kCheckpointDomain))
+      .LengthPrefixed(Span(cluster_id))
+      .U64(epoch)
+      .LengthPrefixed(state_digest)
+      .LengthPrefixed(log_head)
+      .U64(static_cast<uint64_t>(consensus_time_ms));
   return w.Take();
 }
 

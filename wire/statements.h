@@ -38,6 +38,13 @@ Bytes StatusStatement(const pb::ReplicaStatus& status);
 Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
                          const Digest& sha256, bool confidential, bool integrity);
 
+// What a replica signs in a checkpoint vote: after committing `epoch` of cluster
+// `cluster_id`, its replicated state hashes to `state_digest` and its log head is
+// `log_head`, at consensus time `consensus_time_ms`. 2f+1 such signatures on one statement
+// make a stable checkpoint, which a replica that lost its state may install.
+Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,
+                          ByteSpan log_head, int64_t consensus_time_ms);
+
 }  // namespace belfry::wire
 
 #endif  // BELFRY_WIRE_STATEMENTS_H_

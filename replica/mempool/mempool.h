@@ -48,6 +48,11 @@ class Mempool {
   // Whether `request_id` is pending here (so it passed this replica's admission check).
   bool Contains(const std::string& request_id) const { return entries_.count(request_id) != 0; }
   size_t size() const { return entries_.size(); }
+  // Requests of `client` pending here (what per_client_requests_max bounds).
+  uint32_t pending_for(const std::string& client) const {
+    auto it = per_client_.find(client);
+    return it == per_client_.end() ? 0 : it->second;
+  }
   uint64_t bytes() const { return bytes_; }
   bool empty() const { return entries_.empty(); }
 

@@ -2,6 +2,7 @@
 //
 //   belfry-replica --config DIR/cluster.conf --id K --data PATH
 //                  [--listen-host IP] [--metrics-address IP:PORT|off]
+//                  [--peer-address K=HOST:PORT]...
 //                  [--log-level debug|info|warn|error] [--log-format kv|json] [--log-file PATH]
 //   belfry-replica --health-check IP:PORT [--path /readyz]
 //
@@ -10,6 +11,11 @@
 // stops cleanly (the current epoch's commit finishes; nothing acknowledged is lost).
 // Restarted on the same PATH it resumes after the last durable epoch and catches up on
 // what it missed from its peers.
+//
+// `--peer-address K=HOST:PORT` (repeatable) dials peer K there instead of at its host and
+// peer_port in cluster.conf: for NAT or port forwarding, and for test/chaos, which routes
+// every directed link through a fault proxy. Only where this replica dials changes; the
+// peer is still identified by its certificate, so a wrong address cannot impersonate it.
 //
 // Operators: Prometheus metrics and health at http://IP:PORT/{metrics,livez,readyz,healthz}
 // (by default 127.0.0.1 and the config's metrics_port); logs one line per event to stderr,
@@ -21,12 +27,14 @@
 // and a bounded queue of client frames; the metrics server has its own thread and serves
 // snapshots the core thread publishes.
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
@@ -36,6 +44,7 @@
 #include "consensus/threshold_coin.h"
 #include "metrics/http_server.h"
 #include "metrics/process_stats.h"
+#include "pki/issuer.h"
 #include "replica/node/metrics_page.h"
 #include "replica/node/replica_core.h"
 #include "replica/store/rocks_store.h"
@@ -49,10 +58,17 @@ namespace belfry::replica {
 namespace {
 
 std::atomic<bool> g_stop{false};
-std::atomic<bool> g_reopen_log{false};
+// SIGHUP: reopen the log file and reload the TLS credentials.
+std::atomic<bool> g_hangup{false};
+
+struct CredentialReloads {
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> failed{0};
+};
+CredentialReloads g_reloads;
 
 void OnSignal(int) { g_stop.store(true); }
-void OnHangup(int) { g_reopen_log.store(true); }
+void OnHangup(int) { g_hangup.store(true); }
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -62,14 +78,19 @@ int64_t NowMs() {
 
 // Client frames cross from the client server's I/O thread to the core thread here, already
 // checked there (ReplicaCore::CheckClientFrame: parsing and signature verification run on
-// the I/O thread, in parallel with the core). Bounded: when the core falls behind, new
-// frames are refused with a disconnect instead of queued.
+// the I/O thread, in parallel with the core). Bounded in frames and request bytes
+// (limits.client_queue_*): when the core falls behind, new frames are refused with a
+// disconnect instead of queued.
 class ClientQueue {
  public:
-  explicit ClientQueue(size_t max) : max_(max) {}
+  ClientQueue(size_t frames_max, uint64_t bytes_max) : frames_max_(frames_max), bytes_max_(bytes_max) {}
   bool Push(transport::ConnectionId id, CheckedFrame frame) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= max_) return false;
+    if (queue_.size() >= frames_max_ || bytes_ + frame.request.size() > bytes_max_) {
+      ++refused_;
+      return false;
+    }
+    bytes_ += frame.request.size();
     queue_.emplace_back(id, std::move(frame));
     return true;
   }
@@ -77,16 +98,24 @@ class ClientQueue {
     std::lock_guard<std::mutex> lock(mu_);
     return queue_.size();
   }
+  uint64_t refused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+  }
   std::deque<std::pair<transport::ConnectionId, CheckedFrame>> TakeAll() {
     std::lock_guard<std::mutex> lock(mu_);
     std::deque<std::pair<transport::ConnectionId, CheckedFrame>> out;
     out.swap(queue_);
+    bytes_ = 0;
     return out;
   }
 
  private:
   std::mutex mu_;
-  size_t max_;
+  const size_t frames_max_;
+  const uint64_t bytes_max_;
+  uint64_t bytes_ = 0;
+  uint64_t refused_ = 0;
   std::deque<std::pair<transport::ConnectionId, CheckedFrame>> queue_;
 };
 
@@ -162,12 +191,14 @@ struct Flags {
   std::string metrics_address;  // empty: 127.0.0.1 and the config's metrics_port
   std::string health_check;     // probe mode
   std::string health_path = "/readyz";
+  std::vector<std::string> peer_addresses;  // "K=HOST:PORT", checked in Run
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: belfry-replica --config DIR/cluster.conf --id K --data PATH\n"
                "                      [--listen-host IP] [--metrics-address IP:PORT|off]\n"
+               "                      [--peer-address K=HOST:PORT]...\n"
                "                      [--log-level debug|info|warn|error] [--log-format kv|json]\n"
                "                      [--log-file PATH]\n"
                "       belfry-replica --health-check IP:PORT [--path /readyz]\n");
@@ -190,6 +221,24 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseAddress(const std::string&
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
+// "K=HOST:PORT" for --peer-address: K must name another replica of an n-replica cluster.
+absl::StatusOr<transport::PeerAddress> ParsePeerAddress(const std::string& text, uint32_t n,
+                                                        uint32_t self) {
+  const size_t eq = text.find('=');
+  const std::string bad = absl::StrCat("--peer-address \"", text, "\"");
+  if (eq == std::string::npos || eq == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(bad, " is not K=HOST:PORT"));
+  }
+  char* end = nullptr;
+  const unsigned long id = std::strtoul(text.c_str(), &end, 10);
+  if (end != text.c_str() + eq || id >= n || id == self) {
+    return absl::InvalidArgumentError(absl::StrCat(bad, " does not name another replica"));
+  }
+  BELFRY_ASSIGN_OR_RETURN(auto address, ParseAddress(text.substr(eq + 1)));
+  return transport::PeerAddress{.id = static_cast<uint32_t>(id), .host = address.first,
+                                .port = address.second};
+}
+
 ReplicaSnapshot TakeSnapshot(const config::ClusterConfig& cfg, uint32_t self, const ReplicaCore& core,
                              const transport::PeerNetwork& peers,
                              const transport::ClientServer& clients, ClientQueue& queue,
@@ -209,8 +258,53 @@ ReplicaSnapshot TakeSnapshot(const config::ClusterConfig& cfg, uint32_t self, co
   s.network = peers.network_counters();
   s.clients = clients.counters();
   s.client_queue_frames = queue.size();
+  s.client_queue_refused = queue.refused();
   s.store_bytes = store.ApproximateBytes();
+  s.credential_reloads_ok = g_reloads.ok.load();
+  s.credential_reloads_failed = g_reloads.failed.load();
   return s;
+}
+
+// This replica's TLS identity and trust: its certificate and key, the cluster CA bundle
+// and, when DIR/crl.pem exists, the cluster's CRL. The certificate must name this replica
+// and verify under the bundle, so a reload cannot leave the replica unable to join.
+absl::StatusOr<transport::TlsCredentials> LoadTlsCredentials(const config::ClusterConfig& cfg,
+                                                             const config::ReplicaFiles& files,
+                                                             uint32_t self) {
+  const std::string crl = config::CrlPath(cfg.dir);
+  std::error_code ignored;
+  BELFRY_ASSIGN_OR_RETURN(
+      transport::TlsCredentials creds,
+      transport::TlsCredentials::FromFiles(cfg.ca_cert_path(), files.tls_cert, files.tls_key,
+                                           std::filesystem::exists(crl, ignored) ? crl : ""));
+  BELFRY_ASSIGN_OR_RETURN(Bytes der, pki::CertificatePemToDer(creds.cert_pem));
+  absl::StatusOr<pki::CertIdentity> own = creds.ca->Verify(der, transport::WallClockUnixSeconds());
+  if (!own.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(files.tls_cert, " does not verify under the CA bundle: ", own.status().message()));
+  }
+  if (own->role != pki::Role::kReplica || own->common_name != transport::ReplicaName(self)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(files.tls_cert, " names ", own->common_name, ", not ", transport::ReplicaName(self)));
+  }
+  return creds;
+}
+
+// SIGHUP: rotation without a restart. New credentials apply to new connections, and open
+// ones whose peer no longer verifies are closed; if anything is wrong with the new files,
+// the replica keeps serving with the old credentials and says why.
+void ReloadTlsCredentials(const config::ClusterConfig& cfg, const config::ReplicaFiles& files,
+                          uint32_t self, transport::PeerNetwork& peers,
+                          transport::ClientServer& clients, CredentialReloads& reloads) {
+  absl::StatusOr<transport::TlsCredentials> creds = LoadTlsCredentials(cfg, files, self);
+  absl::Status applied = creds.status();
+  if (applied.ok()) applied = peers.UpdateCredentials(*creds);
+  if (applied.ok()) applied = clients.UpdateCredentials(*std::move(creds));
+  (applied.ok() ? reloads.ok : reloads.failed).fetch_add(1);
+  transport::LogLine(applied.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
+                     "replica", "credentials_reloaded")
+      .Add("ok", applied.ok())
+      .Add("reason", applied.message());
 }
 
 absl::Status Run(const Flags& flags) {
@@ -221,9 +315,10 @@ absl::Status Run(const Flags& flags) {
   const uint32_t self = static_cast<uint32_t>(flags.id);
   const config::ReplicaFiles files = config::ReplicaFiles::In(config::ReplicaDir(cfg.dir, self));
 
-  BELFRY_ASSIGN_OR_RETURN(transport::TlsCredentials creds,
-                          transport::TlsCredentials::FromFiles(cfg.ca_cert_path(), files.tls_cert,
-                                                               files.tls_key));
+  BELFRY_ASSIGN_OR_RETURN(transport::TlsCredentials creds, LoadTlsCredentials(cfg, files, self));
+  // Logins are judged inside the state machine, which every replica must run identically:
+  // it trusts the CA bundle as the cluster started with it, never a local reload or CRL.
+  BELFRY_ASSIGN_OR_RETURN(pki::CaBundle genesis_ca, pki::CaBundle::FromFile(cfg.ca_cert_path()));
   BELFRY_ASSIGN_OR_RETURN(ReplySigner signer, ReplySigner::FromSeedFile(files.reply_key));
   if (signer.public_key() != cfg.reply_public_key(self)) {
     return absl::FailedPreconditionError(
@@ -255,21 +350,38 @@ absl::Status Run(const Flags& flags) {
   peer_cfg.listen_port = static_cast<uint16_t>(me.peer_port());
   peer_cfg.credentials = creds;
   peer_cfg.frame_bytes_max = cfg.limits.frame_bytes_max;
+  peer_cfg.handshake_timeout_ms = cfg.limits.peer_handshake_timeout_ms;
+  peer_cfg.inbound_connections_max = cfg.limits.peer_inbound_connections_max;
+  peer_cfg.handshakes_per_address_max = cfg.limits.peer_handshakes_per_address_max;
+  peer_cfg.resend_buffer_bytes_max = cfg.limits.peer_resend_buffer_bytes_max;
+  peer_cfg.resend_buffer_messages_max = cfg.limits.peer_resend_buffer_messages_max;
+  peer_cfg.inbox_bytes_max = cfg.limits.peer_inbox_bytes_max;
+  peer_cfg.inbox_messages_max = cfg.limits.peer_inbox_messages_max;
   for (const pb::ReplicaEndpoint& r : cfg.proto.replicas()) {
     if (r.id() != self) {
       peer_cfg.peers.push_back({.id = r.id(), .host = r.host(), .port = static_cast<uint16_t>(r.peer_port())});
     }
   }
+  for (const std::string& text : flags.peer_addresses) {
+    BELFRY_ASSIGN_OR_RETURN(transport::PeerAddress over, ParsePeerAddress(text, cfg.n(), self));
+    for (transport::PeerAddress& peer : peer_cfg.peers) {
+      if (peer.id == over.id) peer = over;
+    }
+  }
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<transport::PeerNetwork> peers,
                           transport::PeerNetwork::Create(std::move(peer_cfg)));
 
-  ClientQueue client_queue(4 * size_t{cfg.limits.mempool_requests_max});
+  ClientQueue client_queue(cfg.limits.client_queue_frames_max, cfg.limits.client_queue_bytes_max);
   transport::ClientServerConfig client_cfg;
   client_cfg.listen_host = flags.listen_host.empty() ? me.host() : flags.listen_host;
   client_cfg.listen_port = static_cast<uint16_t>(me.client_port());
   client_cfg.credentials = creds;
   client_cfg.connections_max = cfg.limits.client_connections_max;
   client_cfg.frame_bytes_max = cfg.limits.frame_bytes_max;
+  client_cfg.connections_per_address_max = cfg.limits.client_connections_per_address_max;
+  client_cfg.handshake_timeout_ms = cfg.limits.client_handshake_timeout_ms;
+  client_cfg.request_bytes_in_flight_max = cfg.limits.client_request_bytes_in_flight_max;
+  client_cfg.reply_bytes_queued_max = cfg.limits.client_reply_bytes_queued_max;
   transport::ClientServer* clients_ptr = nullptr;
   // Set before the client port starts; frames are checked against the core's fixed
   // configuration on the I/O thread (CheckClientFrame is thread-safe).
@@ -290,7 +402,7 @@ absl::Status Run(const Flags& flags) {
   TransportOutbox outbox(peers.get(), clients.get());
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<ReplicaCore> core,
                           ReplicaCore::Create(cfg, self, std::move(keys), store.get(),
-                                              creds.ca.get(), &outbox, ReplicaCore::Options{}));
+                                              &genesis_ca, &outbox, ReplicaCore::OptionsFor(cfg)));
   checker.store(core.get());
   PublishedSnapshot published;
   std::unique_ptr<metrics::HttpServer> metrics_server;
@@ -325,12 +437,13 @@ absl::Status Run(const Flags& flags) {
   int64_t last_tick = 0;
   int64_t last_snapshot = 0;
   while (!g_stop.load()) {
-    if (g_reopen_log.exchange(false)) {
+    if (g_hangup.exchange(false)) {
       absl::Status reopened = transport::ReopenLogFile();
       transport::LogLine(reopened.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
                          "replica", "log_reopened")
           .Add("ok", reopened.ok())
           .Add("reason", reopened.message());
+      ReloadTlsCredentials(cfg, files, self, *peers, *clients, g_reloads);
     }
     std::optional<transport::Delivery> d = peers->Receive(std::chrono::milliseconds(5));
     const int64_t now = NowMs();
@@ -387,6 +500,8 @@ int main(int argc, char** argv) {
       flags.listen_host = value;
     } else if (arg == "--metrics-address") {
       flags.metrics_address = value;
+    } else if (arg == "--peer-address") {
+      flags.peer_addresses.push_back(value);
     } else if (arg == "--log-level") {
       log_level = value;
     } else if (arg == "--log-format") {

@@ -61,7 +61,33 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   SingleDouble(out, "belfry_consensus_time_seconds", kGauge,
                "Consensus time of the last committed epoch, seconds since the Unix epoch.",
                static_cast<double>(s.consensus_time_ms) / 1000.0);
-  Single(out, "belfry_catching_up", kGauge, "1 while fetching missed epochs from peers.", s.catching_up ? 1 : 0);
+  Single(out, "belfry_catching_up", kGauge, "1 while fetching missed epochs or a checkpoint's state from peers.",
+         s.catching_up ? 1 : 0);
+
+  // ---- checkpoints and state transfer ----
+  Single(out, "belfry_checkpoint_epoch", kGauge, "Epoch of the latest stable checkpoint (0 with none).",
+         s.core.stable_checkpoint_epoch);
+  Single(out, "belfry_checkpoints_taken_total", kCounter, "Checkpoint votes this replica signed.",
+         s.core.checkpoints_taken);
+  Single(out, "belfry_checkpoints_stable_total", kCounter, "Checkpoints that became stable (2f+1 matching votes).",
+         s.core.checkpoints_stable);
+  Single(out, "belfry_log_base_epoch", kGauge, "First epoch whose record is kept; older ones are pruned.",
+         s.core.log_base_epoch);
+  Single(out, "belfry_state_transfers_started_total", kCounter, "State transfers started.",
+         s.core.state_transfers_started);
+  Single(out, "belfry_state_transfers_completed_total", kCounter, "State transfers verified and installed.",
+         s.core.state_transfers_completed);
+  Single(out, "belfry_state_transfer_source_failures_total", kCounter,
+         "State transfer sources replaced: silent, gave up, or sent state that failed verification.",
+         s.core.state_transfer_source_failures);
+  Single(out, "belfry_state_chunks_served_total", kCounter, "State chunks sent to replicas transferring state.",
+         s.core.state_chunks_served);
+  Single(out, "belfry_state_divergences_total", kCounter,
+         "Stable checkpoints whose digest differed from this replica's own: its state was corrupt.",
+         s.core.state_divergences);
+  Single(out, "belfry_rollbacks_detected_total", kCounter,
+         "Stable checkpoints this replica had signed but no longer had the state for (disk rolled back or lost).",
+         s.core.rollbacks_detected);
   out.Family("belfry_epoch_latency_seconds", MetricType::kHistogram,
              "From this replica's proposal for an epoch to its commit.");
   out.HistogramSamples({}, s.core.epoch_latency_seconds);
@@ -85,6 +111,11 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   }
   Single(out, "belfry_requests_overloaded_total", kCounter,
          "Requests refused because the mempool or reply table was full.", s.core.requests_overloaded);
+  out.Family("belfry_requests_overloaded_by_reason_total", kCounter,
+             "Requests refused as overloaded (rejection code 0), by the bound that was reached.");
+  for (const auto& [reason, count] : s.core.overloaded_by_reason) {
+    out.Sample(Labels{{"reason", reason}}, count);
+  }
   Single(out, "belfry_replies_sent_total", kCounter, "Signed replies sent to clients.", s.core.replies_sent);
 
   // ---- queues ----
@@ -93,6 +124,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_in_flight_requests", kGauge, "Requests proposed in an undecided epoch.", s.core.in_flight_requests);
   Single(out, "belfry_client_queue_frames", kGauge,
          "Client frames received but not yet handled by the core.", s.client_queue_frames);
+  Single(out, "belfry_client_queue_refused_total", kCounter,
+         "Client frames refused, and their connection closed, because the core's queue was full.",
+         s.client_queue_refused);
   Single(out, "belfry_peer_inbox_messages", kGauge, "Peer messages delivered but not yet handled.",
          s.network.inbox_messages);
 
@@ -144,6 +178,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   out.Sample(Labels{{"reason", "capacity"}}, s.network.refused_capacity);
   out.Sample(Labels{{"reason", "handshake_timeout"}}, s.network.handshake_timeouts);
   out.Sample(Labels{{"reason", "oversized_frame"}}, s.network.oversized_frames);
+  Single(out, "belfry_peer_links_closed_untrusted_total", kCounter,
+         "Peer links closed by a credential reload: the peer's certificate no longer verifies.",
+         s.network.closed_untrusted);
 
   // ---- clients ----
   Single(out, "belfry_client_connections_open", kGauge, "Client connections open now.", s.clients.connections_open);
@@ -153,9 +190,17 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
              "Client connections refused, by reason.");
   out.Sample(Labels{{"reason", "tls"}}, s.clients.refused_tls);
   out.Sample(Labels{{"reason", "role"}}, s.clients.refused_role);
-  out.Sample(Labels{{"reason", "capacity"}}, s.clients.refused_capacity);
+  out.Sample(Labels{{"reason", "capacity"}}, s.clients.refused_capacity - s.clients.refused_capacity_per_address);
+  out.Sample(Labels{{"reason", "capacity_per_address"}}, s.clients.refused_capacity_per_address);
   out.Sample(Labels{{"reason", "handshake_timeout"}}, s.clients.handshake_timeouts);
   out.Sample(Labels{{"reason", "oversized_frame"}}, s.clients.oversized_frames);
+  Single(out, "belfry_client_connections_closed_untrusted_total", kCounter,
+         "Client connections closed by a credential reload: the user's certificate no longer verifies.",
+         s.clients.closed_untrusted);
+  out.Family("belfry_credential_reloads_total", kCounter,
+             "TLS credential reloads on SIGHUP, by result (failed: the old credentials stayed).");
+  out.Sample(Labels{{"result", "ok"}}, s.credential_reloads_ok);
+  out.Sample(Labels{{"result", "failed"}}, s.credential_reloads_failed);
   Single(out, "belfry_client_frames_received_total", kCounter, "Client frames received.", s.clients.requests_received);
   Single(out, "belfry_client_bytes_received_total", kCounter, "Client frame bytes received.",
          s.clients.request_bytes_received);

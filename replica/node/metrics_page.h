@@ -33,7 +33,10 @@ struct ReplicaSnapshot {
   transport::NetworkCounters network;
   transport::ClientServerCounters clients;
   uint64_t client_queue_frames = 0;
+  uint64_t client_queue_refused = 0;  // frames refused (and their connection closed): queue full
   uint64_t store_bytes = 0;
+  uint64_t credential_reloads_ok = 0;      // SIGHUP reloads applied
+  uint64_t credential_reloads_failed = 0;  // ... refused (the old credentials stayed)
   metrics::ProcessStats process;
 };
 

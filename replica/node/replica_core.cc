@@ -74,6 +74,14 @@ ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, Rep
 
 ReplicaCore::~ReplicaCore() = default;
 
+ReplicaCore::Options ReplicaCore::OptionsFor(const config::ClusterConfig& config) {
+  Options options;
+  options.waiting_requests_max = config.limits.waiting_requests_max;
+  options.executed_reply_bytes_max = config.limits.executed_reply_bytes_max;
+  options.checkpoint_interval_epochs = config.limits.checkpoint_interval_epochs;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<ReplicaCore>> ReplicaCore::Create(
     const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys, store::Store* store,
     const pki::CaBundle* ca, Outbox* outbox, Options options) {
@@ -106,10 +114,17 @@ absl::Status ReplicaCore::Init() {
   // Round 0's coin is fixed (consensus/aba/binary_agreement.cc): the common case decides
   // every agreement without threshold cryptography.
   hb_config_.aba.round0_coin_fixed = true;
+  hb_config_.aba.rounds_ahead_max = l.aba_rounds_ahead_max;
   hb_config_.request_bytes_max = state_config_.request_bytes_max();
   hb_config_.proposal_bytes_max =
       std::min<uint64_t>(l.frame_bytes_max / 2,
                          uint64_t{l.batch_requests_max} * (state_config_.request_bytes_max() + 16));
+  // Votes are kept a few intervals ahead of the stable checkpoint: correct replicas vote
+  // only for epochs they committed, within the consensus window of each other.
+  checkpoint_votes_ = std::make_unique<CheckpointVotes>(
+      config_, std::max<uint64_t>(4 * options_.checkpoint_interval_epochs, 64));
+  BELFRY_ASSIGN_OR_RETURN(stable_, store_->ReadCheckpoint());
+  if (stable_.has_value()) counters_.stable_checkpoint_epoch = stable_->epoch();
   StartConsensusAt(store_->next_epoch());
   return absl::OkStatus();
 }
@@ -149,9 +164,12 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
     case pb::PeerMessage::kConsensus: {
       const uint64_t epoch = msg.consensus().epoch();
       if (hb_->Classify(epoch) == consensus::epoch::EpochPosition::kBeyondWindow) {
-        // Peers are further along than our window: we missed epochs.
-        behind_ = true;
-        RequestCatchUp(now_ms);
+        beyond_window_[from] = epoch;
+        if (PeersAhead()) {
+          // Peers are further along than our window: we missed epochs.
+          behind_ = true;
+          RequestCatchUp(now_ms);
+        }
       }
       ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
       break;
@@ -161,6 +179,25 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
       break;
     case pb::PeerMessage::kCommittedEpoch:
       HandleCommittedEpoch(from, msg.committed_epoch(), now_ms);
+      break;
+    case pb::PeerMessage::kCheckpointVote:
+      HandleCheckpointVote(from, msg.checkpoint_vote(), now_ms);
+      break;
+    case pb::PeerMessage::kFetchCheckpoint:
+      if (stable_.has_value()) {
+        pb::PeerMessage out;
+        *out.mutable_checkpoint() = *stable_;
+        outbox_->SendPeer(from, out.SerializeAsString());
+      }
+      break;
+    case pb::PeerMessage::kCheckpoint:
+      HandleCertificate(from, msg.checkpoint(), now_ms);
+      break;
+    case pb::PeerMessage::kFetchState:
+      HandleFetchState(from, msg.fetch_state());
+      break;
+    case pb::PeerMessage::kStateChunk:
+      HandleStateChunk(from, msg.state_chunk(), now_ms);
       break;
     case pb::PeerMessage::KIND_NOT_SET:
       ++counters_.peer_messages_malformed;
@@ -209,7 +246,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
 }
 
 void ReplicaCore::MaybePropose(int64_t now_ms) {
-  if (!fatal_.ok() || !hb_->can_propose()) return;
+  if (!fatal_.ok() || transfer_.has_value() || !hb_->can_propose()) return;
   // Propose when there is a reason to run the epoch: requests here that no running epoch
   // carries yet, or peers already running it (they need our proposal, or will count us
   // among the f missing).
@@ -297,6 +334,7 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
     }
     RememberExecuted(ids[i], std::move(frame));
   }
+  MaybeCheckpoint(epoch);
   // Debug: at load this is many lines a second; the metrics carry the same story.
   transport::LogLine(transport::LogLevel::kDebug, "replica", "epoch_committed")
       .Add("epoch", epoch)
@@ -434,20 +472,21 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked,
     return;
   }
   if (waiting_.size() >= options_.waiting_requests_max && waiting_.count(id) == 0) {
-    ++counters_.requests_overloaded;
-    Reject(connection, id, pb::STATUS_UNSPECIFIED, "replica is overloaded; retry later");
+    RejectOverloaded(connection, id, "waiting", "replica is overloaded; retry later");
     return;
   }
   absl::Status admitted = mempool_.Add(id, std::move(checked.request), checked.client_key);
   if (admitted.code() == absl::StatusCode::kResourceExhausted) {
-    ++counters_.requests_overloaded;
-    Reject(connection, id, pb::STATUS_UNSPECIFIED, std::string(admitted.message()));
+    const bool own_bound =
+        mempool_.pending_for(checked.client_key) >= config_.limits.pending_requests_per_client_max;
+    RejectOverloaded(connection, id, own_bound ? "client_pending" : "mempool",
+                     std::string(admitted.message()));
     return;
   }
   if (admitted.ok()) ++counters_.requests_admitted;
   std::vector<uint64_t>& waiters = waiting_[id];
   if (waiters.size() >= options_.waiting_frames_per_request_max) {
-    Reject(connection, id, pb::STATUS_UNSPECIFIED, "too many copies of this request are waiting");
+    RejectOverloaded(connection, id, "copies", "too many copies of this request are waiting");
     return;
   }
   waiters.push_back(connection);
@@ -461,6 +500,7 @@ void ReplicaCore::HandleStatusQuery(uint64_t connection) {
   status.set_last_epoch(store_->next_epoch());
   status.set_consensus_time_ms(store_->last_consensus_time_ms());
   status.set_log_head(DigestString(store_->log_head()));
+  status.set_checkpoint_epoch(stable_.has_value() ? stable_->epoch() : 0);
   status.set_faults_seen(counters_.faults);
   status.set_signature(keys_.reply.Sign(wire::StatusStatement(status)));
   pb::ClientFrame frame;
@@ -481,10 +521,31 @@ void ReplicaCore::Reject(uint64_t connection, const std::string& request_id, uin
   outbox_->SendClient(connection, frame.SerializeAsString());
 }
 
+// Code 0 is the one refusal that is not final: the client offers the request again later
+// (client_lib/internal/pending_call.h), since it depends on this replica's load, not on
+// the request.
+void ReplicaCore::RejectOverloaded(uint64_t connection, const std::string& request_id,
+                                   const char* reason, const std::string& message) {
+  ++counters_.requests_overloaded;
+  ++counters_.overloaded_by_reason[reason];
+  Reject(connection, request_id, pb::STATUS_UNSPECIFIED, message);
+}
+
 // ---- catch-up ----
+
+bool ReplicaCore::PeersAhead() const {
+  uint32_t ahead = 0;
+  for (const auto& [peer, epoch] : beyond_window_) {
+    if (hb_->Classify(epoch) == consensus::epoch::EpochPosition::kBeyondWindow) ++ahead;
+  }
+  return ahead >= config_.f() + 1;
+}
 
 void ReplicaCore::OnTick(int64_t now_ms) {
   if (!fatal_.ok()) return;
+  if (transfer_.has_value() && now_ms - transfer_->last_request_ms > options_.state_transfer_timeout_ms) {
+    ReplaceTransferSource(now_ms, "timeout");
+  }
   if (behind_) RequestCatchUp(now_ms);
   MaybePropose(now_ms);
 }
@@ -495,6 +556,12 @@ void ReplicaCore::RequestCatchUp(int64_t now_ms) {
   if (++fetches_without_progress_ > 3) {
     behind_ = false;  // a later beyond-window message sets it again
     fetches_without_progress_ = 0;
+    // Nobody could serve the epochs we lack: they are pruned. A stable checkpoint beyond
+    // our state is then the way back.
+    if (!transfer_.has_value()) {
+      want_transfer_ = true;
+      RequestCheckpoints();
+    }
     return;
   }
   pb::PeerMessage msg;
@@ -566,6 +633,317 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
     last_fetch_ms_ = 0;
     RequestCatchUp(now_ms);
   }
+}
+
+// ---- checkpoints ----
+
+void ReplicaCore::RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail) {
+  ++counters_.faults;
+  ++counters_.faults_by_kind[absl::StrCat(peer, "/", kind)];
+  transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_fault")
+      .Add("peer", peer)
+      .Add("kind", kind)
+      .Add("detail", detail);
+}
+
+void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
+  const uint64_t k = options_.checkpoint_interval_epochs;
+  if (k == 0 || (epoch + 1) % k != 0) return;
+  absl::StatusOr<store::Digest> digest = store_->ComputeStateDigest();
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeState();
+  if (!digest.ok() || !frozen.ok()) {
+    Fail(!digest.ok() ? digest.status() : frozen.status());
+    return;
+  }
+  OwnCheckpoint own{DigestString(*digest), DigestString(store_->log_head()), *std::move(frozen)};
+  pb::PeerMessage msg;
+  pb::CheckpointVote* vote = msg.mutable_checkpoint_vote();
+  vote->set_epoch(epoch);
+  vote->set_state_digest(own.state_digest);
+  vote->set_log_head(own.log_head);
+  vote->set_consensus_time_ms(store_->last_consensus_time_ms());
+  const Bytes statement =
+      CheckpointStatementOf(config_, epoch, vote->state_digest(), vote->log_head(), vote->consensus_time_ms());
+  vote->set_signature(keys_.reply.Sign(statement));
+  own_checkpoints_[epoch] = std::move(own);
+  while (own_checkpoints_.size() > options_.served_checkpoints_max) own_checkpoints_.erase(own_checkpoints_.begin());
+  ++counters_.checkpoints_taken;
+  const std::string bytes = msg.SerializeAsString();
+  for (uint32_t to = 0; to < config_.n(); ++to) {
+    if (to != self_) outbox_->SendPeer(to, bytes);
+  }
+  HandleCheckpointVote(self_, msg.checkpoint_vote(), /*now_ms=*/0);
+}
+
+void ReplicaCore::HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& vote, int64_t now_ms) {
+  absl::StatusOr<std::optional<pb::CheckpointCertificate>> added =
+      checkpoint_votes_->Add(from, vote, stable_checkpoint_epoch());
+  if (!added.ok()) {
+    if (added.status().code() != absl::StatusCode::kOutOfRange) {
+      RecordFault(from, "bad_checkpoint_vote", added.status().message());
+    }
+    return;
+  }
+  if (added->has_value()) AdoptCertificate(**added, now_ms);
+}
+
+void ReplicaCore::RequestCheckpoints() {
+  pb::PeerMessage msg;
+  msg.mutable_fetch_checkpoint();
+  const std::string bytes = msg.SerializeAsString();
+  for (uint32_t to = 0; to < config_.n(); ++to) {
+    if (to != self_) outbox_->SendPeer(to, bytes);
+  }
+}
+
+void ReplicaCore::HandleCertificate(uint32_t from, const pb::CheckpointCertificate& cert, int64_t now_ms) {
+  if (stable_.has_value() && cert.epoch() <= stable_->epoch()) return;
+  absl::Status valid = VerifyCheckpointCertificate(config_, cert);
+  if (!valid.ok()) {
+    RecordFault(from, "bad_checkpoint_certificate", valid.message());
+    return;
+  }
+  AdoptCertificate(cert, now_ms);
+}
+
+// A verified certificate, from votes or from a peer.
+void ReplicaCore::AdoptCertificate(const pb::CheckpointCertificate& cert, int64_t now_ms) {
+  if (stable_.has_value() && cert.epoch() <= stable_->epoch()) return;
+  const uint64_t next = store_->next_epoch();
+  if (cert.epoch() >= next) {
+    // The cluster certified a state this replica does not have. If this replica signed
+    // it, it had that state once: its disk was rolled back or lost.
+    bool signed_by_self = false;
+    for (const pb::CheckpointSignature& sig : cert.signatures()) signed_by_self |= sig.replica() == self_;
+    if (signed_by_self) {
+      ++counters_.rollbacks_detected;
+      transport::LogLine(transport::LogLevel::kError, "replica", "rollback_detected")
+          .Add("checkpoint_epoch", cert.epoch())
+          .Add("next_epoch", next);
+    }
+    if ((want_transfer_ || signed_by_self) && !transfer_.has_value()) StartTransfer(cert, now_ms);
+    return;
+  }
+  std::shared_ptr<const store::StateSnapshot> state;
+  auto own = own_checkpoints_.find(cert.epoch());
+  if (own != own_checkpoints_.end()) {
+    if (own->second.state_digest != cert.state_digest() || own->second.log_head != cert.log_head()) {
+      // 2f+1 replicas, so at least f+1 correct ones, hold another state than we computed
+      // at that epoch: ours is corrupt. Stop serving it and fetch theirs.
+      ++counters_.state_divergences;
+      transport::LogLine(transport::LogLevel::kError, "replica", "state_diverged")
+          .Add("checkpoint_epoch", cert.epoch());
+      if (!transfer_.has_value()) StartTransfer(cert, now_ms);
+      return;
+    }
+    state = own->second.state;
+  }
+  absl::Status written = store_->WriteCheckpoint(cert);
+  if (!written.ok()) {
+    Fail(std::move(written));
+    return;
+  }
+  stable_ = cert;
+  ++counters_.checkpoints_stable;
+  counters_.stable_checkpoint_epoch = cert.epoch();
+  if (state != nullptr) {
+    served_[cert.epoch()] = std::move(state);
+    while (served_.size() > options_.served_checkpoints_max) served_.erase(served_.begin());
+  }
+  own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(cert.epoch()));
+  checkpoint_votes_->ForgetThrough(cert.epoch());
+  // Epoch records are needed to serve catch-up for the retained batches only, and a
+  // stable checkpoint covers everything before it: prune below both.
+  if (next > options_.retained_batches) {
+    absl::Status pruned = store_->PruneLogBefore(std::min<uint64_t>(cert.epoch() + 1, next - options_.retained_batches));
+    if (!pruned.ok()) {
+      Fail(std::move(pruned));
+      return;
+    }
+  }
+  counters_.log_base_epoch = store_->log_base_epoch();
+}
+
+// ---- state transfer ----
+
+void ReplicaCore::HandleFetchState(uint32_t from, const pb::FetchState& fetch) {
+  pb::PeerMessage msg;
+  pb::StateChunk* chunk = msg.mutable_state_chunk();
+  chunk->set_epoch(fetch.epoch());
+  chunk->set_after_key(fetch.after_key());
+  auto it = served_.find(fetch.epoch());
+  if (it == served_.end()) {
+    chunk->set_unavailable(true);
+  } else {
+    std::vector<std::pair<std::string, std::string>> entries;
+    bool done = false;
+    absl::Status scanned = it->second->Scan(fetch.after_key(), options_.state_chunk_bytes_max, &entries, &done);
+    if (!scanned.ok()) {
+      chunk->set_unavailable(true);
+    } else {
+      for (auto& [key, value] : entries) {
+        pb::StateEntry* e = chunk->add_entries();
+        e->set_key(std::move(key));
+        e->set_value(std::move(value));
+      }
+      chunk->set_last(done);
+      ++counters_.state_chunks_served;
+    }
+  }
+  outbox_->SendPeer(from, msg.SerializeAsString());
+}
+
+void ReplicaCore::StartTransfer(const pb::CheckpointCertificate& cert, int64_t now_ms) {
+  Transfer t;
+  t.cert = cert;
+  // The first signer after this replica: signers hold that state.
+  t.source = self_;
+  for (uint32_t step = 1; step < config_.n() && t.source == self_; ++step) {
+    const uint32_t candidate = (self_ + step) % config_.n();
+    for (const pb::CheckpointSignature& sig : cert.signatures()) {
+      if (sig.replica() == candidate) t.source = candidate;
+    }
+  }
+  if (t.source == self_) return;  // a certificate signed only by us cannot happen (2f+1 > 1)
+  absl::Status cleared = store_->ClearStaging();
+  if (!cleared.ok()) {
+    Fail(std::move(cleared));
+    return;
+  }
+  transfer_ = std::move(t);
+  ++counters_.state_transfers_started;
+  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_started")
+      .Add("checkpoint_epoch", cert.epoch())
+      .Add("next_epoch", store_->next_epoch())
+      .Add("source", transfer_->source);
+  RequestNextChunk(now_ms);
+}
+
+void ReplicaCore::RequestNextChunk(int64_t now_ms) {
+  pb::PeerMessage msg;
+  msg.mutable_fetch_state()->set_epoch(transfer_->cert.epoch());
+  msg.mutable_fetch_state()->set_after_key(transfer_->after_key);
+  transfer_->last_request_ms = now_ms;
+  outbox_->SendPeer(transfer_->source, msg.SerializeAsString());
+}
+
+void ReplicaCore::ReplaceTransferSource(int64_t now_ms, absl::string_view why) {
+  ++counters_.state_transfer_source_failures;
+  transfer_->failed.insert(transfer_->source);
+  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_source_replaced")
+      .Add("source", transfer_->source)
+      .Add("reason", why);
+  // What was staged came from the old source and is unverified: start over, so a bad
+  // digest is always blamed on the one replica that sent all of it.
+  absl::Status cleared = store_->ClearStaging();
+  if (!cleared.ok()) {
+    Fail(std::move(cleared));
+    return;
+  }
+  transfer_->after_key.clear();
+  transfer_->entries = 0;
+  for (uint32_t step = 1; step < config_.n(); ++step) {
+    const uint32_t candidate = (transfer_->source + step) % config_.n();
+    if (candidate != self_ && transfer_->failed.count(candidate) == 0) {
+      transfer_->source = candidate;
+      RequestNextChunk(now_ms);
+      return;
+    }
+  }
+  // Every peer failed for this checkpoint (most likely they moved on and no longer hold
+  // it): ask for their newest.
+  transfer_.reset();
+  want_transfer_ = true;
+  RequestCheckpoints();
+}
+
+void ReplicaCore::HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, int64_t now_ms) {
+  if (!transfer_.has_value() || from != transfer_->source || chunk.epoch() != transfer_->cert.epoch() ||
+      chunk.after_key() != transfer_->after_key) {
+    return;  // stale, or not asked for
+  }
+  if (chunk.unavailable()) {
+    ReplaceTransferSource(now_ms, "unavailable");
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  entries.reserve(chunk.entries_size());
+  const std::string* previous = &transfer_->after_key;
+  for (const pb::StateEntry& e : chunk.entries()) {
+    if (e.key().empty() || (!previous->empty() && e.key() <= *previous)) {
+      RecordFault(from, "bad_state_chunk", "keys not ascending");
+      ReplaceTransferSource(now_ms, "bad_chunk");
+      return;
+    }
+    previous = &e.key();
+    entries.emplace_back(e.key(), e.value());
+  }
+  if (entries.empty() && !chunk.last()) {
+    RecordFault(from, "bad_state_chunk", "an empty chunk that is not the last");
+    ReplaceTransferSource(now_ms, "bad_chunk");
+    return;
+  }
+  if (!entries.empty()) {
+    absl::Status staged = store_->StageEntries(entries);
+    if (!staged.ok()) {
+      Fail(std::move(staged));
+      return;
+    }
+    transfer_->after_key = entries.back().first;
+    transfer_->entries += entries.size();
+  }
+  if (!chunk.last()) {
+    RequestNextChunk(now_ms);
+    return;
+  }
+  absl::StatusOr<store::Digest> digest = store_->ComputeStagedDigest();
+  if (!digest.ok()) {
+    Fail(digest.status());
+    return;
+  }
+  if (DigestString(*digest) != transfer_->cert.state_digest()) {
+    RecordFault(from, "bad_state_transfer", "the state sent does not hash to the certified digest");
+    ReplaceTransferSource(now_ms, "bad_digest");
+    return;
+  }
+  FinishTransfer(now_ms);
+}
+
+void ReplicaCore::FinishTransfer(int64_t now_ms) {
+  const pb::CheckpointCertificate cert = transfer_->cert;
+  store::Digest head{};
+  std::copy(cert.log_head().begin(), cert.log_head().end(), head.begin());
+  absl::Status installed = store_->InstallStaged(cert.epoch() + 1, head, cert.consensus_time_ms());
+  if (installed.ok()) installed = store_->WriteCheckpoint(cert);
+  if (!installed.ok()) {
+    Fail(std::move(installed));
+    return;
+  }
+  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_finished")
+      .Add("checkpoint_epoch", cert.epoch())
+      .Add("entries", transfer_->entries)
+      .Add("source", transfer_->source);
+  transfer_.reset();
+  want_transfer_ = false;
+  ++counters_.state_transfers_completed;
+  stable_ = cert;
+  counters_.stable_checkpoint_epoch = cert.epoch();
+  counters_.log_base_epoch = store_->log_base_epoch();
+  served_.clear();
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeState();
+  if (frozen.ok()) served_[cert.epoch()] = *std::move(frozen);
+  own_checkpoints_.clear();
+  checkpoint_votes_->ForgetThrough(cert.epoch());
+  // Requests answered in the epochs we skipped get their replies from other replicas.
+  waiting_.clear();
+  in_flight_.clear();
+  catchup_votes_.clear();
+  StartConsensusAt(cert.epoch() + 1);
+  // Then the epochs after the checkpoint, by ordinary catch-up.
+  behind_ = true;
+  fetches_without_progress_ = 0;
+  last_fetch_ms_ = 0;
+  RequestCatchUp(now_ms);
 }
 
 }  // namespace belfry::replica

@@ -17,6 +17,22 @@
 // once f+1 peers sent byte-identical CommittedEpoch records for it — at least one of them
 // is correct, so it is the batch consensus decided — checking that executing it yields
 // the log head they reported. Then it restarts consensus at the first epoch it lacks.
+//
+// Checkpoints (checkpoints.h): every checkpoint_interval_epochs epochs the core hashes
+// its state, signs a vote and sends it to every peer; 2f+1 matching votes make a stable
+// checkpoint, which the core keeps (store), serves from a frozen copy of the state, and
+// uses to prune epoch records the retained log no longer needs. A stable checkpoint
+// whose digest differs from this replica's own at that epoch means its state is corrupt.
+//
+// State transfer: when catch-up brings nothing (peers pruned the epochs this replica
+// lacks: it was down long, lost its disk, or was restored from an old copy), or a stable
+// checkpoint shows this replica's state is corrupt or rolled back, the core asks its
+// peers for their stable checkpoint, verifies the 2f+1 signatures, and fetches that
+// state in chunks from one signer into a staging area. Only if the whole staged state
+// hashes to the certified digest does it replace the state (one atomic write); otherwise
+// the source is blamed and the next replica is asked. Then ordinary catch-up fetches the
+// epochs after the checkpoint. While it transfers, the replica is not ready and serves no
+// replies from its stale state.
 #ifndef BELFRY_REPLICA_NODE_REPLICA_CORE_H_
 #define BELFRY_REPLICA_NODE_REPLICA_CORE_H_
 
@@ -40,6 +56,7 @@
 #include "proto/replica.pb.h"
 #include "proto/reply.pb.h"
 #include "replica/mempool/mempool.h"
+#include "replica/node/checkpoints.h"
 #include "replica/node/reply_signer.h"
 #include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
@@ -65,10 +82,24 @@ struct CoreCounters {
   uint64_t requests_executed = 0;
   uint64_t requests_admitted = 0;
   uint64_t requests_refused = 0;       // precheck failed
-  uint64_t requests_overloaded = 0;    // mempool full
+  uint64_t requests_overloaded = 0;    // refused with code 0: a bound was reached
+  // The same, by bound: "client_pending" (pending_requests_per_client_max), "mempool"
+  // (mempool_requests_max or its byte bound), "waiting" (waiting_requests_max), "copies"
+  // (copies of one request awaiting it).
+  std::map<std::string, uint64_t> overloaded_by_reason;
   uint64_t replies_sent = 0;
   uint64_t peer_messages_malformed = 0;
   uint64_t epochs_caught_up = 0;
+  uint64_t checkpoints_taken = 0;          // votes this replica signed
+  uint64_t checkpoints_stable = 0;         // certificates adopted
+  uint64_t stable_checkpoint_epoch = 0;    // the latest (0 with none)
+  uint64_t state_transfers_started = 0;
+  uint64_t state_transfers_completed = 0;
+  uint64_t state_transfer_source_failures = 0;  // a source timed out, gave up or sent bad state
+  uint64_t state_chunks_served = 0;
+  uint64_t state_divergences = 0;          // own digest differed from a stable checkpoint
+  uint64_t rollbacks_detected = 0;         // a stable checkpoint this replica signed is ahead of it
+  uint64_t log_base_epoch = 0;             // epoch records before it are pruned
   uint64_t faults = 0;
   std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
   uint64_t mempool_requests = 0;
@@ -116,7 +147,14 @@ class ReplicaCore {
     size_t waiting_frames_per_request_max = 8;  // duplicate frames of one request awaiting it
     size_t executed_remembered_max = 100000;     // executed request ids kept for late copies
     uint64_t executed_reply_bytes_max = 64ull << 20;  // their cached reply frames
+    uint64_t checkpoint_interval_epochs = 128;        // 0: no checkpoints
+    size_t state_chunk_bytes_max = size_t{1} << 20;   // per StateChunk answer
+    int64_t state_transfer_timeout_ms = 3000;         // a source silent this long is replaced
+    size_t served_checkpoints_max = 4;                // stable states kept for serving
   };
+  // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
+  // limits.executed_reply_bytes_max); the rest at their defaults.
+  static Options OptionsFor(const config::ClusterConfig& config);
 
   // `store`, `ca` and `outbox` are borrowed and must outlive the core. Fails when the
   // stored state cannot be read.
@@ -142,8 +180,13 @@ class ReplicaCore {
   CoreCounters counters() const;
   uint64_t next_epoch() const;
   int64_t consensus_time_ms() const;
-  // True while this replica fetches committed epochs it missed from its peers.
-  bool catching_up() const { return behind_; }
+  // True while this replica fetches committed epochs it missed from its peers, or
+  // transfers a checkpoint's state.
+  bool catching_up() const { return behind_ || transfer_.has_value(); }
+  // The latest stable checkpoint's epoch, if any.
+  std::optional<uint64_t> stable_checkpoint_epoch() const {
+    return stable_.has_value() ? std::optional<uint64_t>(stable_->epoch()) : std::nullopt;
+  }
 
  private:
   ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,
@@ -164,7 +207,27 @@ class ReplicaCore {
   void RequestCatchUp(int64_t now_ms);
   void Reject(uint64_t connection, const std::string& request_id, uint32_t code,
               const std::string& message);
+  void RejectOverloaded(uint64_t connection, const std::string& request_id, const char* reason,
+                        const std::string& message);
+  // Whether f+1 peers (so at least one correct one) sent messages for epochs beyond this
+  // replica's window: only then is it behind. One Byzantine peer's far-future messages
+  // alone must not make it fetch, nor report itself not ready.
+  bool PeersAhead() const;
   void Fail(absl::Status status);
+  void RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail);
+
+  // ---- checkpoints and state transfer ----
+  void MaybeCheckpoint(uint64_t epoch);
+  void HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& vote, int64_t now_ms);
+  void HandleCertificate(uint32_t from, const pb::CheckpointCertificate& cert, int64_t now_ms);
+  void AdoptCertificate(const pb::CheckpointCertificate& cert, int64_t now_ms);
+  void HandleFetchState(uint32_t from, const pb::FetchState& fetch);
+  void HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, int64_t now_ms);
+  void RequestCheckpoints();
+  void StartTransfer(const pb::CheckpointCertificate& cert, int64_t now_ms);
+  void RequestNextChunk(int64_t now_ms);
+  void ReplaceTransferSource(int64_t now_ms, absl::string_view why);
+  void FinishTransfer(int64_t now_ms);
 
   const config::ClusterConfig& config_;
   const uint32_t self_;
@@ -196,8 +259,34 @@ class ReplicaCore {
   // Catch-up: epoch -> serialized CommittedEpoch -> senders.
   std::map<uint64_t, std::map<std::string, std::set<uint32_t>>> catchup_votes_;
   bool behind_ = false;
+  // Peer -> the latest epoch beyond the window it sent a message for (at most N-1 entries).
+  std::map<uint32_t, uint64_t> beyond_window_;
   uint32_t fetches_without_progress_ = 0;  // stop asking once peers have nothing newer
   int64_t last_fetch_ms_ = 0;
+
+  std::unique_ptr<CheckpointVotes> checkpoint_votes_;
+  std::optional<pb::CheckpointCertificate> stable_;
+  // Checkpoints this replica took and voted for, not yet stable (bounded).
+  struct OwnCheckpoint {
+    std::string state_digest;
+    std::string log_head;
+    std::shared_ptr<const store::StateSnapshot> state;
+  };
+  std::map<uint64_t, OwnCheckpoint> own_checkpoints_;
+  // Stable checkpoints whose state this replica can serve, newest last (bounded).
+  std::map<uint64_t, std::shared_ptr<const store::StateSnapshot>> served_;
+  // Set when catch-up by log brought nothing: the next certificate beyond this replica's
+  // state starts a transfer.
+  bool want_transfer_ = false;
+  struct Transfer {
+    pb::CheckpointCertificate cert;
+    uint32_t source = 0;
+    std::string after_key;         // the last key staged
+    std::set<uint32_t> failed;     // sources that timed out, gave up or sent bad state
+    int64_t last_request_ms = 0;
+    uint64_t entries = 0;
+  };
+  std::optional<Transfer> transfer_;
   absl::Status fatal_;
   CoreCounters counters_;
 };

@@ -1,6 +1,7 @@
 #include "config/cluster_config.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,102 @@ TEST_CASE("out-of-range limits are refused", "[config]") {
   p = ValidProto(4, 1);
   p.mutable_limits()->set_document_bytes_max(100ull << 20);
   CHECK_THAT(std::string(Parse(p).message()), Catch::Contains("request_bytes_max"));
+}
+
+TEST_CASE("denial-of-service bounds have documented defaults", "[config]") {
+  auto cfg = ParseClusterConfig(FormatClusterConfig(ValidProto(4, 1)), "cluster.conf", ".");
+  REQUIRE(cfg.ok());
+  const Limits& l = cfg->limits;
+  CHECK(l.client_connections_max == 1024);
+  CHECK(l.client_connections_per_address_max == 256);
+  CHECK(l.client_handshake_timeout_ms == 5000);
+  CHECK(l.client_request_bytes_in_flight_max == 32ull << 20);
+  CHECK(l.client_reply_bytes_queued_max == 64ull << 20);
+  CHECK(l.client_queue_frames_max == 80000);
+  CHECK(l.client_queue_bytes_max == 256ull << 20);
+  CHECK(l.peer_handshake_timeout_ms == 5000);
+  CHECK(l.peer_inbound_connections_max == 256);
+  CHECK(l.peer_handshakes_per_address_max == 16);
+  CHECK(l.peer_resend_buffer_bytes_max == 64ull << 20);
+  CHECK(l.peer_resend_buffer_messages_max == 65536);
+  CHECK(l.peer_inbox_bytes_max == 64ull << 20);
+  CHECK(l.peer_inbox_messages_max == 65536);
+  CHECK(l.waiting_requests_max == 100000);
+  CHECK(l.executed_reply_bytes_max == 64ull << 20);
+  CHECK(l.aba_rounds_ahead_max == 8);
+}
+
+TEST_CASE("denial-of-service bounds are read from limits", "[config]") {
+  const std::string text = FormatClusterConfig(ValidProto(4, 1)) +
+                           "limits { client_connections_per_address_max: 64 "
+                           "client_handshake_timeout_ms: 1500 peer_handshake_timeout_ms: 2500 "
+                           "peer_handshakes_per_address_max: 8 client_queue_frames_max: 1000 "
+                           "waiting_requests_max: 5000 }\n";
+  auto cfg = ParseClusterConfig(text, "cluster.conf", ".");
+  REQUIRE(cfg.ok());
+  CHECK(cfg->limits.client_connections_per_address_max == 64);
+  CHECK(cfg->limits.client_handshake_timeout_ms == 1500);
+  CHECK(cfg->limits.peer_handshake_timeout_ms == 2500);
+  CHECK(cfg->limits.peer_handshakes_per_address_max == 8);
+  CHECK(cfg->limits.client_queue_frames_max == 1000);
+  CHECK(cfg->limits.waiting_requests_max == 5000);
+  CHECK(cfg->limits.client_queue_bytes_max == 256ull << 20);  // untouched: default
+}
+
+TEST_CASE("absurd denial-of-service bounds are refused naming the field", "[config]") {
+  struct Case {
+    const char* field;
+    std::function<void(pb::Limits*)> set;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"limits.client_handshake_timeout_ms", [](pb::Limits* l) { l->set_client_handshake_timeout_ms(5); },
+       "outside [100, 600000]"},
+      {"limits.client_handshake_timeout_ms",
+       [](pb::Limits* l) { l->set_client_handshake_timeout_ms(3600000); }, "outside"},
+      {"limits.peer_handshake_timeout_ms", [](pb::Limits* l) { l->set_peer_handshake_timeout_ms(99); },
+       "outside"},
+      {"limits.client_connections_per_address_max",
+       [](pb::Limits* l) { l->set_client_connections_per_address_max(1000000); }, "outside"},
+      {"limits.client_request_bytes_in_flight_max",
+       [](pb::Limits* l) { l->set_client_request_bytes_in_flight_max(1000); }, "outside"},
+      {"limits.client_queue_frames_max", [](pb::Limits* l) { l->set_client_queue_frames_max(20000000); },
+       "outside"},
+      {"limits.peer_resend_buffer_messages_max",
+       [](pb::Limits* l) { l->set_peer_resend_buffer_messages_max(10); }, "outside"},
+      {"limits.waiting_requests_max", [](pb::Limits* l) { l->set_waiting_requests_max(20000000); },
+       "outside"},
+      {"limits.aba_rounds_ahead_max", [](pb::Limits* l) { l->set_aba_rounds_ahead_max(1000); },
+       "outside [1, 64]"},
+      // Byte bounds that cannot hold one maximal frame.
+      {"limits.client_reply_bytes_queued_max",
+       [](pb::Limits* l) { l->set_client_reply_bytes_queued_max(1ull << 20); }, "below frame_bytes_max"},
+      {"limits.client_queue_bytes_max", [](pb::Limits* l) { l->set_client_queue_bytes_max(2ull << 20); },
+       "below frame_bytes_max"},
+      {"limits.peer_inbox_bytes_max", [](pb::Limits* l) { l->set_peer_inbox_bytes_max(8ull << 20); },
+       "below frame_bytes_max"},
+      {"limits.peer_resend_buffer_bytes_max",
+       [](pb::Limits* l) { l->set_peer_resend_buffer_bytes_max(16ull << 20); }, "below frame_bytes_max"},
+      // Fewer inbound peer connections than peers: a correct peer could be locked out.
+      {"limits.peer_inbound_connections_max",
+       [](pb::Limits* l) { l->set_peer_inbound_connections_max(2); }, "below N-1 = 3"},
+  };
+  for (const Case& c : cases) {
+    pb::ClusterConfig p = ValidProto(4, 1);
+    c.set(p.mutable_limits());
+    const std::string message(Parse(p).message());
+    INFO(message);
+    CHECK_THAT(message, Catch::StartsWith("cluster.conf: ") && Catch::Contains(c.field) &&
+                            Catch::Contains(c.reason));
+  }
+  // A lower frame bound makes the smaller byte bounds acceptable again.
+  pb::ClusterConfig p = ValidProto(4, 1);
+  p.mutable_limits()->set_document_bytes_max(512 << 10);
+  p.mutable_limits()->set_request_bytes_max(600 << 10);
+  p.mutable_limits()->set_frame_bytes_max(1 << 20);
+  p.mutable_limits()->set_client_reply_bytes_queued_max(1ull << 20);
+  p.mutable_limits()->set_peer_inbound_connections_max(3);
+  CHECK(Parse(p).ok());
 }
 
 TEST_CASE("a missing file is NOT_FOUND", "[config]") {

@@ -1,0 +1,335 @@
+// Tests for the replica core's checkpoints and state transfer (replica/node/replica_core.h,
+// checkpoints.h): four ReplicaCores with in-memory stores, their outboxes wired to each
+// other through a queue the test can drop, delay or tamper with, driven by real signed
+// logins from a test CA.
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "base/rng.h"
+#include "client_lib/internal/requests.h"
+#include "consensus/threshold_coin.h"
+#include "proto/replica.pb.h"
+#include "proto/reply.pb.h"
+#include "replica/node/checkpoints.h"
+#include "replica/node/replica_core.h"
+#include "replica/store/memory_store.h"
+#include "test/fuzz/fixtures.h"
+#include "test/pki/test_ca.h"
+#include "threshold/tdh2.h"
+#include "wire/statements.h"
+
+namespace belfry::replica {
+namespace {
+
+using fuzz::Cluster;
+constexpr uint32_t kN = fuzz::kN;
+
+struct PeerMsg {
+  uint32_t from;
+  uint32_t to;
+  std::string payload;
+};
+
+class TestNet;
+
+class RoutingOutbox final : public Outbox {
+ public:
+  RoutingOutbox(TestNet* net, uint32_t self) : net_(net), self_(self) {}
+  void SendPeer(uint32_t to, std::string payload) override;
+  void SendClient(uint64_t, std::string) override { ++client_frames; }
+  uint64_t client_frames = 0;
+
+ private:
+  TestNet* net_;
+  uint32_t self_;
+};
+
+ReplicaKeys KeysFor(uint32_t id) {
+  std::array<uint8_t, 32> seed{};
+  seed.fill(0x52);
+  seed[0] = static_cast<uint8_t>(id);
+  threshold::DealtKeySet coin = fuzz::DealFixed(fuzz::kCoinKeySeed);
+  threshold::DealtKeySet tdh2 = fuzz::DealFixed(fuzz::kTdh2KeySeed);
+  ReplicaKeys keys{.reply = ReplySigner::FromSeed(seed), .coin = nullptr, .decryption = nullptr};
+  auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
+  REQUIRE(scheme.ok());
+  keys.coin = std::move(*scheme);
+  auto provider = threshold::DecryptionShareProvider::Create(std::move(tdh2.shares[id]), tdh2.public_keys);
+  REQUIRE(provider.ok());
+  keys.decryption = std::make_unique<threshold::DecryptionShareProvider>(std::move(*provider));
+  return keys;
+}
+
+ReplicaCore::Options TestOptions() {
+  ReplicaCore::Options o;
+  o.checkpoint_interval_epochs = 4;
+  o.retained_batches = 8;
+  o.fetch_interval_ms = 50;
+  o.state_transfer_timeout_ms = 400;
+  o.state_chunk_bytes_max = 512;  // many chunks even for a small state
+  return o;
+}
+
+class TestNet {
+ public:
+  explicit TestNet(const testing::TestCa& ca) : bundle_(ca.Bundle()) {
+    for (uint32_t id = 0; id < kN; ++id) {
+      stores_.push_back(std::make_unique<store::MemoryStore>());
+      outboxes_.push_back(std::make_unique<RoutingOutbox>(this, id));
+      cores_.emplace_back();
+      Restart(id, /*wipe=*/false);
+    }
+  }
+
+  // A new core on the replica's store (or on an empty one), as after a restart.
+  void Restart(uint32_t id, bool wipe) {
+    cores_[id].reset();
+    if (wipe) stores_[id] = std::make_unique<store::MemoryStore>();
+    auto core = ReplicaCore::Create(Cluster(), id, KeysFor(id), stores_[id].get(), &bundle_,
+                                    outboxes_[id].get(), TestOptions());
+    INFO(core.status().ToString());
+    REQUIRE(core.ok());
+    cores_[id] = std::move(*core);
+  }
+
+  void Send(PeerMsg m) { queue_.push_back(std::move(m)); }
+
+  // Every up replica receives the client frame.
+  void Submit(const std::string& request_bytes) {
+    pb::ClientFrame frame;
+    frame.set_request(request_bytes);
+    const std::string bytes = frame.SerializeAsString();
+    for (uint32_t id = 0; id < kN; ++id) {
+      if (!down_[id]) cores_[id]->OnClientFrame(next_connection_++, bytes, now_ms_);
+    }
+  }
+
+  // Delivers queued messages in order (dropping those to or from down replicas, and
+  // those `tamper` drops), ticking every core every round, until `done` or `rounds_max`.
+  bool RunUntil(const std::function<bool()>& done, int rounds_max = 20000) {
+    for (int round = 0; round < rounds_max; ++round) {
+      if (done()) return true;
+      for (size_t i = 0, n = std::min<size_t>(queue_.size(), 64); i < n; ++i) {
+        PeerMsg m = std::move(queue_.front());
+        queue_.pop_front();
+        if (down_[m.from] || down_[m.to]) continue;
+        if (tamper && !tamper(m)) continue;
+        cores_[m.to]->OnPeerMessage(m.from, m.payload, now_ms_);
+      }
+      now_ms_ += 5;
+      if (round % 4 == 0) {
+        for (uint32_t id = 0; id < kN; ++id) {
+          if (!down_[id]) cores_[id]->OnTick(now_ms_);
+        }
+      }
+    }
+    return done();
+  }
+
+  // Logs `count` fresh users in (each a new ordered, state-changing request) and runs
+  // until every up replica executed them all.
+  void Logins(int count, const testing::TestCa& ca) {
+    CryptoRng rng;
+    for (int i = 0; i < count; ++i) {
+      const std::string uid = "user" + std::to_string(users_++);
+      pki::IssuedCertificate cert = ca.Issue(uid, pki::Role::kUser);
+      client::internal::SessionKey session = client::internal::SessionKey::Generate();
+      auto login = client::internal::BuildLogin(Cluster().cluster_id(), uid,
+                                                std::string(cert.cert_der.begin(), cert.cert_der.end()),
+                                                cert.key, session, now_ms_, rng);
+      REQUIRE(login.ok());
+      Submit(login->bytes);
+      REQUIRE(RunUntil([&] { return Quiet(); }));
+    }
+  }
+
+  // Up replicas agree on the next epoch, nothing is queued and no mempool holds work.
+  bool Quiet() const {
+    if (!queue_.empty()) return false;
+    std::optional<uint64_t> next;
+    for (uint32_t id = 0; id < kN; ++id) {
+      if (down_[id]) continue;
+      if (cores_[id]->counters().mempool_requests != 0 || cores_[id]->catching_up()) return false;
+      if (next.has_value() && *next != cores_[id]->next_epoch()) return false;
+      next = cores_[id]->next_epoch();
+    }
+    return true;
+  }
+
+  store::Digest Digest(uint32_t id) const { return *stores_[id]->ComputeStateDigest(); }
+  ReplicaCore& core(uint32_t id) { return *cores_[id]; }
+  store::MemoryStore& store(uint32_t id) { return *stores_[id]; }
+  void SetDown(uint32_t id, bool down) { down_[id] = down; }
+
+  std::function<bool(PeerMsg&)> tamper;
+
+ private:
+  pki::CaBundle bundle_;
+  std::vector<std::unique_ptr<store::MemoryStore>> stores_;
+  std::vector<std::unique_ptr<RoutingOutbox>> outboxes_;
+  std::vector<std::unique_ptr<ReplicaCore>> cores_;
+  std::deque<PeerMsg> queue_;
+  std::array<bool, kN> down_{};
+  int64_t now_ms_ = testing::NowUnixSeconds() * 1000;
+  uint64_t next_connection_ = 1;
+  int users_ = 0;
+};
+
+void RoutingOutbox::SendPeer(uint32_t to, std::string payload) {
+  net_->Send(PeerMsg{self_, to, std::move(payload)});
+}
+
+TEST_CASE("checkpoints become stable at every replica and the log is pruned", "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(30, ca);
+  const uint64_t next = net.core(0).next_epoch();
+  REQUIRE(next >= 30);
+  for (uint32_t id = 0; id < kN; ++id) {
+    INFO("replica " << id);
+    const CoreCounters c = net.core(id).counters();
+    CHECK(c.checkpoints_taken == next / 4);
+    CHECK(c.checkpoints_stable >= next / 4 - 1);
+    REQUIRE(net.core(id).stable_checkpoint_epoch().has_value());
+    CHECK(*net.core(id).stable_checkpoint_epoch() + 1 == next / 4 * 4);
+    CHECK(c.faults == 0);
+    // Records older than the retained window are gone; the chain still verifies.
+    CHECK(net.store(id).log_base_epoch() > 0);
+    CHECK(net.store(id).log_base_epoch() + 8 + 4 >= next);
+    CHECK_FALSE(net.store(id).ReadEpochRecord(0)->has_value());
+    CHECK(net.store(id).VerifyChain().ok());
+    CHECK(net.Digest(id) == net.Digest(0));
+    // The certificate is kept durably and verifies on its own.
+    auto cert = net.store(id).ReadCheckpoint();
+    REQUIRE(cert.ok());
+    REQUIRE(cert->has_value());
+    CHECK(VerifyCheckpointCertificate(Cluster(), **cert).ok());
+  }
+}
+
+TEST_CASE("a replica restarted on a wiped store comes back by state transfer", "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  net.SetDown(3, true);
+  net.Logins(30, ca);  // the others move on and prune what replica 3 would need
+  net.Restart(3, /*wipe=*/true);
+  net.SetDown(3, false);
+  net.Logins(4, ca);
+  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
+  const CoreCounters c = net.core(3).counters();
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(c.state_transfer_source_failures == 0);
+  CHECK(net.Digest(3) == net.Digest(0));
+  CHECK(net.store(3).log_head() == net.store(0).log_head());
+  // It is a full member again: it votes and its checkpoints become stable.
+  const uint64_t stable_before = *net.core(3).stable_checkpoint_epoch();
+  net.Logins(8, ca);
+  CHECK(*net.core(3).stable_checkpoint_epoch() > stable_before);
+  CHECK(net.Digest(3) == net.Digest(0));
+}
+
+TEST_CASE("a source that sends bad state is blamed and another replica's state is installed",
+          "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  net.SetDown(3, true);
+  net.Logins(30, ca);
+  net.Restart(3, /*wipe=*/true);
+  net.SetDown(3, false);
+  uint32_t liar = kN;
+  net.tamper = [&](PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
+    if (liar == kN) liar = m.from;  // the first source lies in every value it sends
+    if (m.from == liar) {
+      for (pb::StateEntry& e : *msg.mutable_state_chunk()->mutable_entries()) e.set_value(e.value() + "!");
+      m.payload = msg.SerializeAsString();
+    }
+    return true;
+  };
+  net.Logins(4, ca);
+  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
+  const CoreCounters c = net.core(3).counters();
+  REQUIRE(liar < kN);
+  CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 1);
+  CHECK(c.state_transfer_source_failures == 1);
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(net.Digest(3) == net.Digest(0));
+}
+
+TEST_CASE("a replica whose state was corrupted finds out at the next checkpoint and repairs it",
+          "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  // Bit rot in replica 2's state: one value changed, the log and epoch untouched.
+  store::MemoryStore& s = net.store(2);
+  auto state = s.SnapshotState();
+  REQUIRE_FALSE(state.empty());
+  state.begin()->second += "rot";
+  REQUIRE(s.StageEntries({state.begin(), state.end()}).ok());
+  REQUIRE(s.InstallStaged(s.next_epoch(), s.log_head(), s.last_consensus_time_ms()).ok());
+  REQUIRE(net.Digest(2) != net.Digest(0));
+  net.Logins(12, ca);
+  REQUIRE(net.RunUntil([&] { return net.Quiet(); }));
+  const CoreCounters c = net.core(2).counters();
+  CHECK(c.state_divergences >= 1);
+  CHECK(c.state_transfers_completed >= 1);
+  CHECK(net.Digest(2) == net.Digest(0));
+}
+
+TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificates are refused",
+          "[node][checkpoint]") {
+  const config::ClusterConfig& cfg = Cluster();
+  CheckpointVotes votes(cfg, /*window_epochs=*/16);
+  auto vote_of = [&](uint32_t replica, uint64_t epoch, char digest_fill) {
+    pb::CheckpointVote v;
+    v.set_epoch(epoch);
+    v.set_state_digest(std::string(32, digest_fill));
+    v.set_log_head(std::string(32, 'h'));
+    v.set_consensus_time_ms(1000);
+    v.set_signature(fuzz::SignAsReplica(
+        replica, CheckpointStatementOf(cfg, epoch, v.state_digest(), v.log_head(), v.consensus_time_ms())));
+    return v;
+  };
+  // Replica 1 signs as itself, but the vote is presented as replica 2's.
+  CHECK(votes.Add(2, vote_of(1, 3, 'd'), std::nullopt).status().code() == absl::StatusCode::kInvalidArgument);
+  REQUIRE(votes.Add(0, vote_of(0, 3, 'd'), std::nullopt).ok());
+  REQUIRE(votes.Add(1, vote_of(1, 3, 'd'), std::nullopt).ok());
+  // Replica 1 votes again for epoch 3 with another digest: a fault.
+  CHECK(votes.Add(1, vote_of(1, 3, 'e'), std::nullopt).status().code() == absl::StatusCode::kInvalidArgument);
+  // A vote for another digest does not count toward the quorum.
+  auto other = votes.Add(2, vote_of(2, 3, 'e'), std::nullopt);
+  REQUIRE(other.ok());
+  CHECK_FALSE(other->has_value());
+  auto made = votes.Add(3, vote_of(3, 3, 'd'), std::nullopt);
+  REQUIRE(made.ok());
+  REQUIRE(made->has_value());
+  const pb::CheckpointCertificate cert = **made;
+  CHECK(cert.signatures_size() == 3);
+  CHECK(VerifyCheckpointCertificate(cfg, cert).ok());
+  // Outside the window above a stable checkpoint: ignored, not a fault.
+  CHECK(votes.Add(0, vote_of(0, 3, 'd'), 3).status().code() == absl::StatusCode::kOutOfRange);
+  CHECK(votes.Add(0, vote_of(0, 100, 'd'), 3).status().code() == absl::StatusCode::kOutOfRange);
+
+  pb::CheckpointCertificate forged = cert;
+  forged.set_state_digest(std::string(32, 'x'));
+  CHECK(VerifyCheckpointCertificate(cfg, forged).code() == absl::StatusCode::kPermissionDenied);
+  pb::CheckpointCertificate short_one = cert;
+  short_one.mutable_signatures()->RemoveLast();
+  CHECK(VerifyCheckpointCertificate(cfg, short_one).code() == absl::StatusCode::kPermissionDenied);
+  pb::CheckpointCertificate repeated = cert;
+  *repeated.mutable_signatures(2) = repeated.signatures(1);
+  CHECK(VerifyCheckpointCertificate(cfg, repeated).code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace belfry::replica
