@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build fuzz
+.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build fuzz chaos
 
 all: build
 
@@ -34,6 +34,14 @@ test-sanitize: deps
 # 10,000 seeded simulator runs across N, schedulers and Byzantine strategies (test/sim).
 sim-long: build
 	$(BUILD_DIR)/test/sim/belfry-sim --matrix --seed 1 --seeds 10000
+
+# Fault-injection matrix (test/chaos/README.md): every scenario x CHAOS_SEEDS seeds on N=4
+# and N=7, CHAOS_SECONDS of load each, on loopback ports from 21000.
+CHAOS_SEEDS ?= 3
+CHAOS_SECONDS ?= 30
+chaos: build
+	$(BUILD_DIR)/test/chaos/belfry-chaos --matrix --seed 1 --seeds $(CHAOS_SEEDS) \
+		--seconds $(CHAOS_SECONDS) --base-port 21000 --bin $(BUILD_DIR)/bin
 
 threshold-bench: build
 	$(BUILD_DIR)/tools/threshold-bench

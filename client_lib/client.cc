@@ -523,6 +523,9 @@ class Client::Impl final : public client::internal::LinkListener {
     for (const auto& [replica, attachments] : out.agreeing) out.report.agreeing.push_back(replica);
     out.report.disagreeing = std::move(accepted.disagreeing);
     out.report.faults = call.faults();
+    out.report.epoch = out.body.epoch();
+    out.report.position = out.body.position();
+    out.report.consensus_time_ms = out.body.consensus_time_ms();
     return out;
   }
 

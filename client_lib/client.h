@@ -91,6 +91,14 @@ struct ReplicaReport {
   // Replica -> what was wrong: a bad signature, a bad decryption share, a bad integrity
   // signature, a malformed reply.
   std::map<uint32_t, std::string> faults;
+  // Where the accepted reply says the request was ordered, as 2f+1 replicas signed it.
+  // A retransmission ordered again after the request had executed is answered with the
+  // original result in the later ordering, so these describe the ordering that answered,
+  // which is never earlier than the execution. Fault-injection checks use them (epochs
+  // and consensus time never go backwards across calls that follow each other).
+  uint64_t epoch = 0;
+  uint32_t position = 0;
+  int64_t consensus_time_ms = 0;
 };
 
 // LoginInfo: an accepted login.
