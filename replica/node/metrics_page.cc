@@ -85,6 +85,12 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_state_divergences_total", kCounter,
          "Stable checkpoints whose digest differed from this replica's own: its state was corrupt.",
          s.core.state_divergences);
+  Single(out, "belfry_joins_served_total", kCounter,
+         "JoinEpochs from restarted or caught-up peers answered with records and resent messages.",
+         s.core.joins_served);
+  Single(out, "belfry_messages_resent_on_join_total", kCounter,
+         "Own consensus messages of undecided epochs resent to a peer that joined them late.",
+         s.core.messages_resent_on_join);
   Single(out, "belfry_rollbacks_detected_total", kCounter,
          "Stable checkpoints this replica had signed but no longer had the state for (disk rolled back or lost).",
          s.core.rollbacks_detected);

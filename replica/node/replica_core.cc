@@ -136,6 +136,15 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   c.first_consensus_time = static_cast<uint64_t>(store_->last_consensus_time_ms());
   hb_ = std::make_unique<consensus::epoch::HoneyBadger>(net, c, keys_.coin.get());
   epoch_started_ms_.clear();
+  sent_log_.clear();
+  sent_log_bytes_ = 0;
+  // Peers may be running epochs from here on already: ask them for what they sent us.
+  pb::PeerMessage join;
+  join.mutable_join_epochs()->set_first_epoch(epoch);
+  const std::string bytes = join.SerializeAsString();
+  for (uint32_t to = 0; to < config_.n(); ++to) {
+    if (to != self_) outbox_->SendPeer(to, bytes);
+  }
 }
 
 uint64_t ReplicaCore::next_epoch() const { return store_->next_epoch(); }
@@ -199,6 +208,9 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
     case pb::PeerMessage::kStateChunk:
       HandleStateChunk(from, msg.state_chunk(), now_ms);
       break;
+    case pb::PeerMessage::kJoinEpochs:
+      HandleJoin(from, msg.join_epochs(), now_ms);
+      break;
     case pb::PeerMessage::KIND_NOT_SET:
       ++counters_.peer_messages_malformed;
       break;
@@ -207,11 +219,21 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
 
 void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
   for (auto& tm : step.messages) {
+    const uint64_t epoch = tm.message.epoch();
     pb::PeerMessage out;
     *out.mutable_consensus() = std::move(tm.message);
-    const std::string bytes = out.SerializeAsString();
+    std::string bytes = out.SerializeAsString();
     for (uint32_t to = 0; to < config_.n(); ++to) {
       if (to != self_ && tm.target.Contains(to)) outbox_->SendPeer(to, bytes);
+    }
+    if (epoch >= store_->next_epoch()) {
+      sent_log_bytes_ += bytes.size();
+      sent_log_[epoch].emplace_back(std::move(tm.target), std::move(bytes));
+      // Bounded: the newest epochs go first, as they matter least to a late joiner.
+      while (sent_log_bytes_ > options_.sent_log_bytes_max && !sent_log_.empty()) {
+        for (const auto& [target, b] : sent_log_.rbegin()->second) sent_log_bytes_ -= b.size();
+        sent_log_.erase(std::prev(sent_log_.end()));
+      }
     }
   }
   for (const consensus::Fault& fault : step.faults) {
@@ -333,6 +355,11 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
       waiting_.erase(waiting);
     }
     RememberExecuted(ids[i], std::move(frame));
+  }
+  // What we sent for this epoch and before is no longer needed: a peer that lacks them
+  // catches up from the log.
+  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first <= epoch; it = sent_log_.erase(it)) {
+    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
   }
   MaybeCheckpoint(epoch);
   // Debug: at load this is many lines a second; the metrics carry the same story.
@@ -944,6 +971,35 @@ void ReplicaCore::FinishTransfer(int64_t now_ms) {
   fetches_without_progress_ = 0;
   last_fetch_ms_ = 0;
   RequestCatchUp(now_ms);
+}
+
+// ---- late joiners ----
+
+void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t now_ms) {
+  // Bounded: a join for the same or an earlier epoch is served once per interval, so a
+  // faulty peer cannot turn small messages into the whole window's traffic again and
+  // again; a later first epoch (the peer caught up further) is served at once.
+  JoinServed& last = last_join_served_[from];
+  if (join.first_epoch() <= last.first_epoch && now_ms - last.at_ms < options_.join_interval_ms) return;
+  last = JoinServed{join.first_epoch(), now_ms};
+  ++counters_.joins_served;
+  if (join.first_epoch() < store_->next_epoch()) {
+    // It joins epochs we already committed: it is behind. Our records of them, with f+1
+    // other replicas' matching ones, let it catch up at once, even when the cluster is
+    // idle or its peers are still within its window (then nothing else would tell it).
+    pb::FetchEpochs fetch;
+    fetch.set_first_epoch(join.first_epoch());
+    fetch.set_count(options_.fetch_epochs_max);
+    HandleFetch(from, fetch);
+  }
+  for (auto it = sent_log_.lower_bound(join.first_epoch()); it != sent_log_.end(); ++it) {
+    for (const auto& [target, bytes] : it->second) {
+      if (target.Contains(from)) {
+        outbox_->SendPeer(from, bytes);
+        ++counters_.messages_resent_on_join;
+      }
+    }
+  }
 }
 
 }  // namespace belfry::replica

@@ -100,6 +100,8 @@ struct CoreCounters {
   uint64_t state_divergences = 0;          // own digest differed from a stable checkpoint
   uint64_t rollbacks_detected = 0;         // a stable checkpoint this replica signed is ahead of it
   uint64_t log_base_epoch = 0;             // epoch records before it are pruned
+  uint64_t joins_served = 0;               // JoinEpochs answered with a resend
+  uint64_t messages_resent_on_join = 0;
   uint64_t faults = 0;
   std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
   uint64_t mempool_requests = 0;
@@ -151,6 +153,8 @@ class ReplicaCore {
     size_t state_chunk_bytes_max = size_t{1} << 20;   // per StateChunk answer
     int64_t state_transfer_timeout_ms = 3000;         // a source silent this long is replaced
     size_t served_checkpoints_max = 4;                // stable states kept for serving
+    uint64_t sent_log_bytes_max = 64ull << 20;        // own messages of undecided epochs, kept to resend
+    int64_t join_interval_ms = 500;                   // JoinEpochs served per peer at most this often
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
   // limits.executed_reply_bytes_max); the rest at their defaults.
@@ -228,6 +232,7 @@ class ReplicaCore {
   void RequestNextChunk(int64_t now_ms);
   void ReplaceTransferSource(int64_t now_ms, absl::string_view why);
   void FinishTransfer(int64_t now_ms);
+  void HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t now_ms);
 
   const config::ClusterConfig& config_;
   const uint32_t self_;
@@ -287,6 +292,15 @@ class ReplicaCore {
     uint64_t entries = 0;
   };
   std::optional<Transfer> transfer_;
+  // What this replica sent for each undecided epoch (recipients, PeerMessage bytes), to
+  // resend to a peer that joins those epochs late (JoinEpochs). Pruned as epochs commit.
+  std::map<uint64_t, std::vector<std::pair<consensus::Target, std::string>>> sent_log_;
+  uint64_t sent_log_bytes_ = 0;
+  struct JoinServed {
+    uint64_t first_epoch = 0;
+    int64_t at_ms = INT64_MIN / 2;
+  };
+  std::map<uint32_t, JoinServed> last_join_served_;
   absl::Status fatal_;
   CoreCounters counters_;
 };

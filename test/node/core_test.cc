@@ -66,8 +66,11 @@ ReplicaKeys KeysFor(uint32_t id) {
   return keys;
 }
 
+uint64_t g_sent_log_bytes_max = ReplicaCore::Options{}.sent_log_bytes_max;
+
 ReplicaCore::Options TestOptions() {
   ReplicaCore::Options o;
+  o.sent_log_bytes_max = g_sent_log_bytes_max;
   o.checkpoint_interval_epochs = 4;
   o.retained_batches = 8;
   o.fetch_interval_ms = 50;
@@ -99,6 +102,12 @@ class TestNet {
   }
 
   void Send(PeerMsg m) { queue_.push_back(std::move(m)); }
+  // Drops what is queued for or from `id` (what a killed process loses, or had
+  // acknowledged without acting on it).
+  void DropQueued(uint32_t id) {
+    std::erase_if(queue_, [id](const PeerMsg& m) { return m.to == id || m.from == id; });
+  }
+  void Step(int rounds) { RunUntil([] { return false; }, rounds); }
 
   // Every up replica receives the client frame.
   void Submit(const std::string& request_bytes) {
@@ -284,6 +293,42 @@ TEST_CASE("a replica whose state was corrupted finds out at the next checkpoint 
   CHECK(c.state_divergences >= 1);
   CHECK(c.state_transfers_completed >= 1);
   CHECK(net.Digest(2) == net.Digest(0));
+}
+
+TEST_CASE("a replica restarted mid-epoch takes part again, so the next crash does not stop the cluster",
+          "[node][join]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(3, ca);
+  // An epoch in flight when replica 1 dies: what its peers sent it is lost with it.
+  CryptoRng rng;
+  pki::IssuedCertificate cert = ca.Issue("late", pki::Role::kUser);
+  client::internal::SessionKey session = client::internal::SessionKey::Generate();
+  auto login = client::internal::BuildLogin(Cluster().cluster_id(), "late",
+                                            std::string(cert.cert_der.begin(), cert.cert_der.end()),
+                                            cert.key, session, testing::NowUnixSeconds() * 1000, rng);
+  REQUIRE(login.ok());
+  net.Submit(login->bytes);
+  net.Step(6);
+  net.SetDown(1, true);
+  net.DropQueued(1);
+  net.Step(20);
+  net.Restart(1, /*wipe=*/false);
+  net.SetDown(1, false);
+  const bool quiet = net.RunUntil([&] { return net.Quiet(); });
+  for (uint32_t id = 0; id < kN; ++id) {
+    INFO("replica " << id << " next " << net.core(id).next_epoch() << " mempool "
+                    << net.core(id).counters().mempool_requests << " catching_up " << net.core(id).catching_up());
+    CHECK(quiet);
+  }
+  REQUIRE(quiet);
+  // Now f = 1 other replica fails: replicas 0, 1 and 2 must carry on.
+  net.SetDown(3, true);
+  net.DropQueued(3);
+  net.Logins(4, ca);
+  CHECK(net.core(1).next_epoch() == net.core(0).next_epoch());
+  CHECK(net.Digest(1) == net.Digest(0));
+  CHECK(net.core(0).counters().joins_served >= 1);
 }
 
 TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificates are refused",
