@@ -85,6 +85,7 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
       {"session_window_requests", {l.session_window_requests(), 1, 65536}},
       {"login_clock_skew_seconds", {l.login_clock_skew_seconds(), 1, 24 * 3600}},
       {"checkpoint_interval_epochs", {l.checkpoint_interval_epochs(), 1, 1000000}},
+      {"log_retained_epochs", {l.log_retained_epochs(), 16, 100000000}},
       {"client_connections_per_address_max", {l.client_connections_per_address_max(), 1, 100000}},
       {"client_handshake_timeout_ms", {l.client_handshake_timeout_ms(), 100, 600000}},
       {"client_request_bytes_in_flight_max",
@@ -102,6 +103,10 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
       {"waiting_requests_max", {l.waiting_requests_max(), 1, 10000000}},
       {"executed_reply_bytes_max", {l.executed_reply_bytes_max(), 1ull << 20, 64ull << 30}},
       {"aba_rounds_ahead_max", {l.aba_rounds_ahead_max(), 1, 64}},
+      {"peer_messages_per_second_max", {l.peer_messages_per_second_max(), 100, 100000000}},
+      {"proposal_requests_per_client_max", {l.proposal_requests_per_client_max(), 1, 1000000}},
+      {"client_frame_bytes_reading_max", {l.client_frame_bytes_reading_max(), 1ull << 20, 64ull << 30}},
+      {"client_requests_in_flight_max", {l.client_requests_in_flight_max(), 1, 1000000}},
   };
   for (const auto& [name, v] : checks) {
     absl::Status s = CheckRange(source, name, v[0], v[1], v[2]);
@@ -166,6 +171,7 @@ Limits EffectiveLimits(const pb::Limits& p) {
   pick(p.session_window_requests(), l.session_window_requests);
   pick(p.login_clock_skew_seconds(), l.login_clock_skew_seconds);
   pick(p.checkpoint_interval_epochs(), l.checkpoint_interval_epochs);
+  pick(p.log_retained_epochs(), l.log_retained_epochs);
   pick(p.client_connections_per_address_max(), l.client_connections_per_address_max);
   pick(p.client_handshake_timeout_ms(), l.client_handshake_timeout_ms);
   pick(p.client_request_bytes_in_flight_max(), l.client_request_bytes_in_flight_max);
@@ -182,6 +188,10 @@ Limits EffectiveLimits(const pb::Limits& p) {
   pick(p.waiting_requests_max(), l.waiting_requests_max);
   pick(p.executed_reply_bytes_max(), l.executed_reply_bytes_max);
   pick(p.aba_rounds_ahead_max(), l.aba_rounds_ahead_max);
+  pick(p.peer_messages_per_second_max(), l.peer_messages_per_second_max);
+  pick(p.proposal_requests_per_client_max(), l.proposal_requests_per_client_max);
+  pick(p.client_frame_bytes_reading_max(), l.client_frame_bytes_reading_max);
+  pick(p.client_requests_in_flight_max(), l.client_requests_in_flight_max);
   return l;
 }
 

@@ -35,6 +35,12 @@ struct Limits {
   uint32_t session_window_requests = 256;            // per-session retransmission window
   uint32_t login_clock_skew_seconds = 300;           // |client login time - consensus time|
   uint32_t checkpoint_interval_epochs = 128;         // epochs between signed checkpoints
+  // Committed epochs of log a replica keeps so that a peer that fell behind can fetch
+  // them one by one. Older epochs are pruned, but never past the stable checkpoint; a
+  // peer that lacks pruned epochs (a long outage, a wiped disk) catches up by state
+  // transfer instead. At least 16, so ordinary restarts need no state transfer; more
+  // costs disk (one batch of requests per epoch).
+  uint32_t log_retained_epochs = 4096;
 
   // Denial-of-service bounds (SECURITY.md, "Limits and denial-of-service bounds", says
   // what happens when each is reached and how they add up to a memory bound).
@@ -54,7 +60,19 @@ struct Limits {
   uint32_t waiting_requests_max = 100000;             // request ids with a client waiting
   uint64_t executed_reply_bytes_max = 64ull << 20;    // signed replies kept for late copies
   uint32_t aba_rounds_ahead_max = 8;                  // agreement rounds buffered ahead
+  uint32_t peer_messages_per_second_max = 0;          // per peer; 0: 500 x N (see PeerMessageRate)
+  uint32_t proposal_requests_per_client_max = 8;      // one client's requests per proposal
+  uint64_t client_frame_bytes_reading_max = 256ull << 20;  // request bytes being read, all connections
+  uint32_t client_requests_in_flight_max = 256;      // unanswered, per connection, then not read
 };
+
+// The per-peer message rate a replica of an n-replica cluster accepts: the limit, or by
+// default 500 per replica (a cluster at its measured peak sends each peer about 250 a
+// second per replica, so this leaves twice that while bounding what one faulty peer can
+// make a replica process; raise it with the throughput).
+inline uint32_t PeerMessageRate(const Limits& limits, uint32_t n) {
+  return limits.peer_messages_per_second_max != 0 ? limits.peer_messages_per_second_max : 500 * n;
+}
 
 // ClusterConfig: a validated cluster.conf. Plain data; copyable; thread-safe to read.
 struct ClusterConfig {

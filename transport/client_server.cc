@@ -42,6 +42,8 @@ struct AtomicCounters {
   std::atomic<uint64_t> replies_dropped{0};
   std::atomic<uint64_t> slow_reader_closes{0};
   std::atomic<uint64_t> closed_untrusted{0};
+  std::atomic<uint64_t> reading_budget_waits{0};
+  std::atomic<uint64_t> in_flight_pauses{0};
 };
 
 class ClientConn;
@@ -81,6 +83,16 @@ class ClientServer::Impl {
   void DeliverRequest(ConnectionId id, const pki::CertIdentity& identity, std::string frame) {
     on_request_(id, identity, std::move(frame));
   }
+  // The budget of request bytes being read (frame_bytes_reading_max). Reserve succeeds
+  // when `bytes` fit, or when nothing is being read at all; otherwise the caller waits in
+  // line (WaitForReadingBudget) and is resumed by a Release. Server thread only.
+  bool ReserveReading(size_t bytes) {
+    if (reading_bytes_ != 0 && reading_bytes_ + bytes > config_.frame_bytes_reading_max) return false;
+    reading_bytes_ += bytes;
+    return true;
+  }
+  void WaitForReadingBudget(const std::shared_ptr<ClientConn>& conn) { reading_waiters_.push_back(conn); }
+  void ReleaseReading(size_t bytes);
 
  private:
   void RunIo();
@@ -101,6 +113,8 @@ class ClientServer::Impl {
   std::atomic<uint16_t> listen_port_{0};
 
   // Server thread only.
+  size_t reading_bytes_ = 0;
+  std::deque<std::weak_ptr<ClientConn>> reading_waiters_;
   std::map<ConnectionId, std::shared_ptr<ClientConn>> conns_;
   std::map<std::string, size_t> per_address_;
   ConnectionId next_id_ = 1;
@@ -175,11 +189,19 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
       in_flight_bytes_ -= outstanding_.front();
       outstanding_.pop_front();
     }
-    if (paused_ && in_flight_bytes_ < server_->config().request_bytes_in_flight_max) {
+    if (paused_ && in_flight_bytes_ < server_->config().request_bytes_in_flight_max &&
+        outstanding_.size() < server_->config().requests_in_flight_max) {
       paused_ = false;
       ReadNext();
     }
     PumpWrites();
+  }
+
+  void ReleaseBudget() {
+    if (reading_reserved_ == 0) return;
+    const size_t bytes = reading_reserved_;
+    reading_reserved_ = 0;
+    server_->ReleaseReading(bytes);
   }
 
   // After a credential reload: an open connection whose certificate no longer verifies
@@ -203,6 +225,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     const bool had_session = state_ == State::kOpen;
     state_ = State::kClosed;
     deadline_.cancel();
+    waiting_for_budget_ = 0;
+    ReleaseBudget();
     asio::error_code ignored;
     stream_->lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     stream_->lowest_layer().close(ignored);
@@ -268,14 +292,13 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     if (closed() || paused_) {
       return;
     }
-    internal::AsyncReadFrame(*stream_, header_, body_, server_->config().frame_bytes_max,
-                             [self = shared_from_this()](const asio::error_code& ec,
-                                                         const absl::Status& framing) {
-                               self->OnFrame(ec, framing);
-                             });
+    asio::async_read(*stream_, asio::buffer(header_),
+                     [self = shared_from_this()](const asio::error_code& ec, size_t /*n*/) {
+                       self->OnHeader(ec);
+                     });
   }
 
-  void OnFrame(const asio::error_code& ec, const absl::Status& framing) {
+  void OnHeader(const asio::error_code& ec) {
     if (closed()) {
       return;
     }
@@ -283,9 +306,57 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
       Close(ec == asio::error::eof ? "client_closed" : "read_error", ec.message());
       return;
     }
-    if (!framing.ok()) {
+    absl::StatusOr<uint32_t> len = DecodeFrameHeader(header_, server_->config().frame_bytes_max);
+    if (!len.ok()) {
       Bump(server_->counters().oversized_frames);
-      Close("oversized_frame", framing.message());
+      Close("oversized_frame", len.status().message());
+      return;
+    }
+    if (!server_->ReserveReading(*len)) {
+      Bump(server_->counters().reading_budget_waits);
+      waiting_for_budget_ = *len;
+      server_->WaitForReadingBudget(shared_from_this());
+      return;
+    }
+    ReadBody(*len);
+  }
+
+
+ public:
+  // For the server's reading budget: the length of the frame this connection waits to
+  // read (false if it no longer waits), and the go-ahead once `len` bytes are reserved
+  // for it (released again if it closed meanwhile).
+  bool TakeBudgetTurn(size_t* bytes) const {
+    if (closed() || waiting_for_budget_ == 0) return false;
+    *bytes = waiting_for_budget_;
+    return true;
+  }
+  void BudgetGranted(size_t len) {
+    if (closed() || waiting_for_budget_ != len) {
+      server_->ReleaseReading(len);
+      return;
+    }
+    waiting_for_budget_ = 0;
+    ReadBody(len);
+  }
+
+ private:
+
+  void ReadBody(size_t len) {
+    reading_reserved_ = len;
+    body_.resize(len);
+    asio::async_read(*stream_, asio::buffer(body_),
+                     [self = shared_from_this()](const asio::error_code& ec, size_t /*n*/) {
+                       self->OnFrame(ec);
+                     });
+  }
+
+  void OnFrame(const asio::error_code& ec) {
+    if (closed()) {
+      return;
+    }
+    if (ec) {
+      Close(ec == asio::error::eof ? "client_closed" : "read_error", ec.message());
       return;
     }
     const size_t size = body_.size();
@@ -295,9 +366,14 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     outstanding_.push_back(size);
     std::string frame;
     frame.swap(body_);
+    ReleaseBudget();
     server_->DeliverRequest(id_, identity_, std::move(frame));
-    if (in_flight_bytes_ >= server_->config().request_bytes_in_flight_max) {
-      paused_ = true;  // Resumes when replies bring in-flight bytes down.
+    if (in_flight_bytes_ >= server_->config().request_bytes_in_flight_max ||
+        outstanding_.size() >= server_->config().requests_in_flight_max) {
+      // Resumes when replies bring the unanswered requests down: a client that pipelines
+      // thousands is read no faster than it is served, and TCP pushes back on it.
+      paused_ = true;
+      Bump(server_->counters().in_flight_pauses);
       return;
     }
     ReadNext();
@@ -349,6 +425,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
 
   FrameHeader header_{};
   std::string body_;
+  size_t reading_reserved_ = 0;     // of the server's reading budget, for body_
+  size_t waiting_for_budget_ = 0;   // a frame's length, while waiting for the budget
   size_t in_flight_bytes_ = 0;
   std::deque<size_t> outstanding_;  // sizes of unanswered requests, oldest first
   bool paused_ = false;
@@ -519,6 +597,24 @@ void ClientServer::Impl::OnAccepted(asio::ip::tcp::socket socket) {
   conn->Start();
 }
 
+void ClientServer::Impl::ReleaseReading(size_t bytes) {
+  reading_bytes_ -= std::min(reading_bytes_, bytes);
+  // Wake waiters in order while their frames fit: first come, first read.
+  while (!reading_waiters_.empty()) {
+    std::shared_ptr<ClientConn> conn = reading_waiters_.front().lock();
+    size_t wanted = 0;
+    if (!conn || !conn->TakeBudgetTurn(&wanted)) {
+      reading_waiters_.pop_front();
+      continue;
+    }
+    if (!ReserveReading(wanted)) break;
+    reading_waiters_.pop_front();
+    // Posted: granting runs the waiter's read, which must not nest inside another
+    // connection's handler that is still releasing.
+    asio::post(io_, [conn, wanted] { conn->BudgetGranted(wanted); });
+  }
+}
+
 void ClientServer::Impl::OnSessionOpened(ConnectionId id) {
   Bump(counters_.sessions_opened);
   std::lock_guard<std::mutex> lock(open_mu_);
@@ -625,6 +721,8 @@ ClientServerCounters ClientServer::Impl::Counters() const {
   out.replies_dropped = counters_.replies_dropped.load();
   out.slow_reader_closes = counters_.slow_reader_closes.load();
   out.closed_untrusted = counters_.closed_untrusted.load();
+  out.reading_budget_waits = counters_.reading_budget_waits.load();
+  out.in_flight_pauses = counters_.in_flight_pauses.load();
   return out;
 }
 
@@ -639,6 +737,7 @@ absl::StatusOr<std::unique_ptr<ClientServer>> ClientServer::Create(ClientServerC
   if (config.connections_max == 0 || config.connections_per_address_max == 0 ||
       config.frame_bytes_max == 0 || config.frame_bytes_max > kFrameBytesMaxLimit ||
       config.request_bytes_in_flight_max == 0 || config.reply_bytes_queued_max == 0 ||
+      config.requests_in_flight_max == 0 || config.frame_bytes_reading_max == 0 ||
       config.handshake_timeout_ms == 0) {
     return absl::InvalidArgumentError("a ClientServer limit is zero or out of range");
   }

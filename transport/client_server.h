@@ -14,7 +14,8 @@
 // from that connection until replies bring it down, so a client can never make a replica
 // hold more than that for it. Replies the client does not read pile up to
 // reply_bytes_queued_max, after which the connection is closed (a slow reader). Replies
-// to a connection that is gone are dropped and counted.
+// to a connection that is gone are dropped and counted. Reading also pauses at
+// requests_in_flight_max unanswered requests, whatever their size.
 //
 // Threading: one asio::io_context on the server's own thread. The handlers run on that
 // thread and must return quickly (queue the work elsewhere). Send, Disconnect and the
@@ -49,8 +50,14 @@ struct ClientServerConfig {
   size_t connections_per_address_max = 256;   // from one source IP
   size_t frame_bytes_max = kDefaultFrameBytesMax;
   size_t request_bytes_in_flight_max = size_t{32} << 20;  // per connection
+  size_t requests_in_flight_max = 256;                    // per connection, unanswered
   size_t reply_bytes_queued_max = size_t{64} << 20;       // per connection
   uint32_t handshake_timeout_ms = 5000;
+  // Request bytes being read, all connections together: a frame's body buffer is sized
+  // only once its length fits in this budget (one frame is always let through), so many
+  // connections announcing large frames cannot make the replica allocate for all of them.
+  // The rest wait, unread, and TCP pushes back.
+  size_t frame_bytes_reading_max = size_t{256} << 20;
 };
 
 struct ClientServerCounters {
@@ -69,7 +76,9 @@ struct ClientServerCounters {
   uint64_t reply_bytes_sent = 0;
   uint64_t replies_dropped = 0;        // connection gone or closed as a slow reader
   uint64_t slow_reader_closes = 0;
-  uint64_t closed_untrusted = 0;       // open, then its certificate failed a reload's check
+  uint64_t closed_untrusted = 0;
+  uint64_t reading_budget_waits = 0;   // frames that waited for frame_bytes_reading_max
+  uint64_t in_flight_pauses = 0;       // reading paused at a connection's in-flight bound       // open, then its certificate failed a reload's check
 };
 
 // Called on the server thread for each request frame. `identity` is the user's verified

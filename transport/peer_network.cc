@@ -45,6 +45,7 @@ struct AtomicPeerCounters {
   std::atomic<uint64_t> connect_failures{0};
   std::atomic<uint64_t> disconnects{0};
   std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> throttled{0};
   std::atomic<uint64_t> queue_messages{0};
   std::atomic<uint64_t> queue_bytes{0};
   std::atomic<bool> outbound_up{false};
@@ -156,6 +157,12 @@ struct PeerSlot {
   uint64_t in_incarnation = 0;
   bool in_started = false;
   uint64_t in_last_seq = 0;
+  // Delivery budget (messages_per_second_max), network thread only: tokens, and when
+  // they were last counted.
+  double in_tokens = 0;
+  std::chrono::steady_clock::time_point in_tokens_at{};
+  bool in_tokens_started = false;
+  std::atomic<uint32_t> rate_override{0};  // SetPeerMessageRate; 0: the configured rate
 };
 
 }  // namespace
@@ -200,6 +207,9 @@ class PeerNetwork::Impl {
   // number of frames appended.
   uint64_t FillDataBatch(PeerSlot& slot, std::string& out);
   bool TryDeliver(Delivery& d) { return inbox_.TryPush(d); }
+  // Takes one delivery token from `slot`'s budget: zero if one was there, else how long
+  // until it is (the token is then spent already). Network thread only.
+  std::chrono::microseconds TakeDeliveryToken(PeerSlot& slot);
   void AddPaused(const std::shared_ptr<PeerConnection>& conn);
   // An inbound connection proved its identity or closed: it no longer counts against
   // its address's handshake limit. Idempotent per connection.
@@ -371,6 +381,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     state_ = State::kClosed;
     held_.reset();
     deadline_.cancel();
+    ack_timer_.cancel();
+    throttle_.cancel();
     if (resolver_) {
       resolver_->cancel();
     }
@@ -669,6 +681,19 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       return;
     }
     Delivery d{s.id, std::move(payload)};
+    const std::chrono::microseconds wait = net_->TakeDeliveryToken(s);
+    if (wait.count() > 0) {
+      // Over this peer's budget: hold the message and stop reading this link until its
+      // token is due. TCP then slows the sender; nothing is dropped.
+      held_ = std::move(d);
+      held_seq_ = seq;
+      Bump(s.counters.throttled);
+      throttle_.expires_after(wait);
+      throttle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+        if (!ec && !self->TryResume()) self->net_->AddPaused(self);
+      });
+      return;
+    }
     if (!net_->TryDeliver(d)) {
       // The inbox is full: hold this one message and stop reading until there is room.
       held_ = std::move(d);
@@ -685,7 +710,23 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     s.in_last_seq = seq;
     Bump(s.counters.messages_delivered);
     pending_ack_ = seq;
-    PumpWrites();
+    AckSoon();
+  }
+
+  // Acknowledges at once when a batch is due, else within ack_delay_us: one write per
+  // batch of small messages instead of one per message.
+  void AckSoon() {
+    if (pending_ack_ - sent_ack_ >= net_->config().ack_batch_messages || net_->config().ack_delay_us == 0) {
+      PumpWrites();
+      return;
+    }
+    if (ack_timer_armed_) return;
+    ack_timer_armed_ = true;
+    ack_timer_.expires_after(std::chrono::microseconds(net_->config().ack_delay_us));
+    ack_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      self->ack_timer_armed_ = false;
+      if (!ec) self->PumpWrites();
+    });
   }
 
   void ProtocolError(std::string_view reason, absl::string_view detail) {
@@ -730,6 +771,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   bool writing_ = false;
   uint64_t pending_ack_ = 0;
   uint64_t sent_ack_ = 0;
+  asio::steady_timer ack_timer_{stream_->get_executor()};
+  bool ack_timer_armed_ = false;
+  asio::steady_timer throttle_{stream_->get_executor()};
   std::optional<Delivery> held_;
   uint64_t held_seq_ = 0;
 };
@@ -1176,6 +1220,24 @@ void PeerNetwork::Impl::HandshakeDone(PeerConnection& conn) {
   }
 }
 
+std::chrono::microseconds PeerNetwork::Impl::TakeDeliveryToken(PeerSlot& slot) {
+  const uint32_t override_rate = slot.rate_override.load(std::memory_order_relaxed);
+  const uint32_t rate = override_rate != 0 ? override_rate : config_.messages_per_second_max;
+  if (rate == 0) return std::chrono::microseconds(0);
+  const auto now = std::chrono::steady_clock::now();
+  if (!slot.in_tokens_started) {
+    slot.in_tokens_started = true;
+    slot.in_tokens = rate;  // a full second's burst to start with
+  } else {
+    const double elapsed_s = std::chrono::duration<double>(now - slot.in_tokens_at).count();
+    slot.in_tokens = std::min<double>(rate, slot.in_tokens + elapsed_s * rate);
+  }
+  slot.in_tokens_at = now;
+  slot.in_tokens -= 1;
+  if (slot.in_tokens >= 0) return std::chrono::microseconds(0);
+  return std::chrono::microseconds(static_cast<int64_t>(-slot.in_tokens * 1e6 / rate) + 1);
+}
+
 void PeerNetwork::Impl::AddPaused(const std::shared_ptr<PeerConnection>& conn) {
   paused_.push_back(conn);
   paused_count_ = paused_.size();
@@ -1301,6 +1363,7 @@ PeerCounters PeerNetwork::Impl::Counters(NodeId peer) const {
   out.connect_failures = c.connect_failures.load();
   out.disconnects = c.disconnects.load();
   out.protocol_errors = c.protocol_errors.load();
+  out.throttled = c.throttled.load();
   out.queue_messages = c.queue_messages.load();
   out.queue_bytes = c.queue_bytes.load();
   out.outbound_up = c.outbound_up.load();
@@ -1385,6 +1448,10 @@ std::optional<Delivery> PeerNetwork::TryReceive() {
 void PeerNetwork::ResetLinks(NodeId peer) { impl_->ResetLinks(peer); }
 absl::Status PeerNetwork::UpdateCredentials(TlsCredentials credentials) {
   return impl_->UpdateCredentials(std::move(credentials));
+}
+void PeerNetwork::SetPeerMessageRate(NodeId peer, uint32_t messages_per_second) {
+  PeerSlot* slot = impl_->SlotFor(peer);
+  if (slot != nullptr) slot->rate_override.store(messages_per_second, std::memory_order_relaxed);
 }
 void PeerNetwork::Stop() { impl_->Stop(); }
 NodeId PeerNetwork::self() const { return impl_->config().self; }

@@ -19,7 +19,9 @@
 // from an older incarnation is refused as stale. Reconnection uses capped exponential
 // backoff with jitter, so a peer that is down costs a few dials per second at most.
 //
-// Bounds: frames are at most frame_bytes_max (checked before reading the body); the
+// Bounds: each peer's deliveries are paced by messages_per_second_max (a token bucket; a
+// peer over it has its link paused, so TCP pushes back and a flood costs a bounded share
+// of CPU); frames are at most frame_bytes_max (checked before reading the body); the
 // resend buffer per peer is bounded in bytes and messages (Send then returns
 // RESOURCE_EXHAUSTED); delivered messages wait in a bounded inbox, and when it is full the
 // links stop reading (TCP pushes back on the senders) instead of buffering more.
@@ -81,6 +83,14 @@ struct PeerNetworkConfig {
   // one unauthenticated source from taking every slot; authenticated links are limited
   // to one per peer anyway (a new one replaces the old).
   size_t handshakes_per_address_max = 16;
+  // Messages delivered from one peer per second, with a burst of one second's worth; a
+  // peer that sends faster is held back (its link stops being read, so TCP pushes back)
+  // instead of costing this replica more CPU. 0: unlimited.
+  uint32_t messages_per_second_max = 0;
+  // Acknowledgements wait up to this long, or until this many messages are unacknowledged,
+  // so a stream of small messages costs one acknowledgement write per batch.
+  uint32_t ack_delay_us = 1000;
+  uint32_t ack_batch_messages = 64;
 };
 
 // Per-peer counters (a snapshot). "sent"/"received" count frames and bytes on the wire,
@@ -100,6 +110,7 @@ struct PeerCounters {
   uint64_t connect_failures = 0;     // outbound attempts that never got established
   uint64_t disconnects = 0;          // established links (either direction) that closed
   uint64_t protocol_errors = 0;      // malformed, unexpected, oversized, out of order
+  uint64_t throttled = 0;            // times the link was held back by messages_per_second_max
   uint64_t queue_messages = 0;       // resend buffer depth now
   uint64_t queue_bytes = 0;
   bool outbound_up = false;          // the link this replica dialed is established now
@@ -173,6 +184,11 @@ class PeerNetwork {
   // are resent as after any reconnect. Returns once applied. INVALID_ARGUMENT for
   // unusable credentials (the old ones stay); FAILED_PRECONDITION after Stop.
   absl::Status UpdateCredentials(TlsCredentials credentials);
+
+  // Overrides messages_per_second_max for one peer (0: back to the configured rate), e.g.
+  // to hold a peer that sends messages the replica finds useless to a small rate. No-op
+  // for an unknown peer. Thread-safe.
+  void SetPeerMessageRate(NodeId peer, uint32_t messages_per_second);
 
   // Closes everything and joins the network thread. Idempotent.
   void Stop();

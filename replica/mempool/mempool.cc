@@ -52,11 +52,14 @@ std::vector<std::string> Mempool::Oldest(size_t max) const {
 }
 
 std::vector<std::pair<std::string, std::string>> Mempool::OldestExcept(
-    size_t max, const std::map<std::string, uint64_t>& skip) const {
+    size_t max, const std::map<std::string, uint64_t>& skip, size_t per_client_max) const {
   std::vector<std::pair<std::string, std::string>> out;
+  std::map<std::string_view, size_t> taken;
   for (const Entry& e : order_) {
     if (out.size() >= max) break;
-    if (skip.count(e.id) == 0) out.emplace_back(e.id, e.request);
+    if (skip.count(e.id) != 0) continue;
+    if (per_client_max != 0 && ++taken[e.client] > per_client_max) continue;
+    out.emplace_back(e.id, e.request);
   }
   return out;
 }

@@ -41,9 +41,12 @@ class Mempool {
 
   // The pending requests, oldest first, at most `max` of them.
   std::vector<std::string> Oldest(size_t max) const;
-  // As Oldest, skipping the requests `skip` says are already proposed; with their ids.
+  // As Oldest, skipping the requests `skip` says are already proposed, and taking at most
+  // `per_client_max` of any one client's (0: no such cap); with their ids. The cap keeps
+  // a client that pipelines thousands of requests from filling every epoch, which would
+  // make every other client wait for epochs of its size.
   std::vector<std::pair<std::string, std::string>> OldestExcept(
-      size_t max, const std::map<std::string, uint64_t>& skip) const;
+      size_t max, const std::map<std::string, uint64_t>& skip, size_t per_client_max = 0) const;
 
   // Whether `request_id` is pending here (so it passed this replica's admission check).
   bool Contains(const std::string& request_id) const { return entries_.count(request_id) != 0; }

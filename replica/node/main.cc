@@ -22,6 +22,11 @@
 // or to --log-file, which SIGHUP reopens for rotation. `--health-check` is a probe for
 // container health checks: exit 0 iff the path answers 200 within 2 s.
 //
+// Built with BELFRY_BYZANTINE this file is belfry-replica-byzantine, a test-only replica
+// (test/byzantine/README.md): `--byzantine STRATEGY[,STRATEGY]` and `--byzantine-seed S`
+// make it misbehave, and `--clock-offset-ms MS` shifts the clock its core sees, for the
+// clock faults of correct replicas. belfry-replica accepts none of these.
+//
 // Threads: the peer network and the client server each run their own I/O thread; one core
 // thread runs every protocol step (ReplicaCore is single-threaded), fed by the peer inbox
 // and a bounded queue of client frames; the metrics server has its own thread and serves
@@ -53,6 +58,14 @@
 #include "transport/log.h"
 #include "transport/peer_network.h"
 #include "transport/tls.h"
+
+#ifdef BELFRY_POWERLOSS_FS
+#include "rocksdb/env.h"
+#include "test/powerloss/powerloss_fs.h"
+#endif
+#ifdef BELFRY_BYZANTINE
+#include "test/byzantine/byzantine_outbox.h"
+#endif
 
 namespace belfry::replica {
 namespace {
@@ -192,6 +205,11 @@ struct Flags {
   std::string health_check;     // probe mode
   std::string health_path = "/readyz";
   std::vector<std::string> peer_addresses;  // "K=HOST:PORT", checked in Run
+#ifdef BELFRY_BYZANTINE
+  std::string byzantine;  // strategies; empty: a correct replica
+  uint64_t byzantine_seed = 1;
+  int64_t clock_offset_ms = 0;
+#endif
 };
 
 int Usage() {
@@ -202,6 +220,10 @@ int Usage() {
                "                      [--log-level debug|info|warn|error] [--log-format kv|json]\n"
                "                      [--log-file PATH]\n"
                "       belfry-replica --health-check IP:PORT [--path /readyz]\n");
+#ifdef BELFRY_BYZANTINE
+  std::fprintf(stderr, "test-only: [--byzantine STRATEGY[,STRATEGY]] [--byzantine-seed S] [--clock-offset-ms MS]\n"
+                       "strategies: %s\n", belfry::byzantine::StrategyNames().c_str());
+#endif
   return 2;
 }
 
@@ -340,8 +362,16 @@ absl::Status Run(const Flags& flags) {
                           threshold::DecryptionShareProvider::Create(std::move(tdh2_share), tdh2_keys));
   keys.decryption = std::make_unique<threshold::DecryptionShareProvider>(std::move(decryption));
 
+  store::StoreOptions store_options;
+#ifdef BELFRY_POWERLOSS_FS
+  // belfry-replica-powerloss only (test/powerloss): a file system that journals every sync,
+  // so that a simulated power cut can drop what was never made durable.
+  BELFRY_ASSIGN_OR_RETURN(const powerloss::Mode powerloss_mode, powerloss::ReadMode(flags.data));
+  const std::unique_ptr<rocksdb::Env> powerloss_env = powerloss::NewJournalingEnv(flags.data, powerloss_mode);
+  store_options.env = powerloss_env.get();
+#endif
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> store,
-                          store::RocksStore::Open(flags.data, store::StoreOptions{}));
+                          store::RocksStore::Open(flags.data, store_options));
 
   const pb::ReplicaEndpoint& me = cfg.proto.replicas(static_cast<int>(self));
   transport::PeerNetworkConfig peer_cfg;
@@ -357,6 +387,7 @@ absl::Status Run(const Flags& flags) {
   peer_cfg.resend_buffer_messages_max = cfg.limits.peer_resend_buffer_messages_max;
   peer_cfg.inbox_bytes_max = cfg.limits.peer_inbox_bytes_max;
   peer_cfg.inbox_messages_max = cfg.limits.peer_inbox_messages_max;
+  peer_cfg.messages_per_second_max = config::PeerMessageRate(cfg.limits, cfg.n());
   for (const pb::ReplicaEndpoint& r : cfg.proto.replicas()) {
     if (r.id() != self) {
       peer_cfg.peers.push_back({.id = r.id(), .host = r.host(), .port = static_cast<uint16_t>(r.peer_port())});
@@ -378,6 +409,8 @@ absl::Status Run(const Flags& flags) {
   client_cfg.credentials = creds;
   client_cfg.connections_max = cfg.limits.client_connections_max;
   client_cfg.frame_bytes_max = cfg.limits.frame_bytes_max;
+  client_cfg.frame_bytes_reading_max = cfg.limits.client_frame_bytes_reading_max;
+  client_cfg.requests_in_flight_max = cfg.limits.client_requests_in_flight_max;
   client_cfg.connections_per_address_max = cfg.limits.client_connections_per_address_max;
   client_cfg.handshake_timeout_ms = cfg.limits.client_handshake_timeout_ms;
   client_cfg.request_bytes_in_flight_max = cfg.limits.client_request_bytes_in_flight_max;
@@ -400,9 +433,29 @@ absl::Status Run(const Flags& flags) {
   clients_ptr = clients.get();
 
   TransportOutbox outbox(peers.get(), clients.get());
+  Outbox* core_outbox = &outbox;
+#ifdef BELFRY_BYZANTINE
+  int64_t clock_offset_ms = flags.clock_offset_ms;
+  std::unique_ptr<byzantine::ByzantineOutbox> byzantine_outbox;
+  if (!flags.byzantine.empty()) {
+    BELFRY_ASSIGN_OR_RETURN(std::vector<byzantine::Strategy> strategies, byzantine::ParseStrategies(flags.byzantine));
+    // A second copy of the reply key, so that forged replies carry valid signatures.
+    BELFRY_ASSIGN_OR_RETURN(ReplySigner forger, ReplySigner::FromSeedFile(files.reply_key));
+    BELFRY_ASSIGN_OR_RETURN(byzantine_outbox,
+                            byzantine::ByzantineOutbox::Create(
+                                {.self = self, .n = cfg.n(), .f = cfg.f(), .cluster_id = cfg.cluster_id(),
+                                 .strategies = std::move(strategies), .seed = flags.byzantine_seed,
+                                 .frame_bytes_max = cfg.limits.frame_bytes_max},
+                                &outbox, std::move(forger)));
+    core_outbox = byzantine_outbox.get();
+    clock_offset_ms += byzantine_outbox->clock_offset_ms();
+  }
+#else
+  constexpr int64_t clock_offset_ms = 0;
+#endif
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<ReplicaCore> core,
                           ReplicaCore::Create(cfg, self, std::move(keys), store.get(),
-                                              &genesis_ca, &outbox, ReplicaCore::OptionsFor(cfg)));
+                                              &genesis_ca, core_outbox, ReplicaCore::OptionsFor(cfg)));
   checker.store(core.get());
   PublishedSnapshot published;
   std::unique_ptr<metrics::HttpServer> metrics_server;
@@ -436,6 +489,18 @@ absl::Status Run(const Flags& flags) {
 
   int64_t last_tick = 0;
   int64_t last_snapshot = 0;
+  // A peer whose messages keep being refused (out of window, invalid) while this replica
+  // is not behind is held to a small message rate for a while: its flood then costs this
+  // replica little CPU, whatever the general per-peer budget allows a correct peer.
+  constexpr uint64_t kPenaltyFaultsPerSecond = 200;
+  constexpr uint32_t kPenaltyMessagesPerSecond = 100;
+  constexpr int64_t kPenaltyMs = 10000;
+  struct PeerPenalty {
+    uint64_t last_faults = 0;
+    int64_t until_ms = 0;
+  };
+  std::vector<PeerPenalty> penalties(cfg.n());
+  int64_t last_penalty_check = 0;
   while (!g_stop.load()) {
     if (g_hangup.exchange(false)) {
       absl::Status reopened = transport::ReopenLogFile();
@@ -446,7 +511,7 @@ absl::Status Run(const Flags& flags) {
       ReloadTlsCredentials(cfg, files, self, *peers, *clients, g_reloads);
     }
     std::optional<transport::Delivery> d = peers->Receive(std::chrono::milliseconds(5));
-    const int64_t now = NowMs();
+    const int64_t now = NowMs() + clock_offset_ms;
     // Drain what is already here before looking at clients, bounded per round.
     for (int i = 0; d.has_value() && i < 4096; ++i) {
       core->OnPeerMessage(d->from, d->payload, now);
@@ -454,6 +519,31 @@ absl::Status Run(const Flags& flags) {
     }
     if (d.has_value()) core->OnPeerMessage(d->from, d->payload, now);
     for (auto& [id, frame] : client_queue.TakeAll()) core->OnCheckedFrame(id, std::move(frame), now);
+    if (now - last_penalty_check >= 1000) {
+      last_penalty_check = now;
+      std::vector<uint64_t> faults(cfg.n(), 0);
+      for (const auto& [key, count] : core->counters().faults_by_kind) {
+        const uint32_t peer = static_cast<uint32_t>(std::strtoul(key.c_str(), nullptr, 10));
+        if (peer < cfg.n()) faults[peer] += count;
+      }
+      for (uint32_t p = 0; p < cfg.n(); ++p) {
+        if (p == self) continue;
+        const uint64_t delta = faults[p] - penalties[p].last_faults;
+        penalties[p].last_faults = faults[p];
+        if (delta >= kPenaltyFaultsPerSecond && !core->catching_up()) {
+          if (penalties[p].until_ms == 0) {
+            peers->SetPeerMessageRate(p, kPenaltyMessagesPerSecond);
+            transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_penalized")
+                .Add("peer", p)
+                .Add("faults_per_second", delta);
+          }
+          penalties[p].until_ms = now + kPenaltyMs;
+        } else if (penalties[p].until_ms != 0 && (penalties[p].until_ms <= now || core->catching_up())) {
+          peers->SetPeerMessageRate(p, 0);
+          penalties[p].until_ms = 0;
+        }
+      }
+    }
     if (now - last_tick >= 20) {
       core->OnTick(now);
       last_tick = now;
@@ -512,6 +602,19 @@ int main(int argc, char** argv) {
       flags.health_check = value;
     } else if (arg == "--path") {
       flags.health_path = value;
+#ifdef BELFRY_BYZANTINE
+    } else if (arg == "--byzantine") {
+      flags.byzantine = value;
+    } else if (arg == "--byzantine-seed" || arg == "--clock-offset-ms") {
+      char* end = nullptr;
+      const long long parsed = std::strtoll(value.c_str(), &end, 10);
+      if (end == value.c_str() || *end != '\0') return belfry::replica::Usage();
+      if (arg == "--byzantine-seed") {
+        flags.byzantine_seed = static_cast<uint64_t>(parsed);
+      } else {
+        flags.clock_offset_ms = parsed;
+      }
+#endif
     } else {
       return belfry::replica::Usage();
     }

@@ -170,6 +170,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
           [](const transport::PeerCounters& c) { return c.disconnects; });
   PerPeer(out, s, "belfry_peer_protocol_errors_total", kCounter, "Malformed or out-of-order link frames.",
           [](const transport::PeerCounters& c) { return c.protocol_errors; });
+  PerPeer(out, s, "belfry_peer_throttled_total", kCounter,
+          "Times a peer's link was held back for sending more than peer_messages_per_second_max.",
+          [](const transport::PeerCounters& c) { return c.throttled; });
   PerPeer(out, s, "belfry_peer_sends_refused_total", kCounter, "Sends refused: the peer's resend buffer was full.",
           [](const transport::PeerCounters& c) { return c.sends_refused; });
   PerPeer(out, s, "belfry_peer_queue_messages", kGauge, "Messages sent but not yet acknowledged.",
@@ -200,6 +203,12 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   out.Sample(Labels{{"reason", "capacity_per_address"}}, s.clients.refused_capacity_per_address);
   out.Sample(Labels{{"reason", "handshake_timeout"}}, s.clients.handshake_timeouts);
   out.Sample(Labels{{"reason", "oversized_frame"}}, s.clients.oversized_frames);
+  Single(out, "belfry_client_in_flight_pauses_total", kCounter,
+         "Times a client connection was not read because it had client_requests_in_flight_max unanswered.",
+         s.clients.in_flight_pauses);
+  Single(out, "belfry_client_reading_budget_waits_total", kCounter,
+         "Client frames that waited for the shared reading budget (client_frame_bytes_reading_max).",
+         s.clients.reading_budget_waits);
   Single(out, "belfry_client_connections_closed_untrusted_total", kCounter,
          "Client connections closed by a credential reload: the user's certificate no longer verifies.",
          s.clients.closed_untrusted);

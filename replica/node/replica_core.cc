@@ -79,6 +79,7 @@ ReplicaCore::Options ReplicaCore::OptionsFor(const config::ClusterConfig& config
   options.waiting_requests_max = config.limits.waiting_requests_max;
   options.executed_reply_bytes_max = config.limits.executed_reply_bytes_max;
   options.checkpoint_interval_epochs = config.limits.checkpoint_interval_epochs;
+  options.retained_batches = config.limits.log_retained_epochs;
   return options;
 }
 
@@ -162,6 +163,7 @@ void ReplicaCore::Fail(absl::Status status) {
 
 void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms) {
   if (!fatal_.ok() || from >= config_.n() || from == self_) return;
+  last_now_ms_ = now_ms;
   pb::PeerMessage msg;
   if (!msg.ParseFromString(payload)) {
     ++counters_.peer_messages_malformed;
@@ -290,7 +292,8 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
     if (own_epoch_running && not_in_flight < config_.limits.batch_requests_max) return;
   }
   std::vector<std::pair<std::string, std::string>> fresh =
-      mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_);
+      mempool_.OldestExcept(4 * size_t{config_.limits.batch_requests_max}, in_flight_,
+                            config_.limits.proposal_requests_per_client_max);
   if (fresh.empty() && !peers_started) return;
   epoch_started_ms_.emplace(epoch, now_ms);
   std::vector<std::string> pending;
@@ -570,6 +573,8 @@ bool ReplicaCore::PeersAhead() const {
 
 void ReplicaCore::OnTick(int64_t now_ms) {
   if (!fatal_.ok()) return;
+  last_now_ms_ = now_ms;
+  if (want_transfer_ && !transfer_.has_value()) RequestCheckpoints();
   if (transfer_.has_value() && now_ms - transfer_->last_request_ms > options_.state_transfer_timeout_ms) {
     ReplaceTransferSource(now_ms, "timeout");
   }
@@ -653,6 +658,7 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
     applied = true;
   }
   if (applied) {
+    want_transfer_ = false;  // the log serves us again
     StartConsensusAt(store_->next_epoch());
     in_flight_.clear();
     behind_ = true;
@@ -715,6 +721,12 @@ void ReplicaCore::HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& 
 }
 
 void ReplicaCore::RequestCheckpoints() {
+  // Paced: when every peer answers that it no longer holds the checkpoint it certified
+  // (it restarted, or moved on), asking again at once would only spin. OnTick asks again.
+  if (last_checkpoint_request_ms_ >= 0 && last_now_ms_ - last_checkpoint_request_ms_ < options_.fetch_interval_ms) {
+    return;
+  }
+  last_checkpoint_request_ms_ = last_now_ms_;
   pb::PeerMessage msg;
   msg.mutable_fetch_checkpoint();
   const std::string bytes = msg.SerializeAsString();

@@ -157,7 +157,8 @@ class ReplicaCore {
     int64_t join_interval_ms = 500;                   // JoinEpochs served per peer at most this often
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
-  // limits.executed_reply_bytes_max); the rest at their defaults.
+  // limits.executed_reply_bytes_max, checkpoint_interval_epochs, log_retained_epochs as
+  // retained_batches); the rest at their defaults.
   static Options OptionsFor(const config::ClusterConfig& config);
 
   // `store`, `ca` and `outbox` are borrowed and must outlive the core. Fails when the
@@ -283,6 +284,8 @@ class ReplicaCore {
   // Set when catch-up by log brought nothing: the next certificate beyond this replica's
   // state starts a transfer.
   bool want_transfer_ = false;
+  int64_t last_checkpoint_request_ms_ = -1;
+  int64_t last_now_ms_ = 0;  // the latest time an input carried
   struct Transfer {
     pb::CheckpointCertificate cert;
     uint32_t source = 0;

@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   rocksdb::Options opts;
   opts.create_if_missing = options.create_if_missing;
   opts.paranoid_checks = true;
+  if (options.env != nullptr) opts.env = options.env;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

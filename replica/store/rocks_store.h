@@ -24,6 +24,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 }  // namespace rocksdb
 
 namespace belfry::store {
@@ -42,6 +43,9 @@ std::string RocksEpochKey(uint64_t epoch);
 struct StoreOptions {
   bool create_if_missing = true;   // false: NOT_FOUND when there is no store at the path
   size_t block_cache_bytes = 64 << 20;
+  // The file system under the database; null: the real one. Borrowed, must outlive the
+  // store. Tests put a fault-injecting one here (test/powerloss/powerloss_fs.h).
+  rocksdb::Env* env = nullptr;
 };
 
 // RocksStore: owns the database; closes it on destruction. Thread-safety as Store says.

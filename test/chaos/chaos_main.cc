@@ -168,8 +168,12 @@ int main(int argc, char** argv) {
         c.scenario = s->name;
         c.n = n;
         c.seed = base.seed + k;
+        const ScenarioSetup setup = SetupFor(s->name);
+        c.powerloss_replicas = setup.powerloss_replicas;
+        c.log_retained_epochs = setup.log_retained_epochs;
+        c.checkpoint_interval_epochs = setup.checkpoint_interval_epochs;
         Harness harness(c);
-        const RunSummary summary = harness.Run(s->run);
+        const RunSummary summary = harness.Run(s->run, s->prepare);
         c.work_dir = summary.work_dir;
         Print(summary, c);
         ++runs;

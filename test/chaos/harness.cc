@@ -1,5 +1,8 @@
 #include "test/chaos/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +51,47 @@ int RunProgram(const std::vector<std::string>& args, const std::string& log) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// GET http://127.0.0.1:port/metrics, bounded in time (2 s per read) and size (4 MiB).
+absl::StatusOr<std::string> FetchMetrics(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError("socket failed");
+  timeval tv{.tv_sec = 2, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to metrics port ", port));
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return absl::UnavailableError("metrics request not sent");
+  }
+  std::string body;
+  char buf[16384];
+  while (body.size() < (4u << 20)) {
+    const ssize_t got = ::recv(fd, buf, sizeof(buf), 0);
+    if (got <= 0) break;
+    body.append(buf, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return body;
+}
+
+// The value of an unlabelled metric on a Prometheus text page, or -1.
+double MetricValue(const std::string& page, const std::string& name) {
+  size_t pos = 0;
+  while ((pos = page.find(name + " ", pos)) != std::string::npos) {
+    if (pos == 0 || page[pos - 1] == '\n') return std::strtod(page.c_str() + pos + name.size() + 1, nullptr);
+    pos += name.size();
+  }
+  return -1;
+}
+
 }  // namespace
 
 Harness::Harness(RunConfig config) : config_(std::move(config)), rng_(config_.seed) {}
@@ -78,6 +122,14 @@ std::vector<uint32_t> Harness::PickReplicas(uint32_t k) {
 void Harness::KillReplica(uint32_t r) {
   ++faults_;
   Note(absl::StrCat("SIGKILL replica ", r));
+  // The metric lives in the process: read it before the process goes. A replica killed
+  // before it finished its state transfer restarts on whatever it had installed and may
+  // rightly catch up from the log instead, so the expectation ends with the process.
+  if (processes_->running(r) && transfer_expected_.erase(r) != 0) {
+    absl::StatusOr<std::string> page = FetchMetrics(metrics_ports_[r]);
+    const double done = page.ok() ? MetricValue(*page, "belfry_state_transfers_completed_total") : -1;
+    Note(absl::StrCat("replica ", r, ": belfry_state_transfers_completed_total ", done, " before the kill"));
+  }
   processes_->Kill(r);
 }
 
@@ -123,6 +175,26 @@ void Harness::DegradeAll(const LinkFaults& faults, const std::string& what) {
   proxy_->SetAll(faults);
 }
 
+void Harness::RunByzantine(uint32_t r, const std::string& strategies) {
+  ++faults_;
+  byzantine_[r] = true;
+  Note(absl::StrCat("replica ", r, " is Byzantine: ", strategies));
+  std::vector<std::string> args = {"--byzantine", strategies, "--byzantine-seed",
+                                   absl::StrCat(config_.seed * 1000 + r)};
+  if (!clock_args_[r].empty()) args.insert(args.end(), {"--clock-offset-ms", clock_args_[r]});
+  processes_->SetProgram(r, config_.bin_dir + "/belfry-replica-byzantine", std::move(args));
+}
+
+void Harness::OffsetClock(uint32_t r, int64_t offset_ms) {
+  ++faults_;
+  clock_args_[r] = absl::StrCat(offset_ms);
+  Note(absl::StrCat("replica ", r, "'s clock is off by ", offset_ms, " ms"));
+  if (!byzantine_[r]) {
+    processes_->SetProgram(r, config_.bin_dir + "/belfry-replica-byzantine",
+                           {"--clock-offset-ms", clock_args_[r]});
+  }
+}
+
 absl::Status Harness::SnapshotReplica(uint32_t r, const std::string& name) {
   Note(absl::StrCat("snapshot replica ", r, " as ", name));
   return processes_->Snapshot(r, name);
@@ -138,6 +210,70 @@ absl::Status Harness::WipeReplica(uint32_t r) {
   ++faults_;
   Note(absl::StrCat("wipe replica ", r, "'s data"));
   return processes_->Wipe(r);
+}
+
+absl::Status Harness::RunPowercut(uint32_t r, const std::vector<std::string>& args) {
+  if (processes_->running(r)) return absl::FailedPreconditionError("power cut of a running replica");
+  std::vector<std::string> argv = {config_.bin_dir + "/belfry-powercut", processes_->DataPath(r)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // Its lines go to the replica's log, beside what the replica logs when it restarts.
+  const int status = RunProgram(argv, processes_->LogPath(r));
+  if (status != 0) {
+    absl::Status s = absl::UnavailableError(absl::StrCat("belfry-powercut on replica ", r, " failed (", status,
+                                                         "); see ", processes_->LogPath(r)));
+    violations_.push_back({"harness", std::string(s.message())});
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Harness::PowerCutReplica(uint32_t r, bool tear) {
+  ++faults_;
+  Note(absl::StrCat("power cut replica ", r, tear ? " (torn tails)" : ""));
+  std::vector<std::string> args = {"--seed", absl::StrCat(rng_.NextRaw())};
+  if (tear) args.push_back("--tear");
+  return RunPowercut(r, args);
+}
+
+absl::Status Harness::MakeFsyncLie(uint32_t r) {
+  ++faults_;
+  Note(absl::StrCat("replica ", r, "'s fsync lies from its next start"));
+  liars_.insert(r);
+  return WriteLyingMode(r);
+}
+
+absl::Status Harness::WriteLyingMode(uint32_t r) {
+  std::error_code ec;
+  fs::create_directories(processes_->DataPath(r), ec);
+  std::ofstream out(processes_->DataPath(r) + "/POWERLOSS-MODE", std::ios::trunc);
+  out << "lying-fsync\n";
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot set replica ", r, "'s power-loss mode"));
+  return absl::OkStatus();
+}
+
+absl::Status Harness::BitRotReplica(uint32_t r, uint32_t flips) {
+  ++faults_;
+  Note(absl::StrCat("bit rot: ", flips, " flipped bits in replica ", r, "'s synced files"));
+  return RunPowercut(r, {"--bit-rot", "--flips", absl::StrCat(flips), "--seed", absl::StrCat(rng_.NextRaw())});
+}
+
+void Harness::AllowRefusal(uint32_t r) { refusal_allowed_.insert(r); }
+
+void Harness::ExpectStateTransfer(uint32_t r) { transfer_expected_.insert(r); }
+
+void Harness::CheckStateTransfers() {
+  for (uint32_t r : transfer_expected_) {
+    absl::StatusOr<std::string> page = FetchMetrics(metrics_ports_[r]);
+    const double done = page.ok() ? MetricValue(*page, "belfry_state_transfers_completed_total") : -1;
+    Note(absl::StrCat("replica ", r, ": belfry_state_transfers_completed_total ", done));
+    if (done < 1) {
+      violations_.push_back({"state_transfer",
+                             absl::StrCat("replica ", r, " did not complete a state transfer (metric ",
+                                          page.ok() ? absl::StrCat(done) : std::string(page.status().message()),
+                                          "); see ", processes_->LogPath(r))});
+    }
+  }
 }
 
 void Harness::Heal(const std::string& what) {
@@ -174,8 +310,24 @@ bool Harness::Sleep(int64_t ms) {
 }
 
 void Harness::CheckExits() {
-  for (std::string& line : processes_->Reap()) {
-    violations_.push_back({"replica_exit", std::move(line)});
+  for (ReplicaProcesses::Exit& e : processes_->ReapExits()) {
+    // A replica that refuses the store it finds (it exits with status 1 and the reason in
+    // its log) is what a lying or rotting disk should produce; the operator's answer is an
+    // empty disk and state transfer. A crash or any other exit is still a violation.
+    if (refusal_allowed_.count(e.replica) != 0 && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 1) {
+      Note(absl::StrCat("replica ", e.replica, " refused its store; wipe and restart it empty"));
+      absl::Status s = processes_->Wipe(e.replica);
+      // The new disk is the same lying kind: the next power cut tests the liar again.
+      if (s.ok() && liars_.count(e.replica) != 0) s = WriteLyingMode(e.replica);
+      if (!s.ok()) {
+        violations_.push_back({"harness", std::string(s.message())});
+        continue;
+      }
+      ExpectStateTransfer(e.replica);
+      StartReplica(e.replica);
+      continue;
+    }
+    violations_.push_back({"replica_exit", std::move(e.line)});
   }
 }
 
@@ -202,15 +354,31 @@ absl::Status Harness::SetUp() {
   }
   absl::StatusOr<config::ClusterConfig> cfg = config::LoadClusterConfig(cluster_dir_ + "/cluster.conf");
   if (!cfg.ok()) return cfg.status();
+  if (config_.log_retained_epochs != 0 || config_.checkpoint_interval_epochs != 0) {
+    // Scenarios that need state transfer prune the log within seconds of load.
+    pb::Limits* limits = cfg->proto.mutable_limits();
+    if (config_.log_retained_epochs != 0) limits->set_log_retained_epochs(config_.log_retained_epochs);
+    if (config_.checkpoint_interval_epochs != 0) {
+      limits->set_checkpoint_interval_epochs(config_.checkpoint_interval_epochs);
+    }
+    std::ofstream out(cluster_dir_ + "/cluster.conf", std::ios::trunc);
+    out << config::FormatClusterConfig(cfg->proto);
+    out.close();
+    if (!out) return absl::UnavailableError("cannot rewrite cluster.conf");
+    cfg = config::LoadClusterConfig(cluster_dir_ + "/cluster.conf");
+    if (!cfg.ok()) return cfg.status();
+  }
   const uint32_t n = config_.n;
   std::vector<LinkSpec> links;
   ReplicaLaunch launch;
-  launch.replica_binary = config_.bin_dir + "/belfry-replica";
+  launch.replica_binary =
+      config_.bin_dir + (config_.powerloss_replicas ? "/belfry-replica-powerloss" : "/belfry-replica");
   launch.cluster_dir = cluster_dir_;
   launch.n = n;
   launch.dial_port.assign(n, std::vector<uint16_t>(n, 0));
   for (uint32_t i = 0; i < n; ++i) {
     client_ports_.push_back(static_cast<uint16_t>(cfg->proto.replicas(static_cast<int>(i)).client_port()));
+    metrics_ports_.push_back(static_cast<uint16_t>(cfg->proto.replicas(static_cast<int>(i)).metrics_port()));
     for (uint32_t j = 0; j < n; ++j) {
       if (i == j) continue;
       const auto port = static_cast<uint16_t>(config_.base_port + 3 * n + i * n + j);
@@ -224,6 +392,9 @@ absl::Status Harness::SetUp() {
   proxy_ = std::move(*proxy);
   proxy_->Start();
   processes_ = std::make_unique<ReplicaProcesses>(launch);
+  byzantine_.assign(n, false);
+  clock_args_.assign(n, "");
+  if (prepare_) prepare_(*this);
   for (uint32_t r = 0; r < n; ++r) {
     absl::Status s = processes_->Start(r);
     if (!s.ok()) return s;
@@ -241,8 +412,15 @@ absl::Status Harness::SetUp() {
     CheckExits();
     if (!violations_.empty()) return absl::UnavailableError(violations_.front().detail);
     size_t up = 0;
-    for (const ReplicaState& s : workload_->QueryStatus(std::chrono::milliseconds(1000))) up += s.reachable;
-    if (up == n) break;
+    size_t correct = 0;
+    for (const ReplicaState& s : workload_->QueryStatus(std::chrono::milliseconds(1000))) {
+      // A silent Byzantine replica never answers; the run starts once the others do.
+      if (!byzantine_[s.replica]) {
+        up += s.reachable;
+        ++correct;
+      }
+    }
+    if (up == correct) break;
     if (Clock::now() > deadline) return absl::DeadlineExceededError("the cluster did not come up in 30 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -258,13 +436,17 @@ int64_t Harness::ConvergeMs(int64_t since_ns) {
     statuses = workload_->QueryStatus(std::chrono::milliseconds(2000));
     std::set<uint64_t> epochs;
     size_t reachable = 0;
+    size_t byzantine = 0;
     for (const ReplicaState& s : statuses) {
-      if (s.reachable) {
+      // Only correct replicas must converge; a Byzantine one may be anywhere, or silent.
+      if (byzantine_[s.replica]) {
+        ++byzantine;
+      } else if (s.reachable) {
         ++reachable;
         epochs.insert(s.next_epoch);
       }
     }
-    if (reachable == config_.n && epochs.size() == 1) {
+    if (reachable + byzantine == config_.n && epochs.size() == 1) {
       return (Workload::NowNs() - since_ns) / 1'000'000;
     }
     if (Clock::now() > deadline) break;
@@ -292,6 +474,9 @@ void Harness::CompareStores() {
   };
   std::vector<std::optional<Seen>> seen(config_.n);
   for (uint32_t r = 0; r < config_.n; ++r) {
+    // A Byzantine replica's store is its own business (its core is correct, but what it
+    // sent was not, so it may have fallen behind); only correct replicas must agree.
+    if (byzantine_[r]) continue;
     store::StoreOptions options;
     options.create_if_missing = false;
     options.block_cache_bytes = 8 << 20;
@@ -311,7 +496,7 @@ void Harness::CompareStores() {
     s.digest = ToHex(*digest);
     seen[r] = s;
     absl::StatusOr<std::optional<std::string>> counter = (*opened)->Get(state::kCounterKey);
-    if (counter.ok() && r == 0) {
+    if (counter.ok() && !state_counter_.has_value()) {
       pb::StateCounter c;
       if (!counter->has_value()) {
         state_counter_ = 0;
@@ -339,7 +524,9 @@ void Harness::CompareStores() {
   }
 }
 
-RunSummary Harness::Run(const std::function<void(Harness&)>& scenario) {
+RunSummary Harness::Run(const std::function<void(Harness&)>& scenario,
+                        const std::function<void(Harness&)>& prepare) {
+  prepare_ = prepare;
   RunSummary summary;
   summary.scenario = config_.scenario;
   summary.seed = config_.seed;
@@ -360,6 +547,7 @@ RunSummary Harness::Run(const std::function<void(Harness&)>& scenario) {
     workload_->FinalReads(std::chrono::seconds(60));
     summary.converge_ms = ConvergeMs(Workload::NowNs());
     CheckExits();
+    CheckStateTransfers();
     for (uint32_t r = 0; r < config_.n; ++r) {
       if (processes_->running(r) && !processes_->Stop(r, 10000)) {
         violations_.push_back({"replica_exit", absl::StrCat("replica ", r, " did not stop cleanly on SIGTERM; see ",

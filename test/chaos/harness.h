@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ struct RunConfig {
   std::string work_dir;  // empty: a new folder under $TMPDIR (or /tmp)
   bool keep = false;     // keep the work folder even when the run passes
   bool verbose = false;  // log each fault as it happens
+  // Set from the scenario (scenarios.h, SetupFor): 0 leaves cluster.conf's default.
+  uint32_t log_retained_epochs = 0;
+  uint32_t checkpoint_interval_epochs = 0;
+  // Run belfry-replica-powerloss (test/powerloss), whose store journals every sync.
+  bool powerloss_replicas = false;
 };
 
 struct RunSummary {
@@ -74,6 +80,29 @@ class Harness {
   absl::Status SnapshotReplica(uint32_t r, const std::string& name);
   absl::Status RestoreReplica(uint32_t r, const std::string& name);
   absl::Status WipeReplica(uint32_t r);
+  // Only from a scenario's `prepare`, before any replica starts, so they hold for the
+  // whole run. RunByzantine: replica r is belfry-replica-byzantine with `strategies`
+  // (test/byzantine/README.md) and a seed derived from the run's; it is left out of the
+  // convergence and digest checks. OffsetClock: replica r, still correct, runs the
+  // test binary with its core's clock shifted by `offset_ms`.
+  void RunByzantine(uint32_t r, const std::string& strategies);
+  void OffsetClock(uint32_t r, int64_t offset_ms);
+  bool byzantine(uint32_t r) const { return byzantine_[r]; }
+  // Power loss (powerloss_replicas runs only; `r` must be stopped): drop what replica r
+  // never synced, optionally tearing the tails (belfry-powercut).
+  absl::Status PowerCutReplica(uint32_t r, bool tear);
+  // From its next start, r's fsyncs return OK without making anything durable (and so
+  // again after the harness wipes its disk).
+  absl::Status MakeFsyncLie(uint32_t r);
+  // Flips `flips` bits in r's synced table (or log) files.
+  absl::Status BitRotReplica(uint32_t r, uint32_t flips);
+  // r may refuse to start on what is on its disk (exit status 1, e.g. DATA_LOSS): then,
+  // as an operator would, the harness wipes its folder and starts it again, empty, and
+  // it must catch up from its peers. Any other exit stays a violation.
+  void AllowRefusal(uint32_t r);
+  // After the load, r's metrics must show a completed state transfer (unless r is killed
+  // again before then: its counters go with the process).
+  void ExpectStateTransfer(uint32_t r);
   // Clears every link fault, resumes paused replicas and starts stopped ones, and marks
   // the moment.
   void Heal(const std::string& what);
@@ -89,7 +118,9 @@ class Harness {
   std::vector<uint32_t> PickReplicas(uint32_t k);
 
   // Runs everything; `scenario` injects the faults while the load runs.
-  RunSummary Run(const std::function<void(Harness&)>& scenario);
+  // `prepare`, when set, runs after the cluster is created and before any replica starts.
+  RunSummary Run(const std::function<void(Harness&)>& scenario,
+                 const std::function<void(Harness&)>& prepare = nullptr);
 
  private:
   absl::Status SetUp();
@@ -97,6 +128,9 @@ class Harness {
   void CheckExits();
   int64_t ConvergeMs(int64_t since_ns);
   void CompareStores();
+  void CheckStateTransfers();
+  absl::Status RunPowercut(uint32_t r, const std::vector<std::string>& args);
+  absl::Status WriteLyingMode(uint32_t r);
   void TearDown(bool passed);
 
   RunConfig config_;
@@ -113,6 +147,13 @@ class Harness {
   std::optional<uint64_t> state_counter_;
   std::vector<Violation> violations_;
   bool created_work_dir_ = false;
+  std::function<void(Harness&)> prepare_;
+  std::vector<bool> byzantine_;
+  std::vector<std::string> clock_args_;  // per replica: --clock-offset-ms, if any
+  std::vector<uint16_t> metrics_ports_;
+  std::set<uint32_t> refusal_allowed_;
+  std::set<uint32_t> transfer_expected_;
+  std::set<uint32_t> liars_;
 };
 
 }  // namespace belfry::chaos

@@ -32,7 +32,16 @@ void CloseInheritedDescriptors() {
 }
 
 ReplicaProcesses::ReplicaProcesses(ReplicaLaunch launch)
-    : launch_(std::move(launch)), pids_(launch_.n, 0), paused_(launch_.n, false) {}
+    : launch_(std::move(launch)),
+      pids_(launch_.n, 0),
+      paused_(launch_.n, false),
+      binary_(launch_.n, launch_.replica_binary),
+      extra_args_(launch_.n) {}
+
+void ReplicaProcesses::SetProgram(uint32_t r, std::string binary, std::vector<std::string> extra_args) {
+  binary_[r] = std::move(binary);
+  extra_args_[r] = std::move(extra_args);
+}
 
 ReplicaProcesses::~ReplicaProcesses() {
   for (uint32_t r = 0; r < launch_.n; ++r) Kill(r);
@@ -51,7 +60,7 @@ absl::Status ReplicaProcesses::Start(uint32_t r) {
   std::error_code ec;
   fs::create_directories(launch_.cluster_dir + "/logs", ec);
   fs::create_directories(launch_.cluster_dir + "/data", ec);
-  std::vector<std::string> args = {launch_.replica_binary,
+  std::vector<std::string> args = {binary_[r],
                                    "--config", launch_.cluster_dir + "/cluster.conf",
                                    "--id", absl::StrCat(r),
                                    "--data", DataPath(r)};
@@ -60,6 +69,7 @@ absl::Status ReplicaProcesses::Start(uint32_t r) {
     args.push_back("--peer-address");
     args.push_back(absl::StrCat(j, "=127.0.0.1:", launch_.dial_port[r][j]));
   }
+  args.insert(args.end(), extra_args_[r].begin(), extra_args_[r].end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -164,12 +174,18 @@ absl::Status ReplicaProcesses::Wipe(uint32_t r) {
 
 std::vector<std::string> ReplicaProcesses::Reap() {
   std::vector<std::string> out;
+  for (Exit& e : ReapExits()) out.push_back(std::move(e.line));
+  return out;
+}
+
+std::vector<ReplicaProcesses::Exit> ReplicaProcesses::ReapExits() {
+  std::vector<Exit> out;
   for (uint32_t r = 0; r < launch_.n; ++r) {
     if (pids_[r] <= 0) continue;
     int status = 0;
     if (::waitpid(pids_[r], &status, WNOHANG) == pids_[r]) {
-      out.push_back(absl::StrCat("replica ", r, " exited on its own (", DescribeExit(status), "); see ",
-                                 LogPath(r)));
+      out.push_back({r, status, absl::StrCat("replica ", r, " exited on its own (", DescribeExit(status), "); see ",
+                                             LogPath(r))});
       pids_[r] = 0;
       paused_[r] = false;
     }

@@ -45,6 +45,9 @@ class ReplicaProcesses {
   ~ReplicaProcesses();  // kills whatever still runs
 
   absl::Status Start(uint32_t r);
+  // From the next Start on, replica r runs `binary` with `extra_args` after the usual
+  // ones (belfry-replica-byzantine and its flags).
+  void SetProgram(uint32_t r, std::string binary, std::vector<std::string> extra_args);
   // SIGKILL and wait for the exit.
   void Kill(uint32_t r);
   // SIGTERM, wait up to `timeout_ms`, then SIGKILL. True when it stopped by itself with
@@ -63,6 +66,13 @@ class ReplicaProcesses {
 
   // Collects children that exited on their own; one line per exit, for the report.
   std::vector<std::string> Reap();
+  struct Exit {
+    uint32_t replica = 0;
+    int status = 0;  // as waitpid gives it
+    std::string line;
+  };
+  // The same, with which replica exited and how.
+  std::vector<Exit> ReapExits();
 
   std::string DataPath(uint32_t r) const;
   std::string LogPath(uint32_t r) const;
@@ -71,6 +81,8 @@ class ReplicaProcesses {
   ReplicaLaunch launch_;
   std::vector<pid_t> pids_;
   std::vector<bool> paused_;
+  std::vector<std::string> binary_;
+  std::vector<std::vector<std::string>> extra_args_;
 };
 
 }  // namespace belfry::chaos

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace belfry::config {
@@ -117,6 +118,40 @@ TEST_CASE("denial-of-service bounds have documented defaults", "[config]") {
   CHECK(l.waiting_requests_max == 100000);
   CHECK(l.executed_reply_bytes_max == 64ull << 20);
   CHECK(l.aba_rounds_ahead_max == 8);
+  CHECK(l.log_retained_epochs == 4096);
+  CHECK(l.peer_messages_per_second_max == 0);
+  CHECK(PeerMessageRate(l, 4) == 2000);
+  CHECK(l.proposal_requests_per_client_max == 8);
+  CHECK(l.client_frame_bytes_reading_max == 256ull << 20);
+  CHECK(l.client_requests_in_flight_max == 256);
+}
+
+TEST_CASE("the per-peer message rate and per-client proposal share are limits", "[config]") {
+  const std::string text = FormatClusterConfig(ValidProto(4, 1)) +
+                           "limits { peer_messages_per_second_max: 2500 proposal_requests_per_client_max: 3 }\n";
+  absl::StatusOr<ClusterConfig> c = ParseClusterConfig(text, "cluster.conf", "/tmp");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(PeerMessageRate(c->limits, 4) == 2500);
+  CHECK(c->limits.proposal_requests_per_client_max == 3);
+  absl::StatusOr<ClusterConfig> low = ParseClusterConfig(
+      FormatClusterConfig(ValidProto(4, 1)) + "limits { peer_messages_per_second_max: 10 }\n", "cluster.conf", "/tmp");
+  REQUIRE_FALSE(low.ok());
+  CHECK(absl::StrContains(low.status().message(), "limits.peer_messages_per_second_max"));
+}
+
+TEST_CASE("log_retained_epochs is read from limits and bounded below", "[config]") {
+  pb::ClusterConfig p = ValidProto(4, 1);
+  p.mutable_limits()->set_log_retained_epochs(64);
+  auto cfg = ParseClusterConfig(FormatClusterConfig(p), "cluster.conf", ".");
+  REQUIRE(cfg.ok());
+  CHECK(cfg->limits.log_retained_epochs == 64);
+  // Fewer would make every short restart a state transfer.
+  p.mutable_limits()->set_log_retained_epochs(15);
+  const std::string message(Parse(p).message());
+  CHECK_THAT(message, Catch::Contains("limits.log_retained_epochs") && Catch::Contains("outside [16, 100000000]"));
+  p.mutable_limits()->set_log_retained_epochs(16);
+  CHECK(Parse(p).ok());
 }
 
 TEST_CASE("denial-of-service bounds are read from limits", "[config]") {

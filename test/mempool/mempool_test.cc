@@ -33,6 +33,20 @@ TEST_CASE("one client cannot fill the mempool", "[mempool]") {
   CHECK(m.Add("c", "x", "greedy").ok());
 }
 
+TEST_CASE("a proposal takes at most per_client_max of one client's requests", "[mempool]") {
+  Mempool m({});
+  for (int i = 0; i < 10; ++i) REQUIRE(m.Add("g" + std::to_string(i), "greedy", "greedy").ok());
+  REQUIRE(m.Add("p", "polite", "polite").ok());
+  const auto picked = m.OldestExcept(100, {}, 3);
+  REQUIRE(picked.size() == 4);
+  CHECK(picked[0].first == "g0");
+  CHECK(picked[2].first == "g2");
+  CHECK(picked[3].first == "p");  // behind ten of the greedy client's, and still taken
+  CHECK(m.OldestExcept(100, {}, 0).size() == 11);
+  // Skipped (already proposed) requests do not use up the client's share.
+  CHECK(m.OldestExcept(100, {{"g0", 1}, {"g1", 1}}, 3)[2].first == "g4");
+}
+
 TEST_CASE("total request and byte bounds hold", "[mempool]") {
   Mempool m({.requests_max = 2, .bytes_max = 10, .per_client_requests_max = 10});
   REQUIRE(m.Add("a", "12345", "c").ok());

@@ -376,5 +376,15 @@ TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificate
   CHECK(VerifyCheckpointCertificate(cfg, repeated).code() == absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("OptionsFor takes the log and checkpoint bounds from cluster.conf", "[node][checkpoint]") {
+  config::ClusterConfig cfg = Cluster();
+  cfg.limits.log_retained_epochs = 16;
+  cfg.limits.checkpoint_interval_epochs = 8;
+  const ReplicaCore::Options o = ReplicaCore::OptionsFor(cfg);
+  CHECK(o.retained_batches == 16);
+  CHECK(o.checkpoint_interval_epochs == 8);
+  CHECK(ReplicaCore::OptionsFor(Cluster()).retained_batches == 4096);
+}
+
 }  // namespace
 }  // namespace belfry::replica

@@ -223,6 +223,43 @@ TEST_CASE("a request frame of frame_bytes_max+1 closes the connection, nothing d
   CHECK(s.server->counters().oversized_frames == 1);
 }
 
+TEST_CASE("frames announced by many connections wait for the reading budget, none is lost",
+          "[transport][client][budget]") {
+  TestCa ca;
+  constexpr size_t kFrame = 600 << 10;
+  Server s(ca, /*echo=*/false, [](ClientServerConfig& c) {
+    c.frame_bytes_max = 1 << 20;
+    c.frame_bytes_reading_max = 1 << 20;  // room for one of the frames at a time
+  });
+  auto ctx = MakeTlsContext(CredentialsFor(ca, "alice", pki::Role::kUser), TlsSide::kClient);
+  REQUIRE(ctx.ok());
+  std::vector<std::unique_ptr<RawTlsClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawTlsClient>(*ctx));
+    REQUIRE_FALSE(clients.back()->Connect(s.port()));
+  }
+  REQUIRE(WaitFor([&] { return s.server->counters().sessions_opened == 3; }));
+  // Each announces a 600 KiB frame and sends only its header: the first gets the budget,
+  // the other two wait with nothing allocated for them.
+  std::string header;
+  const FrameHeader h = EncodeFrameHeader(kFrame);
+  header.assign(reinterpret_cast<const char*>(h.data()), h.size());
+  for (auto& c : clients) REQUIRE_FALSE(c->Write(header));
+  REQUIRE(WaitFor([&] { return s.server->counters().reading_budget_waits == 2; }));
+  // As each body arrives, the budget passes on, in order, and every frame is delivered.
+  for (auto& c : clients) REQUIRE_FALSE(c->Write(std::string(kFrame, 'x')));
+  REQUIRE(WaitFor([&] { return s.request_count() == 3; }));
+  CHECK(s.server->counters().reading_budget_waits == 2);
+  // A connection that closes while it waits gives nothing back that it did not take.
+  REQUIRE_FALSE(clients[0]->Write(header));
+  REQUIRE_FALSE(clients[1]->Write(header));
+  REQUIRE(WaitFor([&] { return s.server->counters().reading_budget_waits == 3; }));
+  clients[1].reset();
+  REQUIRE_FALSE(clients[0]->Write(std::string(kFrame, 'y')));
+  REQUIRE_FALSE(clients[2]->Write(header + std::string(kFrame, 'z')));
+  CHECK(WaitFor([&] { return s.request_count() == 5; }));
+}
+
 TEST_CASE("a silent client is cut at the handshake deadline", "[transport][client]") {
   TestCa ca;
   Server s(ca, /*echo=*/true, [](ClientServerConfig& c) { c.handshake_timeout_ms = 200; });

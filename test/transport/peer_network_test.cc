@@ -542,5 +542,29 @@ TEST_CASE("a credential reload cuts the links of a revoked replica and keeps the
   CHECK(ReceiveN(*nets[2], 1)[0] == std::vector<std::string>{Msg(0, 2, 1)});
 }
 
+TEST_CASE("a peer over messages_per_second_max is held back, and nothing is lost",
+          "[transport][peer][budget]") {
+  TestCa ca;
+  constexpr uint32_t kRate = 400;
+  constexpr size_t kCount = 1200;  // a 400-message burst, then 800 at 400 a second
+  auto nets = MakeCluster(ca, 2, [](PeerNetworkConfig& config) {
+    if (config.self == 1) config.messages_per_second_max = kRate;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t k = 0; k < kCount; ++k) REQUIRE(nets[0]->Send(1, Msg(0, 1, k)).ok());
+  std::map<NodeId, std::vector<std::string>> got = ReceiveN(*nets[1], kCount, 20s);
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t k = 0; k < kCount; ++k) REQUIRE(got[0][k] == Msg(0, 1, k));
+  CHECK(elapsed_s >= 1.6);  // (1200 - 400) / 400 = 2 s, less scheduling slack
+  CHECK(nets[1]->counters(0).throttled > 0);
+  CHECK(nets[1]->counters(0).duplicates_dropped == 0);
+  // The other direction is not limited.
+  for (size_t k = 0; k < kCount; ++k) REQUIRE(nets[1]->Send(0, Msg(1, 0, k)).ok());
+  const auto back = std::chrono::steady_clock::now();
+  ReceiveN(*nets[0], kCount, 20s);
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - back).count() < 1.5);
+  CHECK(nets[0]->counters(1).throttled == 0);
+}
+
 }  // namespace
 }  // namespace belfry::transport
