@@ -1328,15 +1328,9 @@ absl::Status PeerNetwork::Impl::UpdateCredentials(TlsCredentials credentials) {
       }
     }
   };
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
-  if (stopped_) {
+  absl::Status applied = internal::RunOnIoThread(lifecycle_mu_, started_, stopped_, io_, apply);
+  if (!applied.ok()) {
     return absl::FailedPreconditionError("UpdateCredentials after Stop");
-  }
-  if (!started_) {
-    apply();  // no network thread yet: nothing else touches the fields
-  } else {
-    // Under lifecycle_mu_, so Stop cannot finish its final poll before this has run.
-    internal::RunOnIoThreadAndWait(io_, apply);
   }
   LogLine(LogLevel::kInfo, kComponent, "credentials_updated").Add("self", config_.self);
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,10 +35,18 @@ std::string RemoteIpOf(const asio::ip::tcp::socket& socket);
 absl::StatusOr<uint16_t> OpenListener(asio::ip::tcp::acceptor& acceptor, const std::string& host,
                                       uint16_t port);
 
-// Runs `fn` on the thread that runs `io` and returns once it has run, for state owned by
-// that thread which another thread must change now (a credential reload). The caller
-// guarantees `io` still runs handlers (started and not past Stop's final poll).
-inline void RunOnIoThreadAndWait(asio::io_context& io, std::function<void()> fn) {
+// Runs `fn` where state owned by the I/O thread of `io` may be changed (a credential
+// reload): directly while that thread has not started, else on it, returning once it has
+// run. `lifecycle_mu` guards `started` and `stopped`, and is held throughout, so Stop
+// cannot finish its final poll before `fn` ran. FAILED_PRECONDITION after Stop.
+inline absl::Status RunOnIoThread(std::mutex& lifecycle_mu, const bool& started, const bool& stopped,
+                                  asio::io_context& io, const std::function<void()>& fn) {
+  std::lock_guard<std::mutex> lock(lifecycle_mu);
+  if (stopped) return absl::FailedPreconditionError("the I/O thread has stopped");
+  if (!started) {
+    fn();
+    return absl::OkStatus();
+  }
   std::promise<void> done;
   std::future<void> ran = done.get_future();
   asio::post(io, [&fn, &done] {
@@ -45,6 +54,7 @@ inline void RunOnIoThreadAndWait(asio::io_context& io, std::function<void()> fn)
     done.set_value();
   });
   ran.wait();
+  return absl::OkStatus();
 }
 
 inline void Bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
