@@ -119,6 +119,13 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
   if (eff.frame_bytes_max <= eff.request_bytes_max) {
     return Invalid(source, "limits.frame_bytes_max", "must exceed request_bytes_max");
   }
+  // A replica that restarts consensus reads the batches of the last epochs_in_flight_max
+  // epochs from its state (duplicate removal must match its peers'), so they must be kept.
+  if (eff.log_retained_epochs < eff.epochs_in_flight_max) {
+    return Invalid(source, "limits.log_retained_epochs",
+                   absl::StrCat(eff.log_retained_epochs, " is below epochs_in_flight_max (",
+                                eff.epochs_in_flight_max, ")"));
+  }
   // Each of these holds whole frames: below one frame, a legitimate maximal request or
   // reply could never pass and would look like an attack.
   const std::pair<absl::string_view, uint64_t> whole_frame[] = {

@@ -259,6 +259,19 @@ HbStep HoneyBadger::Propose(const std::vector<std::string>& pending, uint64_t cl
   return step;
 }
 
+void HoneyBadger::RememberOutput(const std::vector<std::string>& requests) {
+  std::vector<Digest> digests;
+  digests.reserve(requests.size());
+  for (const std::string& r : requests) digests.push_back(RequestDigest(r));
+  PushRecentDigests(std::move(digests));
+}
+
+void HoneyBadger::PushRecentDigests(std::vector<std::string> digests) {
+  std::sort(digests.begin(), digests.end());
+  recent_digests_.push_back(std::move(digests));
+  while (recent_digests_.size() > config_.epochs_in_flight_max) recent_digests_.pop_front();
+}
+
 HbStep HoneyBadger::HandleMessage(NodeId from, const pb::ConsensusMessage& msg) {
   HbStep step;
   if (!net_.valid_node(from) || from == net_.self) return step;  // transport bug: not a peer
@@ -404,9 +417,7 @@ void HoneyBadger::DeliverReadyBatches(HbStep& step) {
     // Ties only on a keyed-hash collision; the request bytes then break them.
     std::sort(keyed.begin(), keyed.end());
     for (auto& [key, r] : keyed) batch.requests.push_back(std::move(r));
-    std::sort(digests.begin(), digests.end());
-    recent_digests_.push_back(std::move(digests));
-    while (recent_digests_.size() > config_.epochs_in_flight_max) recent_digests_.pop_front();
+    PushRecentDigests(std::move(digests));
 
     for (uint32_t rounds : state.acs.aba_rounds()) aba_rounds_.push_back(rounds);
     state.requests.clear();

@@ -105,6 +105,13 @@ class HoneyBadger {
   // bug (BELFRY_CHECK). An empty slice is a valid proposal: it lets the epoch progress.
   HbStep Propose(const std::vector<std::string>& pending, uint64_t clock_reading, Rng& rng);
 
+  // Tells a node that starts at config.first_epoch > 0 what the epochs before it output,
+  // oldest first (the last epochs_in_flight_max of them count): the requests that its
+  // peers' nodes, which output those epochs themselves, will drop as duplicates from the
+  // epochs to come. A node that skips this outputs those copies again, and its batch, and
+  // so its replica's state, differs from the others'. Call before any other method.
+  void RememberOutput(const std::vector<std::string>& requests);
+
   // Handles one message from `from` (authenticated by the transport). A message for an
   // epoch beyond the window is refused — a kEpochOutOfWindow fault and a counter, nothing
   // kept — and one for a garbage-collected epoch is ignored.
@@ -145,6 +152,8 @@ class HoneyBadger {
   void HandleOrderShare(uint64_t epoch, EpochState& state, NodeId from, const std::string& share,
                         HbStep& step);
   void MaybeCombineOrderCoin(uint64_t epoch, EpochState& state);
+  // One output epoch's request digests into recent_digests_ (sorted; the oldest dropped).
+  void PushRecentDigests(std::vector<std::string> digests);
   std::string OrderName(uint64_t epoch) const;
   void DeliverReadyBatches(HbStep& step);
   void CollectGarbage();

@@ -85,6 +85,13 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_state_divergences_total", kCounter,
          "Stable checkpoints whose digest differed from this replica's own: its state was corrupt.",
          s.core.state_divergences);
+  Single(out, "belfry_log_divergences_total", kCounter,
+         "Epochs this replica committed that 2f+1 peers committed otherwise (after a crash of several "
+         "replicas); each starts a state transfer.",
+         s.core.log_divergences);
+  Single(out, "belfry_frozen_states_refused_total", kCounter,
+         "Stable checkpoint states kept on disk that could not be read or failed their digest at start-up.",
+         s.core.frozen_states_refused);
   Single(out, "belfry_joins_served_total", kCounter,
          "JoinEpochs from restarted or caught-up peers answered with records and resent messages.",
          s.core.joins_served);

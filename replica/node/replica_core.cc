@@ -125,7 +125,12 @@ absl::Status ReplicaCore::Init() {
   checkpoint_votes_ = std::make_unique<CheckpointVotes>(
       config_, std::max<uint64_t>(4 * options_.checkpoint_interval_epochs, 64));
   BELFRY_ASSIGN_OR_RETURN(stable_, store_->ReadCheckpoint());
-  if (stable_.has_value()) counters_.stable_checkpoint_epoch = stable_->epoch();
+  if (stable_.has_value()) {
+    counters_.stable_checkpoint_epoch = stable_->epoch();
+    ReopenServedCheckpoint();
+  }
+  // Own checkpoints not yet stable died with this replica's memory of the votes.
+  KeepFrozen();
   StartConsensusAt(store_->next_epoch());
   return absl::OkStatus();
 }
@@ -136,6 +141,15 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   c.first_epoch = epoch;
   c.first_consensus_time = static_cast<uint64_t>(store_->last_consensus_time_ms());
   hb_ = std::make_unique<consensus::epoch::HoneyBadger>(net, c, keys_.coin.get());
+  // The batches before `epoch`, as every replica committed them: their requests are
+  // duplicates the peers' consensus drops from the epochs to come, and so must ours.
+  const uint64_t window = hb_config_.epochs_in_flight_max;
+  for (uint64_t e = epoch > window ? epoch - window : 0; e < epoch; ++e) {
+    absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(e));
+    pb::StoredBatch batch;
+    if (!stored.ok() || !stored->has_value() || !batch.ParseFromString(**stored)) continue;
+    hb_->RememberOutput(std::vector<std::string>(batch.requests().begin(), batch.requests().end()));
+  }
   epoch_started_ms_.clear();
   sent_log_.clear();
   sent_log_bytes_ = 0;
@@ -259,6 +273,10 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
       Fail(std::move(s));
       return;
     }
+    // A peer that sent us another record of this epoch (as it answered our JoinEpochs, say)
+    // committed something else: tell it what we committed.
+    CorrectConflictingRecords(batch.epoch);
+    catchup_votes_.erase(catchup_votes_.begin(), catchup_votes_.upper_bound(batch.epoch));
     auto started = epoch_started_ms_.find(batch.epoch);
     if (started != epoch_started_ms_.end()) {
       counters_.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
@@ -605,31 +623,92 @@ void ReplicaCore::RequestCatchUp(int64_t now_ms) {
   }
 }
 
+std::optional<pb::PeerMessage> ReplicaCore::CommittedRecord(uint64_t epoch) const {
+  absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(epoch));
+  absl::StatusOr<std::optional<pb::EpochRecord>> record = store_->ReadEpochRecord(epoch);
+  if (!stored.ok() || !stored->has_value() || !record.ok() || !record->has_value()) return std::nullopt;
+  pb::StoredBatch batch;
+  if (!batch.ParseFromString(**stored)) return std::nullopt;
+  pb::PeerMessage msg;
+  pb::CommittedEpoch* c = msg.mutable_committed_epoch();
+  c->set_epoch(epoch);
+  c->set_consensus_time_ms(batch.consensus_time_ms());
+  *c->mutable_requests() = batch.requests();
+  c->set_log_head((*record)->head());
+  return msg;
+}
+
 void ReplicaCore::HandleFetch(uint32_t from, const pb::FetchEpochs& fetch) {
   const uint64_t count = std::min<uint64_t>(fetch.count(), options_.fetch_epochs_max);
   const uint64_t end = std::min<uint64_t>(store_->next_epoch(), fetch.first_epoch() + count);
   for (uint64_t e = fetch.first_epoch(); e < end; ++e) {
-    absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(e));
-    absl::StatusOr<std::optional<pb::EpochRecord>> record = store_->ReadEpochRecord(e);
-    if (!stored.ok() || !stored->has_value() || !record.ok() || !record->has_value()) return;
-    pb::StoredBatch batch;
-    if (!batch.ParseFromString(**stored)) return;
-    pb::PeerMessage msg;
-    pb::CommittedEpoch* c = msg.mutable_committed_epoch();
-    c->set_epoch(e);
-    c->set_consensus_time_ms(batch.consensus_time_ms());
-    *c->mutable_requests() = batch.requests();
-    c->set_log_head((*record)->head());
-    outbox_->SendPeer(from, msg.SerializeAsString());
+    std::optional<pb::PeerMessage> msg = CommittedRecord(e);
+    if (!msg.has_value()) return;
+    outbox_->SendPeer(from, msg->SerializeAsString());
+  }
+}
+
+void ReplicaCore::CorrectConflictingRecords(uint64_t epoch) {
+  auto it = catchup_votes_.find(epoch);
+  if (it == catchup_votes_.end()) return;
+  std::optional<pb::PeerMessage> own = CommittedRecord(epoch);
+  if (!own.has_value()) return;
+  const std::string own_record = own->committed_epoch().SerializeAsString();
+  const std::string bytes = own->SerializeAsString();
+  for (const auto& [record, senders] : it->second) {
+    if (record == own_record) continue;
+    for (uint32_t to : senders) outbox_->SendPeer(to, bytes);
+  }
+}
+
+void ReplicaCore::HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms) {
+  const uint64_t epoch = committed.epoch();
+  if (diverged_ || epoch < store_->log_base_epoch()) return;
+  absl::StatusOr<std::optional<pb::EpochRecord>> own = store_->ReadEpochRecord(epoch);
+  if (!own.ok() || !own->has_value() || (*own)->head() == committed.log_head()) return;
+  std::map<uint32_t, std::string>& votes = divergence_votes_[epoch];
+  votes[from] = committed.SerializeAsString();
+  while (divergence_votes_.size() > options_.fetch_epochs_max) divergence_votes_.erase(divergence_votes_.begin());
+  auto found = divergence_votes_.find(epoch);
+  if (found == divergence_votes_.end()) return;  // evicted at once: older than every tracked epoch
+  const std::string& record = found->second[from];
+  uint32_t agreeing = 0;
+  for (const auto& [peer, r] : found->second) agreeing += r == record ? 1 : 0;
+  // 2f+1, so at least f+1 correct replicas committed that record: it is the cluster's,
+  // and ours can never gather the 2f+1 replies a client needs. Fewer could be f liars.
+  if (agreeing < 2 * config_.f() + 1) return;
+  ++counters_.log_divergences;
+  transport::LogLine(transport::LogLevel::kError, "replica", "log_diverged")
+      .Add("epoch", epoch)
+      .Add("next_epoch", store_->next_epoch())
+      .Add("stable_checkpoint_epoch", stable_.has_value() ? stable_->epoch() : 0);
+  diverged_ = true;
+  divergence_votes_.clear();
+  if (transfer_.has_value()) return;
+  if (stable_.has_value() && stable_->epoch() < epoch) {
+    StartTransfer(*stable_, now_ms);
+  } else {
+    want_transfer_ = true;
+    RequestCheckpoints();
   }
 }
 
 void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed,
                                        int64_t now_ms) {
   const uint64_t next = store_->next_epoch();
+  if (committed.epoch() < next) {
+    HandleOlderRecord(from, committed, now_ms);
+    return;
+  }
   // Only epochs we could apply soon are kept: bounded by the fetch size.
-  if (committed.epoch() < next || committed.epoch() >= next + options_.fetch_epochs_max) return;
-  catchup_votes_[committed.epoch()][committed.SerializeAsString()].insert(from);
+  if (committed.epoch() >= next + options_.fetch_epochs_max) return;
+  // One record per peer and epoch (its latest): a faulty peer cannot pile up records.
+  std::map<std::string, std::set<uint32_t>>& records = catchup_votes_[committed.epoch()];
+  for (auto it = records.begin(); it != records.end();) {
+    it->second.erase(from);
+    it = it->second.empty() ? records.erase(it) : std::next(it);
+  }
+  records[committed.SerializeAsString()].insert(from);
 
   bool applied = false;
   for (;;) {
@@ -654,6 +733,7 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
       return;
     }
     ++counters_.epochs_caught_up;
+    CorrectConflictingRecords(c.epoch());
     catchup_votes_.erase(catchup_votes_.begin(), std::next(it));
     applied = true;
   }
@@ -683,7 +763,7 @@ void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
   const uint64_t k = options_.checkpoint_interval_epochs;
   if (k == 0 || (epoch + 1) % k != 0) return;
   absl::StatusOr<store::Digest> digest = store_->ComputeStateDigest();
-  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeState();
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeStateDurably(epoch);
   if (!digest.ok() || !frozen.ok()) {
     Fail(!digest.ok() ? digest.status() : frozen.status());
     return;
@@ -700,6 +780,7 @@ void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
   vote->set_signature(keys_.reply.Sign(statement));
   own_checkpoints_[epoch] = std::move(own);
   while (own_checkpoints_.size() > options_.served_checkpoints_max) own_checkpoints_.erase(own_checkpoints_.begin());
+  KeepFrozen();
   ++counters_.checkpoints_taken;
   const std::string bytes = msg.SerializeAsString();
   for (uint32_t to = 0; to < config_.n(); ++to) {
@@ -748,6 +829,10 @@ void ReplicaCore::HandleCertificate(uint32_t from, const pb::CheckpointCertifica
 // A verified certificate, from votes or from a peer.
 void ReplicaCore::AdoptCertificate(const pb::CheckpointCertificate& cert, int64_t now_ms) {
   if (stable_.has_value() && cert.epoch() <= stable_->epoch()) return;
+  if (diverged_) {
+    if (!transfer_.has_value()) StartTransfer(cert, now_ms);
+    return;
+  }
   const uint64_t next = store_->next_epoch();
   if (cert.epoch() >= next) {
     // The cluster certified a state this replica does not have. If this replica signed
@@ -790,6 +875,7 @@ void ReplicaCore::AdoptCertificate(const pb::CheckpointCertificate& cert, int64_
     while (served_.size() > options_.served_checkpoints_max) served_.erase(served_.begin());
   }
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(cert.epoch()));
+  KeepFrozen();
   checkpoint_votes_->ForgetThrough(cert.epoch());
   // Epoch records are needed to serve catch-up for the retained batches only, and a
   // stable checkpoint covers everything before it: prune below both.
@@ -964,14 +1050,22 @@ void ReplicaCore::FinishTransfer(int64_t now_ms) {
       .Add("source", transfer_->source);
   transfer_.reset();
   want_transfer_ = false;
+  diverged_ = false;
+  divergence_votes_.clear();
   ++counters_.state_transfers_completed;
   stable_ = cert;
   counters_.stable_checkpoint_epoch = cert.epoch();
   counters_.log_base_epoch = store_->log_base_epoch();
   served_.clear();
-  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeState();
-  if (frozen.ok()) served_[cert.epoch()] = *std::move(frozen);
   own_checkpoints_.clear();
+  // The state now is the certified one: kept to serve the next replica that needs it.
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeStateDurably(cert.epoch());
+  if (frozen.ok()) {
+    served_[cert.epoch()] = *std::move(frozen);
+  } else {
+    transport::LogLine(transport::LogLevel::kWarn, "replica", "freeze_failed").Add("reason", frozen.status().message());
+  }
+  KeepFrozen();
   checkpoint_votes_->ForgetThrough(cert.epoch());
   // Requests answered in the epochs we skipped get their replies from other replicas.
   waiting_.clear();
@@ -983,6 +1077,44 @@ void ReplicaCore::FinishTransfer(int64_t now_ms) {
   fetches_without_progress_ = 0;
   last_fetch_ms_ = 0;
   RequestCatchUp(now_ms);
+}
+
+// ---- durable frozen states ----
+
+void ReplicaCore::KeepFrozen() {
+  std::set<uint64_t> keep;
+  for (const auto& [epoch, own] : own_checkpoints_) keep.insert(epoch);
+  for (const auto& [epoch, state] : served_) keep.insert(epoch);
+  absl::Status dropped = store_->DropFrozenExcept(keep);
+  if (!dropped.ok()) {
+    // Only disk space is at stake; the next checkpoint tries again.
+    transport::LogLine(transport::LogLevel::kWarn, "replica", "frozen_drop_failed").Add("reason", dropped.message());
+  }
+}
+
+void ReplicaCore::ReopenServedCheckpoint() {
+  const uint64_t epoch = stable_->epoch();
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->OpenFrozen(epoch);
+  if (!frozen.ok()) {
+    if (frozen.status().code() != absl::StatusCode::kNotFound) {
+      ++counters_.frozen_states_refused;
+      transport::LogLine(transport::LogLevel::kWarn, "replica", "frozen_state_unreadable")
+          .Add("checkpoint_epoch", epoch)
+          .Add("reason", frozen.status().message());
+    }
+    return;
+  }
+  // Checked in full before it is served: a peer would find a bad chunk only at the end of
+  // a transfer, and blame us.
+  absl::StatusOr<store::Digest> digest = (*frozen)->ComputeDigest();
+  if (!digest.ok() || DigestString(*digest) != stable_->state_digest()) {
+    ++counters_.frozen_states_refused;
+    transport::LogLine(transport::LogLevel::kError, "replica", "frozen_state_refused")
+        .Add("checkpoint_epoch", epoch)
+        .Add("reason", digest.ok() ? "digest differs from the certificate" : digest.status().message());
+    return;
+  }
+  served_[epoch] = *std::move(frozen);
 }
 
 // ---- late joiners ----

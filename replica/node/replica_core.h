@@ -23,6 +23,16 @@
 // checkpoint, which the core keeps (store), serves from a frozen copy of the state, and
 // uses to prune epoch records the retained log no longer needs. A stable checkpoint
 // whose digest differs from this replica's own at that epoch means its state is corrupt.
+// The frozen copy is durable (Store::FreezeStateDurably): after a restart of every
+// replica, one that lost its disk still finds a peer to transfer the stable state from.
+//
+// Divergence after amnesia: a replica that crashes forgets the votes it sent for the
+// epochs in flight, so after a power cut of several replicas one that had committed an
+// epoch may find that the others, running that epoch again, committed another batch
+// (never one a client accepted: that needs 2f+1 replicas to have committed it). The
+// replicas that commit an epoch tell any peer whose record of it they saw differ; 2f+1
+// such corrections that agree show this replica's log left the cluster's, and it goes
+// back to a certified state by state transfer, then catches up.
 //
 // State transfer: when catch-up brings nothing (peers pruned the epochs this replica
 // lacks: it was down long, lost its disk, or was restored from an old copy), or a stable
@@ -99,6 +109,8 @@ struct CoreCounters {
   uint64_t state_chunks_served = 0;
   uint64_t state_divergences = 0;          // own digest differed from a stable checkpoint
   uint64_t rollbacks_detected = 0;         // a stable checkpoint this replica signed is ahead of it
+  uint64_t log_divergences = 0;            // 2f+1 peers committed another record at an epoch we committed
+  uint64_t frozen_states_refused = 0;      // a kept stable state failed its digest at start-up
   uint64_t log_base_epoch = 0;             // epoch records before it are pruned
   uint64_t joins_served = 0;               // JoinEpochs answered with a resend
   uint64_t messages_resent_on_join = 0;
@@ -234,6 +246,16 @@ class ReplicaCore {
   void ReplaceTransferSource(int64_t now_ms, absl::string_view why);
   void FinishTransfer(int64_t now_ms);
   void HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t now_ms);
+  // Drops the durably frozen states no own or served checkpoint needs.
+  void KeepFrozen();
+  // At start-up: the stable checkpoint's frozen state, if kept and intact, is served again.
+  void ReopenServedCheckpoint();
+  // This replica's CommittedEpoch record of `epoch`, as catch-up serves it.
+  std::optional<pb::PeerMessage> CommittedRecord(uint64_t epoch) const;
+  // After committing `epoch`: sends our record to the peers whose record of it differed.
+  void CorrectConflictingRecords(uint64_t epoch);
+  // A peer's record of an epoch this replica committed already.
+  void HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms);
 
   const config::ClusterConfig& config_;
   const uint32_t self_;
@@ -284,6 +306,12 @@ class ReplicaCore {
   // Set when catch-up by log brought nothing: the next certificate beyond this replica's
   // state starts a transfer.
   bool want_transfer_ = false;
+  // Set when 2f+1 peers showed that this replica's log diverged: any certified state is
+  // better than its own, until a transfer installs one.
+  bool diverged_ = false;
+  // Epoch -> peer -> its record (CommittedEpoch bytes), for epochs this replica committed
+  // and recorded otherwise (bounded: fetch_epochs_max epochs, one record per peer).
+  std::map<uint64_t, std::map<uint32_t, std::string>> divergence_votes_;
   int64_t last_checkpoint_request_ms_ = -1;
   int64_t last_now_ms_ = 0;  // the latest time an input carried
   struct Transfer {

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/status.h"
+#include "replica/store/store.h"
 
 namespace belfry::store {
 
@@ -120,6 +122,20 @@ Digest StateDigestBuilder::Finish() {
   Digest out{};
   crypto_hash_sha256_final(&state_, out.data());
   return out;
+}
+
+absl::StatusOr<Digest> StateSnapshot::ComputeDigest() const {
+  StateDigestBuilder builder;
+  std::string after;
+  bool done = false;
+  while (!done) {
+    std::vector<std::pair<std::string, std::string>> entries;
+    BELFRY_RETURN_IF_ERROR(Scan(after, size_t{1} << 20, &entries, &done));
+    for (const auto& [key, value] : entries) builder.Add(key, value);
+    if (entries.empty()) break;
+    after = entries.back().first;
+  }
+  return builder.Finish();
 }
 
 }  // namespace belfry::store

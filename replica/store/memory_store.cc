@@ -1,5 +1,6 @@
 #include "replica/store/memory_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "replica/store/log_chain.h"
 
@@ -50,6 +51,7 @@ MemoryStore::MemoryStore(const MemoryStore& other) {
   base_ = other.base_;
   checkpoint_ = other.checkpoint_;
   staging_ = other.staging_;
+  frozen_ = other.frozen_;
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryStore::Get(std::string_view key) const {
@@ -121,6 +123,33 @@ std::map<std::string, std::string, std::less<>> MemoryStore::SnapshotState() con
 absl::StatusOr<std::shared_ptr<const StateSnapshot>> MemoryStore::FreezeState() const {
   absl::MutexLock lock(&mu_);
   return std::shared_ptr<const StateSnapshot>(std::make_shared<MemorySnapshot>(state_));
+}
+
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> MemoryStore::FreezeStateDurably(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<const StateSnapshot> frozen = std::make_shared<MemorySnapshot>(state_);
+  frozen_[epoch] = frozen;
+  return frozen;
+}
+
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> MemoryStore::OpenFrozen(uint64_t epoch) const {
+  absl::MutexLock lock(&mu_);
+  auto it = frozen_.find(epoch);
+  if (it == frozen_.end()) return absl::NotFoundError(absl::StrCat("no frozen state for epoch ", epoch));
+  return it->second;
+}
+
+absl::Status MemoryStore::DropFrozenExcept(const std::set<uint64_t>& keep) {
+  absl::MutexLock lock(&mu_);
+  std::erase_if(frozen_, [&keep](const auto& entry) { return keep.count(entry.first) == 0; });
+  return absl::OkStatus();
+}
+
+std::set<uint64_t> MemoryStore::FrozenEpochs() const {
+  absl::MutexLock lock(&mu_);
+  std::set<uint64_t> out;
+  for (const auto& [epoch, state] : frozen_) out.insert(epoch);
+  return out;
 }
 
 absl::Status MemoryStore::WriteCheckpoint(const pb::CheckpointCertificate& certificate) {

@@ -29,6 +29,12 @@ class MemoryStore final : public Store {
   absl::StatusOr<std::optional<pb::EpochRecord>> ReadEpochRecord(uint64_t epoch) const override;
   absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const override;
   absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const override;
+  // "Durable" here means: kept by this object, which a test's restarted core reopens.
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeStateDurably(uint64_t epoch) override;
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> OpenFrozen(uint64_t epoch) const override;
+  absl::Status DropFrozenExcept(const std::set<uint64_t>& keep) override;
+  // The epochs of the frozen states kept (for tests).
+  std::set<uint64_t> FrozenEpochs() const;
   absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) override;
   absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const override;
   absl::Status PruneLogBefore(uint64_t epoch) override;
@@ -52,6 +58,7 @@ class MemoryStore final : public Store {
   pb::ChainBase base_ ABSL_GUARDED_BY(mu_);
   std::optional<pb::CheckpointCertificate> checkpoint_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string, std::less<>> staging_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<const StateSnapshot>> frozen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace belfry::store

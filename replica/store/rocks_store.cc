@@ -1,11 +1,18 @@
 #include "replica/store/rocks_store.h"
 
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -93,8 +100,9 @@ std::string RocksEpochKey(uint64_t epoch) {
   return std::string(AsStringView(w.bytes()));
 }
 
-RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip, pb::ChainBase base)
-    : db_(std::move(db)), tip_(std::move(tip)), base_(std::move(base)) {}
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::string path, rocksdb::Env* env,
+                       pb::ChainTip tip, pb::ChainBase base)
+    : db_(std::move(db)), path_(std::move(path)), env_(env), tip_(std::move(tip)), base_(std::move(base)) {}
 
 RocksStore::~RocksStore() {
   if (db_ != nullptr) {
@@ -139,7 +147,8 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   if (!base.has_value()) {
     return absl::DataLossError("the store has a chain tip but no chain base");
   }
-  std::unique_ptr<RocksStore> store(new RocksStore(std::move(db), std::move(*tip), std::move(*base)));
+  std::unique_ptr<RocksStore> store(
+      new RocksStore(std::move(db), path, options.env, std::move(*tip), std::move(*base)));
   BELFRY_RETURN_IF_ERROR(store->VerifyChain());
   return store;
 }
@@ -264,8 +273,15 @@ namespace {
 // A RocksDB snapshot of the state keys; released with the object.
 class RocksSnapshot final : public StateSnapshot {
  public:
+  // A snapshot of a live database.
   explicit RocksSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
-  ~RocksSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  // A database of its own that nobody writes: a frozen checkpoint opened read-only.
+  explicit RocksSnapshot(std::unique_ptr<rocksdb::DB> owned)
+      : owned_(std::move(owned)), db_(owned_.get()), snapshot_(nullptr) {}
+  ~RocksSnapshot() override {
+    if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
+    if (owned_ != nullptr) owned_->Close().PermitUncheckedError();
+  }
   absl::Status Scan(std::string_view after_key, size_t max_bytes,
                     std::vector<std::pair<std::string, std::string>>* out, bool* done) const override {
     rocksdb::ReadOptions ro;
@@ -288,6 +304,7 @@ class RocksSnapshot final : public StateSnapshot {
   }
 
  private:
+  std::unique_ptr<rocksdb::DB> owned_;
   rocksdb::DB* db_;
   const rocksdb::Snapshot* snapshot_;
 };
@@ -309,6 +326,99 @@ std::pair<std::string, std::string> AreaRange(char area) {
 
 absl::StatusOr<std::shared_ptr<const StateSnapshot>> RocksStore::FreezeState() const {
   return std::shared_ptr<const StateSnapshot>(std::make_shared<RocksSnapshot>(db_.get()));
+}
+
+namespace {
+
+// Makes the entries of directory `dir` durable (a new or renamed child survives a power cut).
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("opening ", dir, ": ", std::strerror(errno)));
+  const int synced = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (synced != 0) return absl::UnavailableError(absl::StrCat("syncing ", dir, ": ", std::strerror(saved)));
+  return absl::OkStatus();
+}
+
+// The epoch a folder under PATH/frozen is named for; nullopt for any other name (a
+// checkpoint RocksDB left half made, for one).
+std::optional<uint64_t> FrozenEpochOf(const std::string& name) {
+  uint64_t epoch = 0;
+  const char* end = name.data() + name.size();
+  const auto [ptr, ec] = std::from_chars(name.data(), end, epoch);
+  if (ec != std::errc() || ptr != end || name.size() != 20) return std::nullopt;
+  return epoch;
+}
+
+}  // namespace
+
+std::string RocksStore::FrozenDir(uint64_t epoch) const {
+  std::string digits = std::to_string(epoch);
+  return absl::StrCat(path_, "/frozen/", std::string(20 - digits.size(), '0'), digits);
+}
+
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> RocksStore::FreezeStateDurably(uint64_t epoch) {
+  namespace fs = std::filesystem;
+  // Held so that no commit lands between the in-memory snapshot and the checkpoint: both
+  // must be the same state.
+  absl::MutexLock lock(&mu_);
+  const std::string root = path_ + "/frozen";
+  const std::string dir = FrozenDir(epoch);
+  std::error_code ec;
+  const bool root_existed = fs::exists(root, ec);
+  fs::create_directories(root, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("creating ", root, ": ", ec.message()));
+  if (!root_existed) BELFRY_RETURN_IF_ERROR(SyncDirectory(path_));
+  // A folder of that name is from before a restart, possibly of another state (the replica
+  // may have been rolled back since): never reused.
+  fs::remove_all(dir, ec);
+  fs::remove_all(dir + ".tmp", ec);
+  auto snapshot = std::make_shared<RocksSnapshot>(db_.get());
+  rocksdb::Checkpoint* raw = nullptr;
+  BELFRY_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "preparing a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: the memtable is flushed first, so the copy needs no WAL.
+  BELFRY_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                                   absl::StrCat("writing the frozen state of epoch ", epoch)));
+  BELFRY_RETURN_IF_ERROR(SyncDirectory(root));
+  return std::shared_ptr<const StateSnapshot>(std::move(snapshot));
+}
+
+absl::StatusOr<std::shared_ptr<const StateSnapshot>> RocksStore::OpenFrozen(uint64_t epoch) const {
+  const std::string dir = FrozenDir(epoch);
+  std::error_code ec;
+  if (!std::filesystem::exists(dir + "/CURRENT", ec)) {
+    return absl::NotFoundError(absl::StrCat("no frozen state for epoch ", epoch));
+  }
+  rocksdb::Options opts;
+  opts.paranoid_checks = true;
+  if (env_ != nullptr) opts.env = env_;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(size_t{4} << 20);
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  BELFRY_RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(opts, dir, &raw),
+                                   absl::StrCat("opening the frozen state of epoch ", epoch)));
+  return std::shared_ptr<const StateSnapshot>(std::make_shared<RocksSnapshot>(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+absl::Status RocksStore::DropFrozenExcept(const std::set<uint64_t>& keep) {
+  namespace fs = std::filesystem;
+  const std::string root = path_ + "/frozen";
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return absl::OkStatus();
+  bool removed = false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root, ec)) {
+    const std::optional<uint64_t> epoch = FrozenEpochOf(entry.path().filename().string());
+    if (epoch.has_value() && keep.count(*epoch) != 0) continue;
+    std::error_code rm;
+    fs::remove_all(entry.path(), rm);
+    if (rm) return absl::UnavailableError(absl::StrCat("removing ", entry.path().string(), ": ", rm.message()));
+    removed = true;
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("listing ", root, ": ", ec.message()));
+  return removed ? SyncDirectory(root) : absl::OkStatus();
 }
 
 absl::Status RocksStore::WriteCheckpoint(const pb::CheckpointCertificate& certificate) {

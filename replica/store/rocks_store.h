@@ -71,6 +71,11 @@ class RocksStore final : public Store {
   absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const override;
   // The snapshot pins a RocksDB snapshot and must not outlive this store.
   absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const override;
+  // A RocksDB checkpoint (hard links to the table files, after a flush) in
+  // PATH/frozen/EPOCH; reopened read-only by OpenFrozen.
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeStateDurably(uint64_t epoch) override;
+  absl::StatusOr<std::shared_ptr<const StateSnapshot>> OpenFrozen(uint64_t epoch) const override;
+  absl::Status DropFrozenExcept(const std::set<uint64_t>& keep) override;
   absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) override;
   absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const override;
   absl::Status PruneLogBefore(uint64_t epoch) override;
@@ -85,12 +90,16 @@ class RocksStore final : public Store {
   uint64_t ApproximateBytes() const;
 
  private:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, pb::ChainTip tip, pb::ChainBase base);
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::string path, rocksdb::Env* env, pb::ChainTip tip,
+             pb::ChainBase base);
+  std::string FrozenDir(uint64_t epoch) const;
   absl::Status VerifyChain();
   // The digest of the keys under one RocksDB prefix (state or staging) plus `prefix`.
   absl::StatusOr<Digest> DigestOf(char area, std::string_view prefix) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  const std::string path_;
+  rocksdb::Env* const env_;  // null: the default
   // Serializes commits and guards the cached tip; reads of state go straight to RocksDB.
   mutable absl::Mutex mu_;
   pb::ChainTip tip_ ABSL_GUARDED_BY(mu_);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,6 +46,9 @@ class StateSnapshot {
   virtual absl::Status Scan(std::string_view after_key, size_t max_bytes,
                             std::vector<std::pair<std::string, std::string>>* out,
                             bool* done) const = 0;
+
+  // Store::ComputeStateDigest's digest of the frozen state (reads all of it).
+  absl::StatusOr<Digest> ComputeDigest() const;
 };
 
 // Store: state reads, epoch commits, the chain tip. Get, ReadEpochRecord,
@@ -92,8 +96,19 @@ class Store : public state::StateReader {
 
   // ---- checkpoints and state transfer (replica/node/checkpoints.h) ----
 
-  // The state as it is now, frozen.
+  // The state as it is now, frozen (in memory: gone at a restart).
   virtual absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const = 0;
+
+  // The state as it is now, frozen for checkpoint `epoch` and kept durably, so a replica
+  // that restarts can still serve its stable checkpoint (OpenFrozen) to a peer that has
+  // nothing. Replaces one kept earlier for that epoch. Kept until DropFrozenExcept.
+  virtual absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeStateDurably(uint64_t epoch) = 0;
+  // The state FreezeStateDurably kept for `epoch`; NOT_FOUND when none is kept, DATA_LOSS
+  // or UNAVAILABLE when it cannot be read. Callers check it against the certified digest
+  // (StateSnapshot::ComputeDigest) before serving it.
+  virtual absl::StatusOr<std::shared_ptr<const StateSnapshot>> OpenFrozen(uint64_t epoch) const = 0;
+  // Drops every durably frozen state whose epoch is not in `keep`.
+  virtual absl::Status DropFrozenExcept(const std::set<uint64_t>& keep) = 0;
 
   // The latest stable checkpoint certificate, kept outside the state (not in its digest);
   // written durably.

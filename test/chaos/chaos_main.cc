@@ -168,6 +168,8 @@ int main(int argc, char** argv) {
         c.scenario = s->name;
         c.n = n;
         c.seed = base.seed + k;
+        // One folder per run: a cluster folder is never set up twice.
+        if (!base.work_dir.empty()) c.work_dir = absl::StrCat(base.work_dir, "/", s->name, "-n", n, "-seed", c.seed);
         const ScenarioSetup setup = SetupFor(s->name);
         c.powerloss_replicas = setup.powerloss_replicas;
         c.log_retained_epochs = setup.log_retained_epochs;

@@ -120,7 +120,7 @@ TEST_CASE("denial-of-service bounds have documented defaults", "[config]") {
   CHECK(l.aba_rounds_ahead_max == 8);
   CHECK(l.log_retained_epochs == 4096);
   CHECK(l.peer_messages_per_second_max == 0);
-  CHECK(PeerMessageRate(l, 4) == 2000);
+  CHECK(PeerMessageRate(l, 4) == 10000);
   CHECK(l.proposal_requests_per_client_max == 8);
   CHECK(l.client_frame_bytes_reading_max == 256ull << 20);
   CHECK(l.client_requests_in_flight_max == 256);
@@ -205,6 +205,14 @@ TEST_CASE("absurd denial-of-service bounds are refused naming the field", "[conf
        "below frame_bytes_max"},
       {"limits.peer_resend_buffer_bytes_max",
        [](pb::Limits* l) { l->set_peer_resend_buffer_bytes_max(16ull << 20); }, "below frame_bytes_max"},
+      // Fewer retained batches than epochs in flight: a restarted replica's duplicate
+      // removal could not match its peers'.
+      {"limits.log_retained_epochs",
+       [](pb::Limits* l) {
+         l->set_epochs_in_flight_max(32);
+         l->set_log_retained_epochs(16);
+       },
+       "below epochs_in_flight_max (32)"},
       // Fewer inbound peer connections than peers: a correct peer could be locked out.
       {"limits.peer_inbound_connections_max",
        [](pb::Limits* l) { l->set_peer_inbound_connections_max(2); }, "below N-1 = 3"},

@@ -6,11 +6,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "base/bytes.h"
 #include "base/rng.h"
 #include "client_lib/internal/requests.h"
 #include "consensus/threshold_coin.h"
@@ -329,6 +331,104 @@ TEST_CASE("a replica restarted mid-epoch takes part again, so the next crash doe
   CHECK(net.core(1).next_epoch() == net.core(0).next_epoch());
   CHECK(net.Digest(1) == net.Digest(0));
   CHECK(net.core(0).counters().joins_served >= 1);
+}
+
+TEST_CASE("after every replica restarted, a wiped one still comes back by state transfer",
+          "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  net.SetDown(3, true);
+  net.Logins(30, ca);  // the others move on and prune what replica 3 would need
+  // The one login below must not make a checkpoint: the stable one from before the
+  // restarts must be the only one there is to transfer.
+  if ((net.core(0).next_epoch() + 1) % 4 == 0) net.Logins(1, ca);
+  const std::optional<uint64_t> stable = net.core(0).stable_checkpoint_epoch();
+  REQUIRE(stable.has_value());
+  // A power cut: every replica restarts, replica 3 on an empty disk.
+  for (uint32_t id = 0; id < 3; ++id) {
+    net.DropQueued(id);
+    net.Restart(id, /*wipe=*/false);
+    CHECK(net.store(id).FrozenEpochs() == std::set<uint64_t>{*stable});
+  }
+  net.Restart(3, /*wipe=*/true);
+  net.SetDown(3, false);
+  net.Logins(1, ca);
+  const CoreCounters c = net.core(3).counters();
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(c.state_transfer_source_failures == 0);
+  CHECK(net.core(0).stable_checkpoint_epoch() == stable);
+  CHECK(net.core(0).counters().frozen_states_refused == 0);
+  CHECK(net.Digest(3) == net.Digest(0));
+  CHECK(net.store(3).log_head() == net.store(0).log_head());
+}
+
+TEST_CASE("a stable state kept on disk that no longer matches its certificate is not served",
+          "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  const std::optional<uint64_t> stable = net.core(1).stable_checkpoint_epoch();
+  REQUIRE(stable.has_value());
+  // Replica 1's kept copy of that state rots: here, one frozen from a state with one value
+  // changed, after which the live state is put back as it was.
+  store::MemoryStore& s = net.store(1);
+  const auto good = s.SnapshotState();
+  auto rotten = good;
+  REQUIRE_FALSE(rotten.empty());
+  rotten.begin()->second += "rot";
+  const store::Digest head = s.log_head();
+  const uint64_t next = s.next_epoch();
+  const int64_t time = s.last_consensus_time_ms();
+  REQUIRE(s.StageEntries({rotten.begin(), rotten.end()}).ok());
+  REQUIRE(s.InstallStaged(next, head, time).ok());
+  REQUIRE(s.FreezeStateDurably(*stable).ok());
+  REQUIRE(s.StageEntries({good.begin(), good.end()}).ok());
+  REQUIRE(s.InstallStaged(next, head, time).ok());
+  net.DropQueued(1);
+  net.Restart(1, /*wipe=*/false);
+  const CoreCounters c = net.core(1).counters();
+  CHECK(c.frozen_states_refused == 1);
+  CHECK(s.FrozenEpochs().empty());
+}
+
+TEST_CASE("a replica that committed an epoch the others then decided otherwise goes back to their log",
+          "[node][diverge]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  const uint64_t next = net.core(0).next_epoch();
+  REQUIRE(net.core(2).stable_checkpoint_epoch().has_value());
+  // Replica 2 committed epoch `next` just before every replica lost power; the others
+  // forgot the votes that let it decide, and will run that epoch again.
+  store::MemoryStore& s = net.store(2);
+  pb::StoredBatch stored;
+  stored.set_epoch(next);
+  stored.set_consensus_time_ms(s.last_consensus_time_ms() + 1);
+  ByteWriter key;
+  key.Raw(std::string_view("b/")).U64(next);
+  state::WriteSet writes;
+  writes.Put(std::string(AsStringView(key.bytes())), stored.SerializeAsString());
+  store::Digest batch_digest{};
+  batch_digest.fill(0x42);
+  REQUIRE(s.CommitEpoch(next, stored.consensus_time_ms(), writes, batch_digest).ok());
+  for (uint32_t id = 0; id < kN; ++id) net.DropQueued(id);
+  for (uint32_t id = 0; id < kN; ++id) net.Restart(id, /*wipe=*/false);
+  net.Logins(1, ca);  // the others decide epoch `next` with this login in it
+  const CoreCounters c = net.core(2).counters();
+  CHECK(c.log_divergences == 1);
+  CHECK(c.state_transfers_completed == 1);
+  for (uint32_t id = 0; id < kN; ++id) {
+    INFO("replica " << id);
+    CHECK(net.core(id).next_epoch() > next);
+    CHECK(net.core(id).next_epoch() == net.core(0).next_epoch());
+    CHECK(net.Digest(id) == net.Digest(0));
+    CHECK(net.store(id).log_head() == net.store(0).log_head());
+    if (id != 2) CHECK(net.core(id).counters().log_divergences == 0);
+  }
+  // And all four carry on together.
+  net.Logins(3, ca);
+  CHECK(net.Digest(2) == net.Digest(0));
 }
 
 TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificates are refused",

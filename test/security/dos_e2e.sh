@@ -260,8 +260,9 @@ run_phase pending attack_pending
 # As fast as one attacking process can send: every message refused and counted, memory
 # bounded, nobody talked into catching up, and other clients' p99 within 2x. Each message
 # costs a receiver its TLS, framing and hand-over to the core, so what bounds the CPU a
-# flood takes is the per-peer budget (limits.peer_messages_per_second_max, 500 x N by
-# default): past it the link is not read and TCP slows the sender.
+# flood takes is the per-peer budget (limits.peer_messages_per_second_max, 2500 x N by
+# default) and, once the flood is recognised, the penalty rate: past it the link is not
+# read and TCP slows the sender.
 flood() {  # flood LABEL COUNT [--rate R]: the far-future attack, checked
   local label=$1 count=$2
   shift 2

@@ -195,6 +195,28 @@ TEST_CASE("HoneyBadger: a request proposed in two in-flight epochs is output onc
   CHECK(all == std::vector<std::string>{"r1", "r2", "r3"});
 }
 
+TEST_CASE("HoneyBadger: a node started late drops the duplicates of the batches it is told of",
+          "[epoch]") {
+  // Every node starts at epoch 1, as after a restart; epoch 0 output r1 and r2.
+  for (const bool told : {true, false}) {
+    Config config = Cluster::TestConfig();
+    config.first_epoch = 1;
+    Cluster c(4, config);
+    if (told) {
+      for (NodeId i = 0; i < 4; ++i) c.node(i).RememberOutput({"r2", "r1"});
+    }
+    for (NodeId i = 0; i < 4; ++i) c.Propose(i, {"r1", "r2", "r3"}, 6);
+    c.Run();
+    REQUIRE(c.outputs(0).size() == 1);
+    CHECK(c.outputs(0)[0].epoch == 1);
+    // Without them a restarted node would output r1 and r2 a second time, where its peers
+    // that ran epoch 0 drop them: its batch would differ.
+    std::vector<std::string> out = c.outputs(0)[0].requests;
+    std::sort(out.begin(), out.end());
+    CHECK(out == (told ? std::vector<std::string>{"r3"} : std::vector<std::string>{"r1", "r2", "r3"}));
+  }
+}
+
 TEST_CASE("HoneyBadger: a message beyond the window is refused, counted and not kept",
           "[epoch][window]") {
   Cluster c(4);

@@ -235,6 +235,48 @@ TEST_CASE("store: a frozen state reads the same while commits go on", "[store][r
   }
 }
 
+TEST_CASE("store: a durably frozen state survives reopening, until it is dropped", "[store][rocks][checkpoint]") {
+  TempDir dir;
+  Digest frozen_digest{};
+  {
+    std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());
+    CommitSample(*s);
+    frozen_digest = *s->ComputeStateDigest();
+    absl::StatusOr<std::shared_ptr<const StateSnapshot>> snap = s->FreezeStateDurably(2);
+    REQUIRE(snap.ok());
+    REQUIRE(s->CommitEpoch(3, 3000, Writes({{"b", std::nullopt}, {"z", "9"}}), D(4)).ok());
+    CHECK(*(*snap)->ComputeDigest() == frozen_digest);  // the in-memory view of that state
+    REQUIRE(s->FreezeStateDurably(3).ok());
+    CHECK(s->OpenFrozen(7).status().code() == absl::StatusCode::kNotFound);
+  }
+  std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());  // RocksDB ignores the frozen folder
+  CHECK(s->next_epoch() == 4);
+  CHECK(GetOrDie(*s, "z") == "9");
+  {
+    absl::StatusOr<std::shared_ptr<const StateSnapshot>> reopened = s->OpenFrozen(2);
+    REQUIRE(reopened.ok());
+    CHECK(*(*reopened)->ComputeDigest() == frozen_digest);
+    std::vector<std::pair<std::string, std::string>> expected = {{"b", "3"}, {"c", "4"}, {"d", std::string("\0x", 2)}};
+    CHECK(ScanAll(**reopened, 1) == expected);
+    // Commits to the live store never reach it.
+    REQUIRE(s->CommitEpoch(4, 4000, Writes({{"c", "changed"}}), D(5)).ok());
+    CHECK(*(*reopened)->ComputeDigest() == frozen_digest);
+  }
+  REQUIRE(s->DropFrozenExcept({3}).ok());
+  CHECK(s->OpenFrozen(2).status().code() == absl::StatusCode::kNotFound);
+  CHECK(s->OpenFrozen(3).ok());
+  REQUIRE(s->DropFrozenExcept({}).ok());
+  CHECK(s->OpenFrozen(3).status().code() == absl::StatusCode::kNotFound);
+
+  MemoryStore mem;
+  CommitSample(mem);
+  REQUIRE(mem.FreezeStateDurably(2).ok());
+  REQUIRE(mem.CommitEpoch(3, 3000, Writes({{"z", "9"}}), D(4)).ok());
+  CHECK(*(*mem.OpenFrozen(2))->ComputeDigest() == frozen_digest);
+  REQUIRE(mem.DropFrozenExcept({}).ok());
+  CHECK(mem.OpenFrozen(2).status().code() == absl::StatusCode::kNotFound);
+}
+
 TEST_CASE("store: pruning moves the chain base and survives reopening", "[store][rocks][checkpoint]") {
   TempDir dir;
   Digest head{};
