@@ -369,6 +369,9 @@ absl::StatusOr<std::shared_ptr<const StateSnapshot>> RocksStore::FreezeStateDura
   const bool root_existed = fs::exists(root, ec);
   fs::create_directories(root, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("creating ", root, ": ", ec.message()));
+  // The replica's state, as private as the data folder around it.
+  fs::permissions(root, fs::perms::owner_all, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("restricting ", root, ": ", ec.message()));
   if (!root_existed) BELFRY_RETURN_IF_ERROR(SyncDirectory(path_));
   // A folder of that name is from before a restart, possibly of another state (the replica
   // may have been rolled back since): never reused.

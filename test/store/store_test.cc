@@ -248,6 +248,10 @@ TEST_CASE("store: a durably frozen state survives reopening, until it is dropped
     CHECK(*(*snap)->ComputeDigest() == frozen_digest);  // the in-memory view of that state
     REQUIRE(s->FreezeStateDurably(3).ok());
     CHECK(s->OpenFrozen(7).status().code() == absl::StatusCode::kNotFound);
+    // The copies of the state are as private as the store.
+    const std::filesystem::perms perms = std::filesystem::status(dir.path() + "/frozen").permissions();
+    CHECK((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+          std::filesystem::perms::none);
   }
   std::unique_ptr<RocksStore> s = OpenOrDie(dir.path());  // RocksDB ignores the frozen folder
   CHECK(s->next_epoch() == 4);
