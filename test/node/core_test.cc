@@ -160,6 +160,15 @@ class TestNet {
     }
   }
 
+  // A few epochs with everybody, then `id` goes down while the others run on far
+  // enough to prune every epoch record it would need: it can only come back by state
+  // transfer.
+  void LeaveBehind(uint32_t id, const testing::TestCa& ca) {
+    Logins(6, ca);
+    SetDown(id, true);
+    Logins(30, ca);
+  }
+
   // Up replicas agree on the next epoch, nothing is queued and no mempool holds work.
   bool Quiet() const {
     if (!queue_.empty()) return false;
@@ -227,9 +236,7 @@ TEST_CASE("checkpoints become stable at every replica and the log is pruned", "[
 TEST_CASE("a replica restarted on a wiped store comes back by state transfer", "[node][checkpoint]") {
   testing::TestCa ca;
   TestNet net(ca);
-  net.Logins(6, ca);
-  net.SetDown(3, true);
-  net.Logins(30, ca);  // the others move on and prune what replica 3 would need
+  net.LeaveBehind(3, ca);
   net.Restart(3, /*wipe=*/true);
   net.SetDown(3, false);
   net.Logins(4, ca);
@@ -250,9 +257,7 @@ TEST_CASE("a source that sends bad state is blamed and another replica's state i
           "[node][checkpoint]") {
   testing::TestCa ca;
   TestNet net(ca);
-  net.Logins(6, ca);
-  net.SetDown(3, true);
-  net.Logins(30, ca);
+  net.LeaveBehind(3, ca);
   net.Restart(3, /*wipe=*/true);
   net.SetDown(3, false);
   uint32_t liar = kN;
@@ -337,9 +342,7 @@ TEST_CASE("after every replica restarted, a wiped one still comes back by state 
           "[node][checkpoint]") {
   testing::TestCa ca;
   TestNet net(ca);
-  net.Logins(6, ca);
-  net.SetDown(3, true);
-  net.Logins(30, ca);  // the others move on and prune what replica 3 would need
+  net.LeaveBehind(3, ca);
   // The one login below must not make a checkpoint: the stable one from before the
   // restarts must be the only one there is to transfer.
   if ((net.core(0).next_epoch() + 1) % 4 == 0) net.Logins(1, ca);
