@@ -666,14 +666,18 @@ void ReplicaCore::HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& com
   if (diverged_ || epoch < store_->log_base_epoch()) return;
   absl::StatusOr<std::optional<pb::EpochRecord>> own = store_->ReadEpochRecord(epoch);
   if (!own.ok() || !own->has_value() || (*own)->head() == committed.log_head()) return;
-  std::map<uint32_t, std::string>& votes = divergence_votes_[epoch];
-  votes[from] = committed.SerializeAsString();
-  while (divergence_votes_.size() > options_.fetch_epochs_max) divergence_votes_.erase(divergence_votes_.begin());
-  auto found = divergence_votes_.find(epoch);
-  if (found == divergence_votes_.end()) return;  // evicted at once: older than every tracked epoch
-  const std::string& record = found->second[from];
+  auto votes = divergence_votes_.find(epoch);
+  if (votes == divergence_votes_.end()) {
+    // Bounded: the newest epochs are kept, as a cluster that runs on corrects those.
+    if (divergence_votes_.size() >= options_.fetch_epochs_max) {
+      if (epoch < divergence_votes_.begin()->first) return;
+      divergence_votes_.erase(divergence_votes_.begin());
+    }
+    votes = divergence_votes_.emplace(epoch, std::map<uint32_t, std::string>()).first;
+  }
+  const std::string& record = votes->second[from] = committed.SerializeAsString();
   uint32_t agreeing = 0;
-  for (const auto& [peer, r] : found->second) agreeing += r == record ? 1 : 0;
+  for (const auto& [peer, r] : votes->second) agreeing += r == record ? 1 : 0;
   // 2f+1, so at least f+1 correct replicas committed that record: it is the cluster's,
   // and ours can never gather the 2f+1 replies a client needs. Fewer could be f liars.
   if (agreeing < 2 * config_.f() + 1) return;
