@@ -9,9 +9,12 @@
 
 #include <climits>
 #include <ctime>
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/bytes.h"
 #include "pki/files.h"
 #include "pki/internal/openssl_util.h"
 
@@ -296,6 +299,34 @@ absl::StatusOr<CertIdentity> CaBundle::Verify(ByteSpan cert_der, int64_t at_unix
         absl::StrCat("certificate refused: ", X509_verify_cert_error_string(err)));
   }
   return IdentityOf(cert.get());
+}
+
+std::string CaBundle::Fingerprint() const {
+  std::vector<std::string> ders;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(Store(store_));
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+    if (cert == nullptr) continue;  // a CRL
+    unsigned char* der = nullptr;
+    const int len = i2d_X509(cert, &der);
+    if (len <= 0) continue;
+    ders.emplace_back(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+  }
+  std::sort(ders.begin(), ders.end());
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (const std::string& d : ders) {
+    const unsigned char len[4] = {static_cast<unsigned char>(d.size() >> 24), static_cast<unsigned char>(d.size() >> 16),
+                                  static_cast<unsigned char>(d.size() >> 8), static_cast<unsigned char>(d.size())};
+    EVP_DigestUpdate(ctx, len, sizeof(len));
+    EVP_DigestUpdate(ctx, d.data(), d.size());
+  }
+  EVP_DigestFinal_ex(ctx, digest, &digest_len);
+  EVP_MD_CTX_free(ctx);
+  return ToHex(ByteSpan(digest, digest_len));
 }
 
 }  // namespace belfry::pki

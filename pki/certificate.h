@@ -54,6 +54,11 @@ class CaBundle {
   // that does not chain, is expired or not yet valid, or lacks a role.
   absl::StatusOr<CertIdentity> Verify(ByteSpan cert_der, int64_t at_unix_s) const;
 
+  // SHA-256 (hex) over the DER of the bundle's CA certificates, sorted: the same for the
+  // same set of CAs however the file is laid out. Bound into the genesis digest
+  // (config/genesis.h), so replicas judging logins against different CAs cannot start.
+  std::string Fingerprint() const;
+
   // Opaque handle for the TLS layer (an X509_STORE*); owned by the bundle.
   void* x509_store() const;
 

@@ -35,9 +35,9 @@
 // can cause, with bounded memory. Replays by Byzantine proposers of requests older than
 // that are the state machine's to refuse (each request carries a client sequence number).
 //
-// Garbage collection, and why a node that is behind can still finish. The transport
-// delivers every message between correct nodes eventually (it keeps frames a receiver
-// refused as out-of-window and sends them again once the receiver's window moved). So a
+// Garbage collection, and why a node that is behind can still finish. The caller
+// delivers every message between correct nodes eventually (it holds frames beyond the
+// window and hands them in once the window moved: replica/node/README.md). So a
 // slow node receives everything a faster node ever sent for an epoch; what it must not
 // miss is something the faster node would only send later, in reaction to new messages.
 // A node therefore keeps an epoch after outputting it until its CommonSubset reports
@@ -225,10 +225,11 @@ HoneyBadger::EpochState& HoneyBadger::GetOrCreate(uint64_t epoch) {
 
 HbStep HoneyBadger::Propose(const std::vector<std::string>& pending, uint64_t clock_reading,
                             Rng& rng) {
-  BELFRY_CHECK(can_propose());
-  const uint64_t epoch = next_epoch_to_propose();
-  proposed_.insert(epoch);
+  return ProposeExact(SelectProposal(pending, rng), clock_reading);
+}
 
+std::vector<std::string> HoneyBadger::SelectProposal(const std::vector<std::string>& pending,
+                                                     Rng& rng) const {
   // A random slice: a partial Fisher–Yates shuffle of the candidate indices, stopping at
   // batch_requests_max or when the next request would not fit.
   std::vector<size_t> candidates;
@@ -238,14 +239,30 @@ HbStep HoneyBadger::Propose(const std::vector<std::string>& pending, uint64_t cl
       candidates.push_back(i);
     }
   }
-  Proposal proposal;
-  proposal.clock_reading = clock_reading;
+  std::vector<std::string> chosen;
   size_t bytes = EncodedProposalBytes({});
-  for (size_t k = 0; k < candidates.size() && proposal.requests.size() < config_.batch_requests_max;
-       ++k) {
+  for (size_t k = 0; k < candidates.size() && chosen.size() < config_.batch_requests_max; ++k) {
     const size_t pick = k + static_cast<size_t>(rng.Uniform(candidates.size() - k));
     std::swap(candidates[k], candidates[pick]);
     const std::string& r = pending[candidates[k]];
+    if (bytes + EncodedRequestBytes(r.size()) > config_.proposal_bytes_max) continue;
+    bytes += EncodedRequestBytes(r.size());
+    chosen.push_back(r);
+  }
+  return chosen;
+}
+
+HbStep HoneyBadger::ProposeExact(const std::vector<std::string>& requests, uint64_t clock_reading) {
+  BELFRY_CHECK(can_propose());
+  const uint64_t epoch = next_epoch_to_propose();
+  proposed_.insert(epoch);
+
+  Proposal proposal;
+  proposal.clock_reading = clock_reading;
+  size_t bytes = EncodedProposalBytes({});
+  for (const std::string& r : requests) {
+    if (proposal.requests.size() >= config_.batch_requests_max) break;
+    if (r.empty() || r.size() > config_.request_bytes_max) continue;
     if (bytes + EncodedRequestBytes(r.size()) > config_.proposal_bytes_max) continue;
     bytes += EncodedRequestBytes(r.size());
     proposal.requests.push_back(r);
@@ -254,6 +271,22 @@ HbStep HoneyBadger::Propose(const std::vector<std::string>& pending, uint64_t cl
   HbStep step;
   EpochState& state = GetOrCreate(epoch);
   AbsorbAcs(epoch, state, state.acs.Propose(EncodeProposal(proposal)), step);
+  DeliverReadyBatches(step);
+  CollectGarbage();
+  return step;
+}
+
+HbStep HoneyBadger::AdvanceTo(uint64_t first_epoch, uint64_t consensus_time,
+                              const std::vector<std::vector<std::string>>& recent_outputs) {
+  BELFRY_CHECK(first_epoch >= next_output_);
+  HbStep step;
+  // Epochs before the new window are decided elsewhere; whatever this node held of them
+  // can no longer change what it outputs.
+  epochs_.erase(epochs_.begin(), epochs_.lower_bound(first_epoch));
+  next_output_ = first_epoch;
+  last_consensus_time_ = std::max(last_consensus_time_, consensus_time);
+  recent_digests_.clear();
+  for (const std::vector<std::string>& batch : recent_outputs) RememberOutput(batch);
   DeliverReadyBatches(step);
   CollectGarbage();
   return step;

@@ -105,6 +105,27 @@ class HoneyBadger {
   // bug (BELFRY_CHECK). An empty slice is a valid proposal: it lets the epoch progress.
   HbStep Propose(const std::vector<std::string>& pending, uint64_t clock_reading, Rng& rng);
 
+  // The random slice Propose would take: SelectProposal then ProposeExact is Propose. A
+  // caller that must be able to make the very same proposal again after a restart (the
+  // replica's durable consensus inputs) records the slice and proposes it exactly.
+  std::vector<std::string> SelectProposal(const std::vector<std::string>& pending, Rng& rng) const;
+  // Proposes exactly `requests`, in this order, for next_epoch_to_propose(). No randomness:
+  // the same requests and clock reading give the same broadcast, byte for byte. The same
+  // preconditions as Propose; requests beyond the bounds are skipped as there.
+  HbStep ProposeExact(const std::vector<std::string>& requests, uint64_t clock_reading);
+
+  // Moves the window to `first_epoch` without outputting the epochs before it: their
+  // batches were learnt some other way (a replica catching up applies epochs that f+1
+  // peers committed, or installs a certified state). Unlike building a new instance, it
+  // keeps every epoch at or after `first_epoch` as it is — the votes this node already
+  // sent there stay its votes — and drops the earlier ones. `consensus_time` is the time
+  // of the last epoch before `first_epoch`; `recent_outputs` are the batches of the
+  // epochs just before it, oldest first, as in RememberOutput (they replace what was
+  // remembered). Epochs at or after `first_epoch` that are already complete are output
+  // in the returned step. A `first_epoch` below next_epoch_to_output() is a local bug.
+  HbStep AdvanceTo(uint64_t first_epoch, uint64_t consensus_time,
+                   const std::vector<std::vector<std::string>>& recent_outputs);
+
   // Tells a node that starts at config.first_epoch > 0 what the epochs before it output,
   // oldest first (the last epochs_in_flight_max of them count): the requests that its
   // peers' nodes, which output those epochs themselves, will drop as duplicates from the

@@ -512,20 +512,22 @@ absl::Status Run(const Flags& flags) {
     }
     std::optional<transport::Delivery> d = peers->Receive(std::chrono::milliseconds(5));
     const int64_t now = NowMs() + clock_offset_ms;
-    // Drain what is already here before looking at clients, bounded per round.
+    // Drain what is already here before looking at clients, bounded per round. One step:
+    // the consensus inputs of the whole round are synced once, before anything they
+    // caused leaves (group commit; ReplicaCore::BeginStep).
+    core->BeginStep();
     for (int i = 0; d.has_value() && i < 4096; ++i) {
       core->OnPeerMessage(d->from, d->payload, now);
       d = peers->TryReceive();
     }
     if (d.has_value()) core->OnPeerMessage(d->from, d->payload, now);
     for (auto& [id, frame] : client_queue.TakeAll()) core->OnCheckedFrame(id, std::move(frame), now);
+    core->EndStep();
     if (now - last_penalty_check >= 1000) {
       last_penalty_check = now;
-      std::vector<uint64_t> faults(cfg.n(), 0);
-      for (const auto& [key, count] : core->counters().faults_by_kind) {
-        const uint32_t peer = static_cast<uint32_t>(std::strtoul(key.c_str(), nullptr, 10));
-        if (peer < cfg.n()) faults[peer] += count;
-      }
+      // Typed: protocol faults by peer, without the out-of-window messages that a replica
+      // which is behind receives from every correct peer.
+      const std::vector<uint64_t> faults = core->counters().faults_by_peer;
       for (uint32_t p = 0; p < cfg.n(); ++p) {
         if (p == self) continue;
         const uint64_t delta = faults[p] - penalties[p].last_faults;

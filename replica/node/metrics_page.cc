@@ -95,6 +95,34 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_joins_served_total", kCounter,
          "JoinEpochs from restarted or caught-up peers answered with records and resent messages.",
          s.core.joins_served);
+  Single(out, "belfry_consensus_input_syncs_total", kCounter,
+         "Synced appends of the consensus input log (one per core step that sent consensus messages).",
+         s.core.consensus_input_syncs);
+  Single(out, "belfry_consensus_inputs_logged_total", kCounter,
+         "Consensus inputs (peer messages in the window, own proposals) appended to the input log.",
+         s.core.consensus_inputs_logged);
+  Single(out, "belfry_consensus_inputs_replayed_total", kCounter,
+         "Consensus inputs replayed from the log at start-up or after a rollback.",
+         s.core.consensus_inputs_replayed);
+  Single(out, "belfry_future_frames", kGauge, "Consensus frames beyond the window held for later.",
+         s.core.future_frames_held);
+  Single(out, "belfry_future_frame_bytes", kGauge, "Bytes of the consensus frames beyond the window held.",
+         s.core.future_frame_bytes_held);
+  Single(out, "belfry_future_frames_dropped_total", kCounter,
+         "Beyond-window frames dropped over the per-peer bound (the peer is asked to resend them).",
+         s.core.future_frames_dropped);
+  Single(out, "belfry_future_frames_delivered_total", kCounter,
+         "Beyond-window frames handed to consensus once the window reached them.", s.core.future_frames_delivered);
+  Single(out, "belfry_fetches_refused_total", kCounter, "FetchEpochs over the per-peer rate, not answered.",
+         s.core.fetches_refused);
+  Single(out, "belfry_joins_refused_total", kCounter, "JoinEpochs over the per-peer rate, not answered.",
+         s.core.joins_refused);
+  Single(out, "belfry_catchup_records_refused_total", kCounter,
+         "Catch-up records refused over the per-peer byte bound.", s.core.catchup_records_refused);
+  Single(out, "belfry_catchup_bytes", kGauge, "Bytes of catch-up records held.", s.core.catchup_bytes_held);
+  Single(out, "belfry_catchup_head_mismatches_total", kCounter,
+         "Epochs f+1 peers committed whose log head this replica's execution did not reproduce (not committed).",
+         s.core.catchup_head_mismatches);
   Single(out, "belfry_messages_resent_on_join_total", kCounter,
          "Own consensus messages of undecided epochs resent to a peer that joined them late.",
          s.core.messages_resent_on_join);

@@ -7,7 +7,10 @@
 #include "base/bytes.h"
 #include "base/check.h"
 #include "base/status.h"
+#include "config/genesis.h"
 #include "config/threshold_keys.h"
+#include "replica/node/consensus_inputs.h"
+#include "replica/store/log_chain.h"
 #include "replica/state/precheck.h"
 #include "replica/state/request_format.h"
 #include "replica/state/tdh2_ciphertext_check.h"
@@ -26,16 +29,25 @@ std::string BatchKey(uint64_t epoch) {
   return std::string(b.begin(), b.end());
 }
 
-store::Digest BatchDigest(uint64_t epoch, int64_t consensus_time_ms,
+// The genesis digest is bound into every batch digest, so into every log head: replicas
+// configured differently can never sign matching replies or checkpoints.
+store::Digest BatchDigest(std::string_view genesis, uint64_t epoch, int64_t consensus_time_ms,
                           const std::vector<std::string>& requests) {
   ByteWriter w;
-  w.Raw(std::string_view("belfry/batch/v1")).U64(epoch).U64(static_cast<uint64_t>(consensus_time_ms));
+  w.Raw(std::string_view("belfry/batch/v2")).LengthPrefixed(genesis).U64(epoch).U64(static_cast<uint64_t>(consensus_time_ms));
   w.U32(static_cast<uint32_t>(requests.size()));
   for (const std::string& r : requests) w.LengthPrefixed(r);
   return wire::Sha256(w.bytes());
 }
 
 std::string DigestString(const store::Digest& d) { return std::string(d.begin(), d.end()); }
+
+std::string Sha256String(std::string_view bytes) {
+  const store::Digest d = wire::Sha256(AsBytes(bytes));
+  return DigestString(d);
+}
+
+constexpr std::string_view kGenesisMetaName = "genesis";
 
 // Where a client request comes from, for per-client mempool bounds: the session key of a
 // session op, the user of a login.
@@ -55,6 +67,14 @@ CoreCounters ReplicaCore::counters() const {
   out.mempool_requests = mempool_.size();
   out.waiting_requests = waiting_.size();
   out.in_flight_requests = in_flight_.size();
+  out.future_frames_held = 0;
+  out.future_frame_bytes_held = 0;
+  for (const auto& [peer, held] : future_) {
+    out.future_frames_held += held.frames.size();
+    out.future_frame_bytes_held += held.bytes;
+  }
+  out.catchup_bytes_held = 0;
+  for (const auto& [peer, bytes] : catchup_bytes_by_peer_) out.catchup_bytes_held += bytes;
   return out;
 }
 
@@ -101,6 +121,17 @@ absl::Status ReplicaCore::Init() {
   state_config_.session_window_requests = l.session_window_requests;
   state_config_.login_clock_skew_ms_max = int64_t{l.login_clock_skew_seconds} * 1000;
   BELFRY_RETURN_IF_ERROR(state_config_.Validate());
+  counters_.faults_by_peer.assign(config_.n(), 0);
+
+  // The genesis: refuse to run under settings other than those this store was made with.
+  const config::Genesis genesis = config::ComputeGenesis(config_, ca_->Fingerprint());
+  genesis_digest_ = genesis.digest;
+  BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> stored_genesis, store_->GetMeta(kGenesisMetaName));
+  if (stored_genesis.has_value()) {
+    BELFRY_RETURN_IF_ERROR(config::CheckGenesis(*stored_genesis, genesis));
+  } else {
+    BELFRY_RETURN_IF_ERROR(store_->PutMeta(kGenesisMetaName, genesis.Describe()));
+  }
 
   BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet encryption_keys,
                           config::PublicKeySetFromConfig(config_.proto.encryption_keys(), config_.f()));
@@ -109,7 +140,9 @@ absl::Status ReplicaCore::Init() {
                           state::StateMachine::Create(state_config_, *ca_, *ciphertext_check_));
   state_machine_ = std::make_unique<state::StateMachine>(std::move(sm));
 
-  hb_config_.cluster_id = config_.cluster_id();
+  // Coin names carry the genesis digest too: a replica with other keys or settings cannot
+  // share a coin with this cluster.
+  hb_config_.cluster_id = config_.cluster_id() + genesis_digest_;
   hb_config_.epochs_in_flight_max = l.epochs_in_flight_max;
   hb_config_.batch_requests_max = l.batch_requests_max;
   // Round 0's coin is fixed (consensus/aba/binary_agreement.cc): the common case decides
@@ -131,11 +164,26 @@ absl::Status ReplicaCore::Init() {
   }
   // Own checkpoints not yet stable died with this replica's memory of the votes.
   KeepFrozen();
+  BELFRY_ASSIGN_OR_RETURN(std::vector<store::ConsensusInput> logged, store_->ReadConsensusInputs());
+  for (const store::ConsensusInput& in : logged) next_input_sequence_ = std::max(next_input_sequence_, in.sequence + 1);
+  BeginStep();
   StartConsensusAt(store_->next_epoch());
-  return absl::OkStatus();
+  EndStep();
+  return fatal_;
 }
 
 void ReplicaCore::StartConsensusAt(uint64_t epoch) {
+  // What the old instance was handed must be in the log the new one replays.
+  if (!unsynced_inputs_.empty()) {
+    absl::Status synced = store_->AppendConsensusInputs(unsynced_inputs_);
+    if (!synced.ok()) {
+      Fail(std::move(synced));
+      return;
+    }
+    ++counters_.consensus_input_syncs;
+    unsynced_inputs_.clear();
+    unsynced_input_bytes_ = 0;
+  }
   consensus::NetworkInfo net{.self = self_, .n = config_.n(), .f = config_.f()};
   consensus::epoch::Config c = hb_config_;
   c.first_epoch = epoch;
@@ -143,23 +191,156 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   hb_ = std::make_unique<consensus::epoch::HoneyBadger>(net, c, keys_.coin.get());
   // The batches before `epoch`, as every replica committed them: their requests are
   // duplicates the peers' consensus drops from the epochs to come, and so must ours.
-  const uint64_t window = hb_config_.epochs_in_flight_max;
-  for (uint64_t e = epoch > window ? epoch - window : 0; e < epoch; ++e) {
-    absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(e));
-    pb::StoredBatch batch;
-    if (!stored.ok() || !stored->has_value() || !batch.ParseFromString(**stored)) continue;
-    hb_->RememberOutput(std::vector<std::string>(batch.requests().begin(), batch.requests().end()));
-  }
+  for (const std::vector<std::string>& batch : RecentBatches(epoch)) hb_->RememberOutput(batch);
   epoch_started_ms_.clear();
   sent_log_.clear();
   sent_log_bytes_ = 0;
+  ReplayConsensusInputs(epoch);
   // Peers may be running epochs from here on already: ask them for what they sent us.
   pb::PeerMessage join;
   join.mutable_join_epochs()->set_first_epoch(epoch);
   const std::string bytes = join.SerializeAsString();
   for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) outbox_->SendPeer(to, bytes);
+    if (to != self_) SendPeer(to, bytes);
   }
+}
+
+std::vector<std::vector<std::string>> ReplicaCore::RecentBatches(uint64_t epoch) const {
+  std::vector<std::vector<std::string>> out;
+  const uint64_t window = hb_config_.epochs_in_flight_max;
+  for (uint64_t e = epoch > window ? epoch - window : 0; e < epoch; ++e) {
+    absl::StatusOr<std::optional<std::string>> stored = store_->Get(BatchKey(e));
+    pb::StoredBatch batch;
+    if (!stored.ok() || !stored->has_value() || !batch.ParseFromString(**stored)) continue;
+    out.emplace_back(batch.requests().begin(), batch.requests().end());
+  }
+  return out;
+}
+
+// Replays the input log of the epochs from `first_epoch` on, epoch by epoch, each in the
+// order it was handled (README.md, "Restarts never equivocate", says why that rebuilds
+// the same votes). The messages the replay produces are sent again: peers ignore exact
+// repeats, and a peer that never got them (this replica died before they left) needs
+// them. Nothing new is proposed until the replay is over, so the log stays the order in
+// which this instance was really fed.
+void ReplicaCore::ReplayConsensusInputs(uint64_t first_epoch) {
+  absl::StatusOr<std::vector<store::ConsensusInput>> logged = store_->ReadConsensusInputs();
+  if (!logged.ok()) {
+    Fail(logged.status());
+    return;
+  }
+  replaying_ = true;
+  for (const store::ConsensusInput& record : *logged) {
+    if (!fatal_.ok()) break;
+    if (record.epoch < first_epoch || record.epoch < hb_->next_epoch_to_output()) continue;
+    absl::StatusOr<ConsensusInput> in = ConsensusInput::Decode(record.bytes);
+    if (!in.ok()) {
+      Fail(absl::DataLossError(absl::StrCat("consensus input log, epoch ", record.epoch, ": ", in.status().message())));
+      break;
+    }
+    ++counters_.consensus_inputs_replayed;
+    if (in->kind == ConsensusInput::Kind::kProposal) {
+      // The replayed state of this epoch is the one in which the proposal was made, so
+      // it goes to the same epoch; anything else means the log is not this replica's.
+      if (!hb_->can_propose() || hb_->next_epoch_to_propose() != record.epoch) {
+        // Only after a rollback past the window (StartConsensusAt from AdvanceConsensus):
+        // that epoch is out of this instance's reach, and its proposal with it.
+        transport::LogLine(transport::LogLevel::kWarn, "replica", "replay_proposal_skipped").Add("epoch", record.epoch);
+        continue;
+      }
+      epoch_started_ms_.emplace(record.epoch, last_now_ms_);
+      ProcessStep(hb_->ProposeExact(in->requests, in->clock_reading), last_now_ms_);
+      continue;
+    }
+    pb::PeerMessage msg;
+    if (!msg.ParseFromString(in->payload) || !msg.has_consensus() || in->from >= config_.n()) {
+      Fail(absl::DataLossError(absl::StrCat("consensus input log, epoch ", record.epoch, ": a record is not a consensus message")));
+      break;
+    }
+    if (hb_->Classify(msg.consensus().epoch()) != consensus::epoch::EpochPosition::kInWindow) continue;
+    ProcessStep(hb_->HandleMessage(in->from, msg.consensus()), last_now_ms_);
+  }
+  replaying_ = false;
+}
+
+void ReplicaCore::AdvanceConsensus(int64_t now_ms) {
+  const uint64_t next = store_->next_epoch();
+  if (next < hb_->next_epoch_to_output()) {
+    // The store went back (a certified state replaced a diverged log): the epochs the
+    // instance ran from there on belong to that log. A new instance replays the inputs
+    // this replica was handed for them, so it still sends no vote it had not sent.
+    StartConsensusAt(next);
+    return;
+  }
+  consensus::epoch::HbStep step =
+      hb_->AdvanceTo(next, static_cast<uint64_t>(store_->last_consensus_time_ms()), RecentBatches(next));
+  absl::Status pruned = store_->PruneConsensusInputsBefore(next);
+  if (!pruned.ok()) {
+    Fail(std::move(pruned));
+    return;
+  }
+  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first < next; it = sent_log_.erase(it)) {
+    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
+  }
+  epoch_started_ms_.erase(epoch_started_ms_.begin(), epoch_started_ms_.lower_bound(next));
+  // Peers may be running epochs from here on already: ask them for what they sent us.
+  pb::PeerMessage join;
+  join.mutable_join_epochs()->set_first_epoch(next);
+  const std::string bytes = join.SerializeAsString();
+  for (uint32_t to = 0; to < config_.n(); ++to) {
+    if (to != self_) SendPeer(to, bytes);
+  }
+  ProcessStep(std::move(step), now_ms);
+}
+
+// ---- effects ----
+
+void ReplicaCore::BeginStep() { ++step_depth_; }
+
+void ReplicaCore::EndStep() {
+  BELFRY_CHECK(step_depth_ > 0);
+  if (--step_depth_ == 0) FlushEffects();
+}
+
+void ReplicaCore::SendPeer(uint32_t to, std::string payload, bool consensus) {
+  held_consensus_ |= consensus;
+  held_sends_.emplace_back(to, std::move(payload));
+  if (step_depth_ == 0) FlushEffects();
+}
+
+void ReplicaCore::LogInput(uint64_t epoch, std::string bytes) {
+  if (replaying_) return;  // in the log already
+  unsynced_input_bytes_ += bytes.size();
+  unsynced_inputs_.push_back(store::ConsensusInput{epoch, next_input_sequence_++, std::move(bytes)});
+  ++counters_.consensus_inputs_logged;
+}
+
+void ReplicaCore::FlushEffects() {
+  // Votes are durable before they leave: a consensus message may leave only once every
+  // input it depends on is in the log. Steps that send no consensus message keep their
+  // inputs in memory (a crash loses them with their effects, which never left), unless
+  // too many have gathered.
+  if (!unsynced_inputs_.empty() && (held_consensus_ || unsynced_input_bytes_ > options_.unsynced_input_bytes_max)) {
+    absl::Status synced = store_->AppendConsensusInputs(unsynced_inputs_);
+    if (!synced.ok()) {
+      held_sends_.clear();  // never send what the log does not back
+      held_consensus_ = false;
+      Fail(std::move(synced));
+      return;
+    }
+    ++counters_.consensus_input_syncs;
+    unsynced_inputs_.clear();
+    unsynced_input_bytes_ = 0;
+  }
+  if (!fatal_.ok()) {
+    held_sends_.clear();
+    held_consensus_ = false;
+    return;
+  }
+  std::vector<std::pair<uint32_t, std::string>> sends = std::move(held_sends_);
+  held_sends_.clear();
+  held_consensus_ = false;
+  for (auto& [to, payload] : sends) outbox_->SendPeer(to, std::move(payload));
 }
 
 uint64_t ReplicaCore::next_epoch() const { return store_->next_epoch(); }
@@ -178,6 +359,12 @@ void ReplicaCore::Fail(absl::Status status) {
 void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms) {
   if (!fatal_.ok() || from >= config_.n() || from == self_) return;
   last_now_ms_ = now_ms;
+  BeginStep();
+  HandlePeerMessage(from, payload, now_ms);
+  EndStep();
+}
+
+void ReplicaCore::HandlePeerMessage(uint32_t from, const std::string& payload, int64_t now_ms) {
   pb::PeerMessage msg;
   if (!msg.ParseFromString(payload)) {
     ++counters_.peer_messages_malformed;
@@ -186,19 +373,9 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
     return;
   }
   switch (msg.kind_case()) {
-    case pb::PeerMessage::kConsensus: {
-      const uint64_t epoch = msg.consensus().epoch();
-      if (hb_->Classify(epoch) == consensus::epoch::EpochPosition::kBeyondWindow) {
-        beyond_window_[from] = epoch;
-        if (PeersAhead()) {
-          // Peers are further along than our window: we missed epochs.
-          behind_ = true;
-          RequestCatchUp(now_ms);
-        }
-      }
-      ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
+    case pb::PeerMessage::kConsensus:
+      HandleConsensus(from, msg, payload, now_ms);
       break;
-    }
     case pb::PeerMessage::kFetchEpochs:
       HandleFetch(from, msg.fetch_epochs());
       break;
@@ -212,7 +389,7 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
       if (stable_.has_value()) {
         pb::PeerMessage out;
         *out.mutable_checkpoint() = *stable_;
-        outbox_->SendPeer(from, out.SerializeAsString());
+        SendPeer(from, out.SerializeAsString());
       }
       break;
     case pb::PeerMessage::kCheckpoint:
@@ -233,6 +410,91 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
   }
 }
 
+void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, const std::string& payload,
+                                  int64_t now_ms) {
+  const uint64_t epoch = msg.consensus().epoch();
+  switch (hb_->Classify(epoch)) {
+    case consensus::epoch::EpochPosition::kFinished:
+      return;  // decided and dropped: nothing this message could change
+    case consensus::epoch::EpochPosition::kBeyondWindow:
+      ++counters_.faults_by_kind[absl::StrCat(from, "/", consensus::FaultKindName(consensus::FaultKind::kEpochOutOfWindow))];
+      beyond_window_[from] = epoch;
+      HoldFutureFrame(from, epoch, payload);
+      if (PeersAhead()) {
+        // Peers are further along than our window: we missed epochs.
+        behind_ = true;
+        RequestCatchUp(now_ms);
+      }
+      return;
+    case consensus::epoch::EpochPosition::kInWindow:
+      break;
+  }
+  ConsensusInput in;
+  in.kind = ConsensusInput::Kind::kPeerMessage;
+  in.from = from;
+  in.payload = payload;
+  LogInput(epoch, in.Encode());
+  ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
+}
+
+// A correct peer that is ahead counts on this replica receiving what it sent, so a frame
+// beyond the window is kept and handed in when the window gets there. Bounded per peer:
+// past the bound the frames of the latest epochs go first (they are needed last), and the
+// first epoch that lost one is remembered, to ask that peer again (JoinEpochs) when the
+// window reaches it. A Byzantine peer's far-future flood costs at most the bound.
+void ReplicaCore::HoldFutureFrame(uint32_t from, uint64_t epoch, const std::string& payload) {
+  FutureFrames& held = future_[from];
+  held.frames.emplace_back(epoch, payload);
+  held.bytes += payload.size();
+  while (held.bytes > options_.future_frames_bytes_per_peer_max && !held.frames.empty()) {
+    auto latest = std::max_element(held.frames.begin(), held.frames.end(),
+                                   [](const auto& a, const auto& b) { return a.first < b.first; });
+    held.dropped_from = std::min(held.dropped_from.value_or(latest->first), latest->first);
+    held.bytes -= latest->second.size();
+    held.frames.erase(latest);
+    ++counters_.future_frames_dropped;
+  }
+}
+
+void ReplicaCore::DeliverFutureFrames(int64_t now_ms) {
+  if (delivering_future_ || replaying_) return;
+  delivering_future_ = true;
+  bool progress = true;
+  while (progress && fatal_.ok()) {
+    progress = false;
+    for (auto& [peer, held] : future_) {
+      const uint32_t from = peer;
+      if (held.dropped_from.has_value() &&
+          hb_->Classify(*held.dropped_from) != consensus::epoch::EpochPosition::kBeyondWindow) {
+        // Frames of these epochs were dropped here: ask the peer for them again.
+        pb::PeerMessage join;
+        join.mutable_join_epochs()->set_first_epoch(std::max(*held.dropped_from, hb_->next_epoch_to_output()));
+        held.dropped_from.reset();
+        SendPeer(from, join.SerializeAsString());
+      }
+      for (auto it = held.frames.begin(); it != held.frames.end();) {
+        const consensus::epoch::EpochPosition position = hb_->Classify(it->first);
+        if (position == consensus::epoch::EpochPosition::kBeyondWindow) {
+          ++it;
+          continue;
+        }
+        std::string payload = std::move(it->second);
+        held.bytes -= payload.size();
+        it = held.frames.erase(it);
+        if (position != consensus::epoch::EpochPosition::kInWindow) continue;
+        ++counters_.future_frames_delivered;
+        pb::PeerMessage msg;
+        if (!msg.ParseFromString(payload)) continue;  // parsed once already
+        HandleConsensus(from, msg, payload, now_ms);
+        progress = true;
+        break;  // the window may have moved: look again from the start
+      }
+      if (progress) break;
+    }
+  }
+  delivering_future_ = false;
+}
+
 void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
   for (auto& tm : step.messages) {
     const uint64_t epoch = tm.message.epoch();
@@ -240,7 +502,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     *out.mutable_consensus() = std::move(tm.message);
     std::string bytes = out.SerializeAsString();
     for (uint32_t to = 0; to < config_.n(); ++to) {
-      if (to != self_ && tm.target.Contains(to)) outbox_->SendPeer(to, bytes);
+      if (to != self_ && tm.target.Contains(to)) SendPeer(to, bytes, /*consensus=*/true);
     }
     if (epoch >= store_->next_epoch()) {
       sent_log_bytes_ += bytes.size();
@@ -260,6 +522,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     }
     ++counters_.faults;
     ++counters_.faults_by_kind[absl::StrCat(fault.node, "/", consensus::FaultKindName(fault.kind))];
+    if (fault.node < counters_.faults_by_peer.size()) ++counters_.faults_by_peer[fault.node];
     transport::LogLine(transport::LogLevel::kWarn, "consensus", "peer_fault")
         .Add("peer", fault.node)
         .Add("kind", consensus::FaultKindName(fault.kind));
@@ -276,7 +539,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     // A peer that sent us another record of this epoch (as it answered our JoinEpochs, say)
     // committed something else: tell it what we committed.
     CorrectConflictingRecords(batch.epoch);
-    catchup_votes_.erase(catchup_votes_.begin(), catchup_votes_.upper_bound(batch.epoch));
+    DropCatchupThrough(batch.epoch);
     auto started = epoch_started_ms_.find(batch.epoch);
     if (started != epoch_started_ms_.end()) {
       counters_.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
@@ -284,11 +547,12 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
       epoch_started_ms_.erase(epoch_started_ms_.begin(), std::next(started));
     }
   }
+  if (!step.outputs.empty()) DeliverFutureFrames(now_ms);
   MaybePropose(now_ms);
 }
 
 void ReplicaCore::MaybePropose(int64_t now_ms) {
-  if (!fatal_.ok() || transfer_.has_value() || !hb_->can_propose()) return;
+  if (!fatal_.ok() || replaying_ || transfer_.has_value() || !hb_->can_propose()) return;
   // Propose when there is a reason to run the epoch: requests here that no running epoch
   // carries yet, or peers already running it (they need our proposal, or will count us
   // among the f missing).
@@ -320,13 +584,19 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
     in_flight_[id] = epoch;
     pending.push_back(std::move(request));
   }
+  // The slice is logged before it is proposed, so a restart proposes exactly it again.
+  ConsensusInput in;
+  in.kind = ConsensusInput::Kind::kProposal;
+  in.requests = hb_->SelectProposal(pending, rng_);
+  in.clock_reading = static_cast<uint64_t>(now_ms);
+  LogInput(epoch, in.Encode());
   // ProcessStep calls MaybePropose again for the epochs after this one.
-  ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng_), now_ms);
+  ProcessStep(hb_->ProposeExact(in.requests, in.clock_reading), now_ms);
 }
 
 absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
                                            const std::vector<std::string>& requests,
-                                           bool send_replies) {
+                                           bool send_replies, const std::string* expected_head) {
   state::StateView view(*store_);
   BELFRY_ASSIGN_OR_RETURN(std::vector<state::Executed> executed,
                           state_machine_->ExecuteBatch(
@@ -343,8 +613,24 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
   view.Put(BatchKey(epoch), stored.SerializeAsString());
   if (epoch >= options_.retained_batches) view.Delete(BatchKey(epoch - options_.retained_batches));
 
-  const store::Digest batch_digest = BatchDigest(epoch, consensus_time_ms, requests);
+  const store::Digest batch_digest = BatchDigest(genesis_digest_, epoch, consensus_time_ms, requests);
+  if (expected_head != nullptr) {
+    // Checked before the commit: a replica whose execution does not reproduce the head
+    // f+1 peers report must not make that epoch durable (it would commit one more wrong
+    // epoch at every restart); it goes back to a certified state instead.
+    pb::ChainTip tip;
+    tip.set_next_epoch(store_->next_epoch());
+    tip.set_head(DigestString(store_->log_head()));
+    tip.set_consensus_time_ms(store_->last_consensus_time_ms());
+    BELFRY_ASSIGN_OR_RETURN(pb::EpochRecord record,
+                            store::PrepareEpochRecord(tip, epoch, consensus_time_ms, view.writes(), batch_digest));
+    if (record.head() != *expected_head) {
+      return absl::AbortedError(absl::StrCat("epoch ", epoch, " executed here does not give the log head f+1 replicas report"));
+    }
+  }
   BELFRY_RETURN_IF_ERROR(store_->CommitEpoch(epoch, consensus_time_ms, view.writes(), batch_digest));
+  // Inputs of committed epochs are never replayed; dropping them needs no sync.
+  BELFRY_RETURN_IF_ERROR(store_->PruneConsensusInputsBefore(epoch + 1));
   ++counters_.epochs_committed;
   counters_.requests_executed += executed.size();
   counters_.batch_requests.Observe(static_cast<double>(executed.size()));
@@ -482,6 +768,12 @@ CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const
 
 void ReplicaCore::OnCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms) {
   if (!fatal_.ok()) return;
+  BeginStep();
+  HandleCheckedFrame(connection, std::move(checked), now_ms);
+  EndStep();
+}
+
+void ReplicaCore::HandleCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms) {
   switch (checked.kind) {
     case CheckedFrame::Kind::kMalformed:
       Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "client frame does not parse");
@@ -592,12 +884,19 @@ bool ReplicaCore::PeersAhead() const {
 void ReplicaCore::OnTick(int64_t now_ms) {
   if (!fatal_.ok()) return;
   last_now_ms_ = now_ms;
+  BeginStep();
+  if (transfer_.has_value() && now_ms - transfer_->source_started_ms > options_.state_transfer_deadline_ms) {
+    // A source may answer every request in time and still never finish (a trickle, or a
+    // state far larger than it should be): each source gets one overall deadline.
+    ReplaceTransferSource(now_ms, "deadline");
+  }
   if (want_transfer_ && !transfer_.has_value()) RequestCheckpoints();
   if (transfer_.has_value() && now_ms - transfer_->last_request_ms > options_.state_transfer_timeout_ms) {
     ReplaceTransferSource(now_ms, "timeout");
   }
   if (behind_) RequestCatchUp(now_ms);
   MaybePropose(now_ms);
+  EndStep();
 }
 
 void ReplicaCore::RequestCatchUp(int64_t now_ms) {
@@ -619,7 +918,7 @@ void ReplicaCore::RequestCatchUp(int64_t now_ms) {
   msg.mutable_fetch_epochs()->set_count(options_.fetch_epochs_max);
   const std::string bytes = msg.SerializeAsString();
   for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) outbox_->SendPeer(to, bytes);
+    if (to != self_) SendPeer(to, bytes);
   }
 }
 
@@ -639,12 +938,27 @@ std::optional<pb::PeerMessage> ReplicaCore::CommittedRecord(uint64_t epoch) cons
 }
 
 void ReplicaCore::HandleFetch(uint32_t from, const pb::FetchEpochs& fetch) {
-  const uint64_t count = std::min<uint64_t>(fetch.count(), options_.fetch_epochs_max);
-  const uint64_t end = std::min<uint64_t>(store_->next_epoch(), fetch.first_epoch() + count);
-  for (uint64_t e = fetch.first_epoch(); e < end; ++e) {
+  // Rate-limited per peer: an answer can be fetch_epochs_max whole batches, so a faulty
+  // peer's stream of small fetches must not become a stream of large answers. A correct
+  // peer asks every fetch_interval_ms, far less often.
+  auto [last, first_time] = last_fetch_served_ms_.emplace(from, last_now_ms_);
+  if (!first_time) {
+    if (last_now_ms_ - last->second < options_.fetch_served_interval_ms) {
+      ++counters_.fetches_refused;
+      return;
+    }
+    last->second = last_now_ms_;
+  }
+  ServeEpochs(from, fetch.first_epoch(), fetch.count());
+}
+
+void ReplicaCore::ServeEpochs(uint32_t to, uint64_t first_epoch, uint64_t count) {
+  count = std::min<uint64_t>(count, options_.fetch_epochs_max);
+  const uint64_t end = std::min<uint64_t>(store_->next_epoch(), first_epoch + count);
+  for (uint64_t e = first_epoch; e < end; ++e) {
     std::optional<pb::PeerMessage> msg = CommittedRecord(e);
     if (!msg.has_value()) return;
-    outbox_->SendPeer(from, msg->SerializeAsString());
+    SendPeer(to, msg->SerializeAsString());
   }
 }
 
@@ -655,9 +969,9 @@ void ReplicaCore::CorrectConflictingRecords(uint64_t epoch) {
   if (!own.has_value()) return;
   const std::string own_record = own->committed_epoch().SerializeAsString();
   const std::string bytes = own->SerializeAsString();
-  for (const auto& [record, senders] : it->second) {
+  for (const auto& [record, held] : it->second) {
     if (record == own_record) continue;
-    for (uint32_t to : senders) outbox_->SendPeer(to, bytes);
+    for (uint32_t to : held.senders) SendPeer(to, bytes);
   }
 }
 
@@ -675,12 +989,17 @@ void ReplicaCore::HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& com
     }
     votes = divergence_votes_.emplace(epoch, std::map<uint32_t, std::string>()).first;
   }
-  const std::string& record = votes->second[from] = committed.SerializeAsString();
+  // A digest, not the record: bounded at 32 bytes per peer and epoch.
+  const std::string& record = votes->second[from] = Sha256String(committed.SerializeAsString());
   uint32_t agreeing = 0;
   for (const auto& [peer, r] : votes->second) agreeing += r == record ? 1 : 0;
   // 2f+1, so at least f+1 correct replicas committed that record: it is the cluster's,
   // and ours can never gather the 2f+1 replies a client needs. Fewer could be f liars.
   if (agreeing < 2 * config_.f() + 1) return;
+  MarkDiverged(epoch, now_ms);
+}
+
+void ReplicaCore::MarkDiverged(uint64_t epoch, int64_t now_ms) {
   ++counters_.log_divergences;
   transport::LogLine(transport::LogLevel::kError, "replica", "log_diverged")
       .Add("epoch", epoch)
@@ -697,6 +1016,16 @@ void ReplicaCore::HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& com
   }
 }
 
+void ReplicaCore::DropCatchupThrough(uint64_t epoch) {
+  for (auto it = catchup_votes_.begin(); it != catchup_votes_.end() && it->first <= epoch;
+       it = catchup_votes_.erase(it)) {
+    for (const auto& [record, held] : it->second) {
+      uint64_t& charged = catchup_bytes_by_peer_[held.charged_to];
+      charged -= std::min<uint64_t>(charged, record.size());
+    }
+  }
+}
+
 void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed,
                                        int64_t now_ms) {
   const uint64_t next = store_->next_epoch();
@@ -707,44 +1036,70 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
   // Only epochs we could apply soon are kept: bounded by the fetch size.
   if (committed.epoch() >= next + options_.fetch_epochs_max) return;
   // One record per peer and epoch (its latest): a faulty peer cannot pile up records.
-  std::map<std::string, std::set<uint32_t>>& records = catchup_votes_[committed.epoch()];
+  std::map<std::string, CatchupRecord>& records = catchup_votes_[committed.epoch()];
   for (auto it = records.begin(); it != records.end();) {
-    it->second.erase(from);
-    it = it->second.empty() ? records.erase(it) : std::next(it);
+    it->second.senders.erase(from);
+    if (it->second.senders.empty()) {
+      uint64_t& charged = catchup_bytes_by_peer_[it->second.charged_to];
+      charged -= std::min<uint64_t>(charged, it->first.size());
+      it = records.erase(it);
+    } else {
+      ++it;
+    }
   }
-  records[committed.SerializeAsString()].insert(from);
+  std::string bytes = committed.SerializeAsString();
+  auto existing = records.find(bytes);
+  if (existing == records.end()) {
+    // A record nobody else sent is charged to its sender, so one peer's records (each up
+    // to a frame) cannot fill memory; a record others sent already costs nothing more.
+    uint64_t& charged = catchup_bytes_by_peer_[from];
+    if (charged + bytes.size() > options_.catchup_bytes_per_peer_max) {
+      ++counters_.catchup_records_refused;
+      if (records.empty()) catchup_votes_.erase(committed.epoch());
+      return;
+    }
+    charged += bytes.size();
+    existing = records.emplace(std::move(bytes), CatchupRecord{{}, from}).first;
+  }
+  existing->second.senders.insert(from);
 
   bool applied = false;
   for (;;) {
     auto it = catchup_votes_.find(store_->next_epoch());
     if (it == catchup_votes_.end()) break;
     const std::string* winner = nullptr;
-    for (const auto& [bytes, senders] : it->second) {
-      if (senders.size() >= config_.f() + 1) winner = &bytes;
+    for (const auto& [record, held] : it->second) {
+      if (held.senders.size() >= config_.f() + 1) winner = &record;
     }
     if (winner == nullptr) break;
     pb::CommittedEpoch c;
     BELFRY_CHECK(c.ParseFromString(*winner));
     std::vector<std::string> requests(c.requests().begin(), c.requests().end());
-    absl::Status s = ExecuteAndCommit(c.epoch(), c.consensus_time_ms(), requests, /*send_replies=*/true);
+    const std::string expected_head = c.log_head();
+    absl::Status s = ExecuteAndCommit(c.epoch(), c.consensus_time_ms(), requests, /*send_replies=*/true, &expected_head);
+    if (s.code() == absl::StatusCode::kAborted) {
+      // f+1 replicas, so at least one correct one, committed this batch and reached a head
+      // our execution does not: our state before it is not the cluster's.
+      ++counters_.catchup_head_mismatches;
+      DropCatchupThrough(c.epoch());
+      MarkDiverged(c.epoch(), now_ms);
+      return;
+    }
     if (!s.ok()) {
       Fail(std::move(s));
       return;
     }
-    if (DigestString(store_->log_head()) != c.log_head()) {
-      Fail(absl::DataLossError(absl::StrCat("epoch ", c.epoch(),
-                                            " executed here does not match the log head f+1 replicas report")));
-      return;
-    }
+    BELFRY_CHECK(DigestString(store_->log_head()) == expected_head);
     ++counters_.epochs_caught_up;
     CorrectConflictingRecords(c.epoch());
-    catchup_votes_.erase(catchup_votes_.begin(), std::next(it));
+    DropCatchupThrough(c.epoch());
     applied = true;
   }
   if (applied) {
     want_transfer_ = false;  // the log serves us again
-    StartConsensusAt(store_->next_epoch());
-    in_flight_.clear();
+    // The running instance moves past the applied epochs and keeps the later ones, with
+    // every vote it already sent there (a new instance would vote again from scratch).
+    AdvanceConsensus(now_ms);
     behind_ = true;
     fetches_without_progress_ = 0;  // keep fetching until a fetch brings nothing new
     last_fetch_ms_ = 0;
@@ -756,6 +1111,7 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
 
 void ReplicaCore::RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail) {
   ++counters_.faults;
+  if (peer < counters_.faults_by_peer.size()) ++counters_.faults_by_peer[peer];
   ++counters_.faults_by_kind[absl::StrCat(peer, "/", kind)];
   transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_fault")
       .Add("peer", peer)
@@ -788,9 +1144,9 @@ void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
   ++counters_.checkpoints_taken;
   const std::string bytes = msg.SerializeAsString();
   for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) outbox_->SendPeer(to, bytes);
+    if (to != self_) SendPeer(to, bytes);
   }
-  HandleCheckpointVote(self_, msg.checkpoint_vote(), /*now_ms=*/0);
+  HandleCheckpointVote(self_, msg.checkpoint_vote(), last_now_ms_);
 }
 
 void ReplicaCore::HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& vote, int64_t now_ms) {
@@ -816,7 +1172,7 @@ void ReplicaCore::RequestCheckpoints() {
   msg.mutable_fetch_checkpoint();
   const std::string bytes = msg.SerializeAsString();
   for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) outbox_->SendPeer(to, bytes);
+    if (to != self_) SendPeer(to, bytes);
   }
 }
 
@@ -919,16 +1275,20 @@ void ReplicaCore::HandleFetchState(uint32_t from, const pb::FetchState& fetch) {
       ++counters_.state_chunks_served;
     }
   }
-  outbox_->SendPeer(from, msg.SerializeAsString());
+  SendPeer(from, msg.SerializeAsString());
 }
 
 void ReplicaCore::StartTransfer(const pb::CheckpointCertificate& cert, int64_t now_ms) {
   Transfer t;
   t.cert = cert;
-  // The first signer after this replica: signers hold that state.
+  t.source_started_ms = now_ms;
+  // A signer (signers hold that state), starting one further on with every transfer, so
+  // a source that stalls one transfer is not the first one asked in the next.
   t.source = self_;
-  for (uint32_t step = 1; step < config_.n() && t.source == self_; ++step) {
-    const uint32_t candidate = (self_ + step) % config_.n();
+  const uint32_t offset = static_cast<uint32_t>(counters_.state_transfers_started % config_.n());
+  for (uint32_t step = 1; step <= 2 * config_.n() && t.source == self_; ++step) {
+    const uint32_t candidate = (self_ + offset + step) % config_.n();
+    if (candidate == self_) continue;
     for (const pb::CheckpointSignature& sig : cert.signatures()) {
       if (sig.replica() == candidate) t.source = candidate;
     }
@@ -953,7 +1313,7 @@ void ReplicaCore::RequestNextChunk(int64_t now_ms) {
   msg.mutable_fetch_state()->set_epoch(transfer_->cert.epoch());
   msg.mutable_fetch_state()->set_after_key(transfer_->after_key);
   transfer_->last_request_ms = now_ms;
-  outbox_->SendPeer(transfer_->source, msg.SerializeAsString());
+  SendPeer(transfer_->source, msg.SerializeAsString());
 }
 
 void ReplicaCore::ReplaceTransferSource(int64_t now_ms, absl::string_view why) {
@@ -971,6 +1331,8 @@ void ReplicaCore::ReplaceTransferSource(int64_t now_ms, absl::string_view why) {
   }
   transfer_->after_key.clear();
   transfer_->entries = 0;
+  transfer_->bytes = 0;
+  transfer_->source_started_ms = now_ms;
   for (uint32_t step = 1; step < config_.n(); ++step) {
     const uint32_t candidate = (transfer_->source + step) % config_.n();
     if (candidate != self_ && transfer_->failed.count(candidate) == 0) {
@@ -1005,7 +1367,14 @@ void ReplicaCore::HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, i
       return;
     }
     previous = &e.key();
+    transfer_->bytes += e.key().size() + e.value().size();
     entries.emplace_back(e.key(), e.value());
+  }
+  if (transfer_->bytes > options_.state_transfer_bytes_max) {
+    // No certified state is this large: the source is sending something else.
+    RecordFault(from, "bad_state_chunk", "more state than a transfer may bring");
+    ReplaceTransferSource(now_ms, "oversized");
+    return;
   }
   if (entries.empty() && !chunk.last()) {
     RecordFault(from, "bad_state_chunk", "an empty chunk that is not the last");
@@ -1074,8 +1443,10 @@ void ReplicaCore::FinishTransfer(int64_t now_ms) {
   // Requests answered in the epochs we skipped get their replies from other replicas.
   waiting_.clear();
   in_flight_.clear();
-  catchup_votes_.clear();
-  StartConsensusAt(cert.epoch() + 1);
+  DropCatchupThrough(UINT64_MAX);
+  // Forward: the running instance keeps its epochs after the checkpoint. Back (this
+  // replica had diverged past it): a new instance, fed the logged inputs.
+  AdvanceConsensus(now_ms);
   // Then the epochs after the checkpoint, by ordinary catch-up.
   behind_ = true;
   fetches_without_progress_ = 0;
@@ -1127,23 +1498,28 @@ void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t 
   // Bounded: a join for the same or an earlier epoch is served once per interval, so a
   // faulty peer cannot turn small messages into the whole window's traffic again and
   // again; a later first epoch (the peer caught up further) is served at once.
+  // Every join waits a quarter interval after the last one served (a later first epoch
+  // is no licence to come back at once: otherwise a rising first epoch would buy the
+  // whole window's traffic again and again).
   JoinServed& last = last_join_served_[from];
-  if (join.first_epoch() <= last.first_epoch && now_ms - last.at_ms < options_.join_interval_ms) return;
+  const bool too_soon = now_ms - last.at_ms < options_.join_interval_ms / 4 ||
+                        (join.first_epoch() <= last.first_epoch && now_ms - last.at_ms < options_.join_interval_ms);
+  if (too_soon) {
+    ++counters_.joins_refused;
+    return;
+  }
   last = JoinServed{join.first_epoch(), now_ms};
   ++counters_.joins_served;
   if (join.first_epoch() < store_->next_epoch()) {
     // It joins epochs we already committed: it is behind. Our records of them, with f+1
     // other replicas' matching ones, let it catch up at once, even when the cluster is
     // idle or its peers are still within its window (then nothing else would tell it).
-    pb::FetchEpochs fetch;
-    fetch.set_first_epoch(join.first_epoch());
-    fetch.set_count(options_.fetch_epochs_max);
-    HandleFetch(from, fetch);
+    ServeEpochs(from, join.first_epoch(), options_.fetch_epochs_max);
   }
   for (auto it = sent_log_.lower_bound(join.first_epoch()); it != sent_log_.end(); ++it) {
     for (const auto& [target, bytes] : it->second) {
       if (target.Contains(from)) {
-        outbox_->SendPeer(from, bytes);
+        SendPeer(from, bytes);
         ++counters_.messages_resent_on_join;
       }
     }

@@ -12,11 +12,25 @@
 // A reply leaves only after its epoch is durable. An epoch starts when this replica has
 // requests waiting or a peer has started it (so an idle cluster runs no epochs).
 //
+// Durable votes: whatever this replica hands its consensus (peer messages inside the
+// window, its own proposals) is appended to the store's consensus input log, and the log
+// is synced before any consensus message the step produced leaves (one group sync per
+// step; see BeginStep). A restart replays the log into a fresh instance, which rebuilds
+// the very votes this replica had sent: it never contradicts them (README.md, "Restarts
+// never equivocate").
+//
+// The window: consensus messages for epochs beyond this replica's window are held in a
+// bounded per-peer buffer (future_frames_bytes_per_peer_max) and handed in once the
+// window reaches them; when the buffer had to drop some, the replica asks that peer to
+// resend (JoinEpochs) once the window reaches the first epoch dropped.
+//
 // Catch-up: a replica that was down sees peer messages for epochs beyond its window. It
 // asks every peer for the committed epochs it missed (FetchEpochs) and applies epoch e
 // once f+1 peers sent byte-identical CommittedEpoch records for it — at least one of them
-// is correct, so it is the batch consensus decided — checking that executing it yields
-// the log head they reported. Then it restarts consensus at the first epoch it lacks.
+// is correct, so it is the batch consensus decided — checking, before it commits, that
+// executing it yields the log head they reported. It then moves the running consensus
+// past that epoch (HoneyBadger::AdvanceTo), keeping every later epoch and the votes it
+// already sent there.
 //
 // Checkpoints (checkpoints.h): every checkpoint_interval_epochs epochs the core hashes
 // its state, signs a vote and sends it to every peer; 2f+1 matching votes make a stable
@@ -116,6 +130,20 @@ struct CoreCounters {
   uint64_t messages_resent_on_join = 0;
   uint64_t faults = 0;
   std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
+  // Protocol faults (not out-of-window messages) by the peer they are attributed to.
+  std::vector<uint64_t> faults_by_peer;
+  uint64_t consensus_input_syncs = 0;           // synced appends to the input log
+  uint64_t consensus_inputs_logged = 0;
+  uint64_t consensus_inputs_replayed = 0;       // at start-up
+  uint64_t future_frames_held = 0;              // gauge: beyond-window frames buffered
+  uint64_t future_frame_bytes_held = 0;         // gauge
+  uint64_t future_frames_dropped = 0;           // over the per-peer byte bound
+  uint64_t future_frames_delivered = 0;         // handed in once the window reached them
+  uint64_t fetches_refused = 0;                 // FetchEpochs over the per-peer rate
+  uint64_t joins_refused = 0;                   // JoinEpochs over the per-peer rate
+  uint64_t catchup_records_refused = 0;         // over the per-peer byte bound
+  uint64_t catchup_bytes_held = 0;              // gauge
+  uint64_t catchup_head_mismatches = 0;         // f+1 records whose head our execution missed
   uint64_t mempool_requests = 0;
   uint64_t last_epoch_latency_ms = 0;
   uint64_t waiting_requests = 0;       // request ids with a client waiting for the reply
@@ -167,6 +195,12 @@ class ReplicaCore {
     size_t served_checkpoints_max = 4;                // stable states kept for serving
     uint64_t sent_log_bytes_max = 64ull << 20;        // own messages of undecided epochs, kept to resend
     int64_t join_interval_ms = 500;                   // JoinEpochs served per peer at most this often
+    int64_t fetch_served_interval_ms = 100;           // FetchEpochs served per peer at most this often
+    uint64_t future_frames_bytes_per_peer_max = 16ull << 20;  // beyond-window frames held per peer
+    uint64_t catchup_bytes_per_peer_max = 64ull << 20;        // catch-up records held per peer
+    int64_t state_transfer_deadline_ms = 120000;      // one source's whole transfer, then the next
+    uint64_t state_transfer_bytes_max = 64ull << 30;  // staged bytes of one transfer
+    uint64_t unsynced_input_bytes_max = 8ull << 20;   // inputs kept in memory before a sync is forced
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
   // limits.executed_reply_bytes_max, checkpoint_interval_epochs, log_retained_epochs as
@@ -181,6 +215,12 @@ class ReplicaCore {
                                                              const pki::CaBundle* ca,
                                                              Outbox* outbox, Options options);
   ~ReplicaCore();
+
+  // Group commit: between BeginStep and EndStep (which nest), peer messages the core
+  // produces are held; EndStep syncs the consensus inputs they depend on once, then sends
+  // them. Each input method below is a step of its own when called outside one.
+  void BeginStep();
+  void EndStep();
 
   void OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms);
   // OnClientFrame(c, f, t) is OnCheckedFrame(c, CheckClientFrame(f), t).
@@ -209,11 +249,33 @@ class ReplicaCore {
   ReplicaCore(const config::ClusterConfig& config, uint32_t self, ReplicaKeys keys,
               store::Store* store, const pki::CaBundle* ca, Outbox* outbox, Options options);
   absl::Status Init();
+  // A new consensus instance at `epoch`, fed the durable input log of the epochs from
+  // there on: at start-up, and when this replica rolls back to a certified state behind
+  // its own window.
   void StartConsensusAt(uint64_t epoch);
+  // Moves the running instance to the store's next epoch (after catch-up or a transfer
+  // that left it ahead), keeping the later epochs; falls back to StartConsensusAt when
+  // the store went back.
+  void AdvanceConsensus(int64_t now_ms);
+  std::vector<std::vector<std::string>> RecentBatches(uint64_t epoch) const;
+  void ReplayConsensusInputs(uint64_t first_epoch);
+  void LogInput(uint64_t epoch, std::string bytes);
+  void SendPeer(uint32_t to, std::string payload, bool consensus = false);
+  void FlushEffects();
+  void HoldFutureFrame(uint32_t from, uint64_t epoch, const std::string& payload);
+  void DeliverFutureFrames(int64_t now_ms);
+  void HandleConsensus(uint32_t from, const pb::PeerMessage& msg, const std::string& payload, int64_t now_ms);
+  void HandlePeerMessage(uint32_t from, const std::string& payload, int64_t now_ms);
+  void HandleCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms);
+  // Sends our committed records from `first_epoch` on (FetchEpochs answers, joins).
+  void ServeEpochs(uint32_t to, uint64_t first_epoch, uint64_t count);
   void ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms);
   void MaybePropose(int64_t now_ms);
+  // Executes and durably commits `epoch`. With `expected_head`, checks before the commit
+  // that the epoch's log head would be that one: ABORTED, and nothing committed, if not.
   absl::Status ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
-                                const std::vector<std::string>& requests, bool send_replies);
+                                const std::vector<std::string>& requests, bool send_replies,
+                                const std::string* expected_head = nullptr);
   std::string BuildReplyFrame(const state::Executed& executed, uint64_t epoch, uint32_t position,
                               int64_t consensus_time_ms, const store::Digest& head);
   void RememberExecuted(const std::string& request_id, std::string reply_frame);
@@ -232,6 +294,9 @@ class ReplicaCore {
   bool PeersAhead() const;
   void Fail(absl::Status status);
   void RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail);
+  // This replica's own log left the cluster's (2f+1 peers, or f+1 records whose head our
+  // execution does not reproduce): go back to a certified state.
+  void MarkDiverged(uint64_t epoch, int64_t now_ms);
 
   // ---- checkpoints and state transfer ----
   void MaybeCheckpoint(uint64_t epoch);
@@ -284,8 +349,34 @@ class ReplicaCore {
   // Requests proposed in an epoch still running (id -> epoch): not proposed again until
   // that epoch is decided, so one request does not start every epoch of the window.
   std::map<std::string, uint64_t> in_flight_;
-  // Catch-up: epoch -> serialized CommittedEpoch -> senders.
-  std::map<uint64_t, std::map<std::string, std::set<uint32_t>>> catchup_votes_;
+  // Catch-up: epoch -> serialized CommittedEpoch -> senders. Each distinct record is
+  // charged to the peer that brought it (catchup_bytes_by_peer_, bounded per peer).
+  struct CatchupRecord {
+    std::set<uint32_t> senders;
+    uint32_t charged_to = 0;
+  };
+  std::map<uint64_t, std::map<std::string, CatchupRecord>> catchup_votes_;
+  std::map<uint32_t, uint64_t> catchup_bytes_by_peer_;
+  void DropCatchupThrough(uint64_t epoch);
+  // The durable input log: inputs not yet synced (their sends wait for them).
+  std::vector<store::ConsensusInput> unsynced_inputs_;
+  uint64_t unsynced_input_bytes_ = 0;
+  uint64_t next_input_sequence_ = 0;
+  bool replaying_ = false;
+  // Group commit: peer messages held until the step ends.
+  int step_depth_ = 0;
+  std::vector<std::pair<uint32_t, std::string>> held_sends_;
+  bool held_consensus_ = false;
+  // Beyond-window consensus frames by peer, in arrival order (bounded in bytes).
+  struct FutureFrames {
+    std::deque<std::pair<uint64_t, std::string>> frames;
+    uint64_t bytes = 0;
+    std::optional<uint64_t> dropped_from;  // the first epoch a dropped frame belonged to
+  };
+  std::map<uint32_t, FutureFrames> future_;
+  bool delivering_future_ = false;
+  std::map<uint32_t, int64_t> last_fetch_served_ms_;
+  std::string genesis_digest_;
   bool behind_ = false;
   // Peer -> the latest epoch beyond the window it sent a message for (at most N-1 entries).
   std::map<uint32_t, uint64_t> beyond_window_;
@@ -309,8 +400,8 @@ class ReplicaCore {
   // Set when 2f+1 peers showed that this replica's log diverged: any certified state is
   // better than its own, until a transfer installs one.
   bool diverged_ = false;
-  // Epoch -> peer -> its record (CommittedEpoch bytes), for epochs this replica committed
-  // and recorded otherwise (bounded: fetch_epochs_max epochs, one record per peer).
+  // Epoch -> peer -> its record's SHA-256, for epochs this replica committed and recorded
+  // otherwise (bounded: fetch_epochs_max epochs, one digest per peer).
   std::map<uint64_t, std::map<uint32_t, std::string>> divergence_votes_;
   int64_t last_checkpoint_request_ms_ = -1;
   int64_t last_now_ms_ = 0;  // the latest time an input carried
@@ -320,7 +411,9 @@ class ReplicaCore {
     std::string after_key;         // the last key staged
     std::set<uint32_t> failed;     // sources that timed out, gave up or sent bad state
     int64_t last_request_ms = 0;
+    int64_t source_started_ms = 0;  // for state_transfer_deadline_ms
     uint64_t entries = 0;
+    uint64_t bytes = 0;
   };
   std::optional<Transfer> transfer_;
   // What this replica sent for each undecided epoch (recipients, PeerMessage bytes), to

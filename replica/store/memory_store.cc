@@ -52,6 +52,8 @@ MemoryStore::MemoryStore(const MemoryStore& other) {
   checkpoint_ = other.checkpoint_;
   staging_ = other.staging_;
   frozen_ = other.frozen_;
+  inputs_ = other.inputs_;
+  meta_ = other.meta_;
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryStore::Get(std::string_view key) const {
@@ -232,6 +234,39 @@ absl::Status MemoryStore::VerifyChain() const {
     return absl::DataLossError("the chain tip does not match the last epoch record");
   }
   return absl::OkStatus();
+}
+
+absl::Status MemoryStore::AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) {
+  absl::MutexLock lock(&mu_);
+  for (const ConsensusInput& in : inputs) inputs_[{in.epoch, in.sequence}] = in.bytes;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ConsensusInput>> MemoryStore::ReadConsensusInputs() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ConsensusInput> out;
+  out.reserve(inputs_.size());
+  for (const auto& [key, bytes] : inputs_) out.push_back(ConsensusInput{key.first, key.second, bytes});
+  return out;
+}
+
+absl::Status MemoryStore::PruneConsensusInputsBefore(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  inputs_.erase(inputs_.begin(), inputs_.lower_bound({epoch, 0}));
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::PutMeta(std::string_view name, std::string_view value) {
+  absl::MutexLock lock(&mu_);
+  meta_[std::string(name)] = std::string(value);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> MemoryStore::GetMeta(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = meta_.find(name);
+  if (it == meta_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
 }
 
 }  // namespace belfry::store

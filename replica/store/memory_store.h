@@ -43,6 +43,11 @@ class MemoryStore final : public Store {
   absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) override;
   absl::StatusOr<Digest> ComputeStagedDigest() const override;
   absl::Status InstallStaged(uint64_t next_epoch, const Digest& head, int64_t consensus_time_ms) override;
+  absl::Status AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) override;
+  absl::StatusOr<std::vector<ConsensusInput>> ReadConsensusInputs() const override;
+  absl::Status PruneConsensusInputsBefore(uint64_t epoch) override;
+  absl::Status PutMeta(std::string_view name, std::string_view value) override;
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const override;
 
   // A copy of every state key and value, in key order (for tests and the simulator).
   std::map<std::string, std::string, std::less<>> SnapshotState() const;
@@ -59,6 +64,8 @@ class MemoryStore final : public Store {
   std::optional<pb::CheckpointCertificate> checkpoint_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string, std::less<>> staging_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::shared_ptr<const StateSnapshot>> frozen_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<uint64_t, uint64_t>, std::string> inputs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string, std::less<>> meta_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace belfry::store

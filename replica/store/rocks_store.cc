@@ -536,4 +536,74 @@ uint64_t RocksStore::ApproximateBytes() const {
   return sst + memtables;
 }
 
+namespace {
+
+std::string InputKey(uint64_t epoch, uint64_t sequence) {
+  ByteWriter w;
+  w.U8(static_cast<uint8_t>(kRocksInputPrefix)).U64(epoch).U64(sequence);
+  return std::string(AsStringView(w.bytes()));
+}
+
+std::string MetaKey(std::string_view name) {
+  std::string key(1, kRocksMetaPrefix);
+  key.append(name);
+  return key;
+}
+
+}  // namespace
+
+absl::Status RocksStore::AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) {
+  if (inputs.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (const ConsensusInput& in : inputs) {
+    BELFRY_RETURN_IF_ERROR(FromRocks(batch.Put(InputKey(in.epoch, in.sequence), in.bytes),
+                                     "preparing consensus inputs"));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "writing consensus inputs");
+}
+
+absl::StatusOr<std::vector<ConsensusInput>> RocksStore::ReadConsensusInputs() const {
+  std::vector<ConsensusInput> out;
+  const auto [from, to] = AreaRange(kRocksInputPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(from); it->Valid() && it->key().compare(rocksdb::Slice(to)) < 0; it->Next()) {
+    ByteReader r(std::string_view(it->key().data(), it->key().size()));
+    ConsensusInput in;
+    absl::StatusOr<uint8_t> prefix = r.ReadU8();
+    absl::StatusOr<uint64_t> epoch = r.ReadU64();
+    absl::StatusOr<uint64_t> sequence = r.ReadU64();
+    if (!prefix.ok() || !epoch.ok() || !sequence.ok() || !r.empty()) {
+      return absl::DataLossError("a consensus input key is malformed");
+    }
+    in.epoch = *epoch;
+    in.sequence = *sequence;
+    in.bytes = it->value().ToString();
+    out.push_back(std::move(in));
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(it->status(), "reading consensus inputs"));
+  return out;
+}
+
+absl::Status RocksStore::PruneConsensusInputsBefore(uint64_t epoch) {
+  const std::string from(1, kRocksInputPrefix);
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), from, InputKey(epoch, 0)),
+                   "pruning consensus inputs");
+}
+
+absl::Status RocksStore::PutMeta(std::string_view name, std::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, MetaKey(name), rocksdb::Slice(value.data(), value.size())), "writing a record");
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::GetMeta(std::string_view name) const {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(name), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  BELFRY_RETURN_IF_ERROR(FromRocks(s, "reading a record"));
+  return std::optional<std::string>(std::move(value));
+}
+
 }  // namespace belfry::store

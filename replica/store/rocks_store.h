@@ -35,6 +35,10 @@ inline constexpr std::string_view kRocksTipKey = "T";
 inline constexpr std::string_view kRocksBaseKey = "B";
 inline constexpr std::string_view kRocksCheckpointKey = "C";
 inline constexpr char kRocksStagingPrefix = 'X';
+// The consensus input log: 'V' + epoch (8 bytes BE) + sequence (8 bytes BE).
+inline constexpr char kRocksInputPrefix = 'V';
+// Named records outside the state: 'M' + name.
+inline constexpr char kRocksMetaPrefix = 'M';
 
 // The RocksDB key of epoch `epoch`'s record (exposed for tools and tests).
 std::string RocksEpochKey(uint64_t epoch);
@@ -84,6 +88,11 @@ class RocksStore final : public Store {
   absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) override;
   absl::StatusOr<Digest> ComputeStagedDigest() const override;
   absl::Status InstallStaged(uint64_t next_epoch, const Digest& head, int64_t consensus_time_ms) override;
+  absl::Status AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) override;
+  absl::StatusOr<std::vector<ConsensusInput>> ReadConsensusInputs() const override;
+  absl::Status PruneConsensusInputsBefore(uint64_t epoch) override;
+  absl::Status PutMeta(std::string_view name, std::string_view value) override;
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const override;
 
   // RocksDB's own estimate of the live data on disk (SST files) plus memtables, in bytes:
   // for operators' disk-use metrics. Thread-safe.

@@ -35,6 +35,15 @@ namespace belfry::store {
 
 using state::Digest;
 
+// ConsensusInput: one record of the consensus input log: the epoch it belongs to, its
+// position in the order the replica handled inputs, and the encoded input
+// (pb::ConsensusInput).
+struct ConsensusInput {
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+  std::string bytes;
+};
+
 // StateSnapshot: the state frozen at one moment, readable while commits go on (a replica
 // serves state transfer for its latest stable checkpoint from one). Thread-safe.
 class StateSnapshot {
@@ -133,6 +142,27 @@ class Store : public state::StateReader {
   // dropped and the staging area emptied. One atomic, durable write.
   virtual absl::Status InstallStaged(uint64_t next_epoch, const Digest& head,
                                      int64_t consensus_time_ms) = 0;
+
+  // ---- the consensus input log (replica/node/README.md, "Restarts never equivocate") ----
+  // What a replica handed its consensus for epochs it has not committed yet, kept outside
+  // the state (not in its digest, untouched by InstallStaged). Replaying it into a fresh
+  // consensus instance rebuilds exactly the votes the replica had sent, so a restart never
+  // sends different ones.
+
+  // Appends `inputs` in one atomic, synced write. Their sequence numbers must be larger
+  // than every kept one.
+  virtual absl::Status AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) = 0;
+  // Every kept input, ordered by (epoch, sequence).
+  virtual absl::StatusOr<std::vector<ConsensusInput>> ReadConsensusInputs() const = 0;
+  // Drops the inputs of epochs before `epoch`. Need not be synced: a replay skips inputs
+  // of committed epochs anyway.
+  virtual absl::Status PruneConsensusInputsBefore(uint64_t epoch) = 0;
+
+  // ---- small named records outside the state (the genesis description) ----
+  // Writes `value` under `name`, synced.
+  virtual absl::Status PutMeta(std::string_view name, std::string_view value) = 0;
+  // The value under `name`, nullopt if none was written.
+  virtual absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const = 0;
 };
 
 }  // namespace belfry::store

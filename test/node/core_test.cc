@@ -19,6 +19,8 @@
 #include "proto/replica.pb.h"
 #include "proto/reply.pb.h"
 #include "replica/node/checkpoints.h"
+#include "config/genesis.h"
+#include "replica/node/consensus_inputs.h"
 #include "replica/node/replica_core.h"
 #include "replica/store/memory_store.h"
 #include "test/fuzz/fixtures.h"
@@ -103,7 +105,10 @@ class TestNet {
     cores_[id] = std::move(*core);
   }
 
-  void Send(PeerMsg m) { queue_.push_back(std::move(m)); }
+  void Send(PeerMsg m) {
+    if (on_send) on_send(m);
+    queue_.push_back(std::move(m));
+  }
   // Drops what is queued for or from `id` (what a killed process loses, or had
   // acknowledged without acting on it).
   void DropQueued(uint32_t id) {
@@ -188,6 +193,9 @@ class TestNet {
   void SetDown(uint32_t id, bool down) { down_[id] = down; }
 
   std::function<bool(PeerMsg&)> tamper;
+  // Sees every message a core sends, when it sends it.
+  std::function<void(const PeerMsg&)> on_send;
+  int64_t now_ms() const { return now_ms_; }
 
  private:
   pki::CaBundle bundle_;
@@ -432,6 +440,219 @@ TEST_CASE("a replica that committed an epoch the others then decided otherwise g
   // And all four carry on together.
   net.Logins(3, ca);
   CHECK(net.Digest(2) == net.Digest(0));
+}
+
+// A signed login of a fresh user, as a client would send it.
+std::string FreshLogin(const testing::TestCa& ca, const std::string& uid, int64_t now_ms) {
+  CryptoRng rng;
+  pki::IssuedCertificate cert = ca.Issue(uid, pki::Role::kUser);
+  client::internal::SessionKey session = client::internal::SessionKey::Generate();
+  auto login = client::internal::BuildLogin(Cluster().cluster_id(), uid,
+                                            std::string(cert.cert_der.begin(), cert.cert_der.end()), cert.key,
+                                            session, now_ms, rng);
+  REQUIRE(login.ok());
+  return login->bytes;
+}
+
+std::optional<uint64_t> ConsensusEpochOf(const std::string& payload) {
+  pb::PeerMessage msg;
+  if (!msg.ParseFromString(payload) || !msg.has_consensus()) return std::nullopt;
+  return msg.consensus().epoch();
+}
+
+// Finding 3 (votes not durable before they are sent): on the old code a restarted replica
+// built a fresh instance that had forgotten its votes, re-drew its proposal and voted anew.
+// Now every consensus message it had sent for an undecided epoch is sent again, byte for
+// byte, by the replay of its input log, and it sends no other proposal.
+TEST_CASE("a restarted replica sends again exactly the votes it had sent (finding 3)", "[node][durable]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(2, ca);
+  std::vector<std::string> before;
+  std::vector<std::string> after;
+  bool restarted = false;
+  net.on_send = [&](const PeerMsg& m) {
+    if (m.from != 1 || !ConsensusEpochOf(m.payload).has_value()) return;
+    (restarted ? after : before).push_back(m.payload);
+  };
+  net.Submit(FreshLogin(ca, "mid-epoch", net.now_ms()));
+  net.Step(3);
+  const uint64_t undecided = net.core(1).next_epoch();
+  size_t in_flight = 0;
+  for (const std::string& p : before) in_flight += *ConsensusEpochOf(p) >= undecided ? 1 : 0;
+  REQUIRE(in_flight > 0);  // it voted in an epoch it has not committed
+  net.DropQueued(1);
+  restarted = true;
+  net.Restart(1, /*wipe=*/false);
+  CHECK(net.core(1).counters().consensus_inputs_replayed > 0);
+  for (const std::string& p : before) {
+    if (*ConsensusEpochOf(p) < undecided) continue;
+    CHECK(std::find(after.begin(), after.end(), p) != after.end());
+  }
+  REQUIRE(net.RunUntil([&] { return net.Quiet(); }));
+  for (uint32_t id = 0; id < kN; ++id) {
+    CHECK(net.Digest(id) == net.Digest(0));
+    CHECK(net.core(id).counters().faults == 0);  // nobody saw a second, different vote
+  }
+}
+
+// Finding 2 (frames beyond the window dropped): a replica that hears its peers' messages
+// for later epochs before it has decided the earlier ones keeps them and decides those
+// epochs from them, with no catch-up record to help it.
+TEST_CASE("frames beyond the window are held and handed in when the window gets there (finding 2)",
+          "[node][window]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(1, ca);
+  std::vector<PeerMsg> held;
+  bool holding = true;
+  net.tamper = [&](PeerMsg& m) {
+    if (m.to != 3) return true;
+    pb::PeerMessage msg;
+    if (msg.ParseFromString(m.payload) && msg.has_committed_epoch()) return false;  // no catch-up
+    if (!holding) return true;
+    held.push_back(m);
+    return false;
+  };
+  const uint64_t start = net.core(0).next_epoch();
+  for (int i = 0; i < 7; ++i) {
+    const uint64_t before = net.core(0).next_epoch();
+    net.Submit(FreshLogin(ca, "w" + std::to_string(i), net.now_ms()));
+    REQUIRE(net.RunUntil([&] { return net.core(0).next_epoch() > before && net.core(1).next_epoch() > before &&
+                                      net.core(2).next_epoch() > before; }));
+  }
+  const uint64_t target = net.core(0).next_epoch();
+  REQUIRE(target >= start + 6);  // further than replica 3's window of 4 epochs
+  REQUIRE(net.core(3).next_epoch() == start);
+  holding = false;
+  // The latest epochs first: most of them are beyond replica 3's window when they arrive.
+  for (auto it = held.rbegin(); it != held.rend(); ++it) net.core(3).OnPeerMessage(it->from, it->payload, net.now_ms());
+  REQUIRE(net.RunUntil([&] { return net.core(3).next_epoch() >= target; }, 4000));
+  const CoreCounters c = net.core(3).counters();
+  CHECK(c.future_frames_delivered > 0);
+  CHECK(c.epochs_caught_up == 0);
+  CHECK(c.future_frames_held == 0);
+  CHECK(net.store(3).log_head() == net.store(0).log_head());
+}
+
+// Finding 4 (commit before the log-head check): f+1 matching records whose head this
+// replica's execution does not reproduce show that its own state is off. Nothing of that
+// epoch may become durable; it goes back to a certified state instead of failing (and,
+// on the old code, committing the epoch again at every restart).
+TEST_CASE("a caught-up epoch whose log head differs is never committed (finding 4)", "[node][catchup]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(6, ca);
+  const uint64_t next = net.core(0).next_epoch();
+  const store::Digest head_before = net.store(0).log_head();
+  pb::PeerMessage forged;
+  pb::CommittedEpoch* c = forged.mutable_committed_epoch();
+  c->set_epoch(next);
+  c->set_consensus_time_ms(net.store(0).last_consensus_time_ms() + 1);
+  c->set_log_head(std::string(32, '\x5a'));
+  const std::string bytes = forged.SerializeAsString();
+  net.core(0).OnPeerMessage(1, bytes, net.now_ms());
+  net.core(0).OnPeerMessage(2, bytes, net.now_ms());
+  CHECK(net.core(0).fatal().ok());
+  CHECK(net.core(0).next_epoch() == next);
+  CHECK(net.store(0).log_head() == head_before);
+  CHECK_FALSE(net.store(0).ReadEpochRecord(next)->has_value());
+  CHECK(net.core(0).counters().catchup_head_mismatches == 1);
+  CHECK(net.core(0).counters().log_divergences == 1);
+}
+
+// Finding 5 (execution depends on local configuration): a genesis setting changed under
+// a replica's store is refused at start, naming the setting.
+TEST_CASE("a replica started with other genesis settings refuses to start", "[node][genesis]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(1, ca);
+  static config::ClusterConfig edited = Cluster();
+  edited.limits.session_seconds += 60;
+  pki::CaBundle bundle = ca.Bundle();
+  auto core = ReplicaCore::Create(edited, 0, KeysFor(0), &net.store(0), &bundle, nullptr, TestOptions());
+  REQUIRE_FALSE(core.ok());
+  CHECK(core.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(core.status().message()), Catch::Contains("limits.session_seconds"));
+  // Another CA bundle is refused the same way.
+  testing::TestCa other;
+  pki::CaBundle other_bundle = other.Bundle();
+  auto core2 = ReplicaCore::Create(Cluster(), 0, KeysFor(0), &net.store(0), &other_bundle, nullptr, TestOptions());
+  REQUIRE_FALSE(core2.ok());
+  CHECK_THAT(std::string(core2.status().message()), Catch::Contains("ca:"));
+  // The original settings still start.
+  net.Restart(0, /*wipe=*/false);
+  CHECK(net.core(0).fatal().ok());
+}
+
+// Finding 6 (unbounded work from one peer): fetches and joins are served at a bounded
+// rate per peer whatever their fields say.
+TEST_CASE("FetchEpochs and JoinEpochs floods are served at a bounded rate (finding 6)", "[node][bounds]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(3, ca);
+  uint64_t records_to_1 = 0;
+  net.on_send = [&](const PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.to == 1 && msg.ParseFromString(m.payload) && msg.has_committed_epoch()) ++records_to_1;
+  };
+  const uint64_t joins_before = net.core(0).counters().joins_served;
+  for (int i = 0; i < 20; ++i) {
+    pb::PeerMessage fetch;
+    fetch.mutable_fetch_epochs()->set_first_epoch(0);
+    fetch.mutable_fetch_epochs()->set_count(64);
+    net.core(0).OnPeerMessage(1, fetch.SerializeAsString(), net.now_ms());
+    pb::PeerMessage join;
+    join.mutable_join_epochs()->set_first_epoch(static_cast<uint64_t>(i));  // rising
+    net.core(0).OnPeerMessage(1, join.SerializeAsString(), net.now_ms());
+  }
+  const CoreCounters c = net.core(0).counters();
+  CHECK(c.fetches_refused == 19);
+  CHECK(c.joins_served - joins_before <= 1);
+  CHECK(c.joins_served - joins_before + c.joins_refused == 20);
+  CHECK(records_to_1 <= 2 * net.core(0).next_epoch());  // one fetch and one join answered
+}
+
+// Finding 6: catch-up records are bounded in bytes per peer.
+TEST_CASE("one peer's catch-up records are bounded in bytes (finding 6)", "[node][bounds]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(1, ca);
+  const uint64_t next = net.core(0).next_epoch();
+  for (uint64_t e = next; e < next + 60; ++e) {
+    pb::PeerMessage m;
+    m.mutable_committed_epoch()->set_epoch(e);
+    m.mutable_committed_epoch()->add_requests(std::string(2 << 20, 'r'));
+    m.mutable_committed_epoch()->set_log_head(std::string(32, 'h'));
+    net.core(0).OnPeerMessage(1, m.SerializeAsString(), net.now_ms());
+  }
+  const CoreCounters c = net.core(0).counters();
+  CHECK(c.catchup_records_refused > 0);
+  CHECK(c.catchup_bytes_held <= ReplicaCore::Options{}.catchup_bytes_per_peer_max);
+}
+
+TEST_CASE("consensus input records round-trip and corrupt ones are refused", "[node][durable]") {
+  ConsensusInput msg;
+  msg.kind = ConsensusInput::Kind::kPeerMessage;
+  msg.from = 3;
+  msg.payload = std::string("\x00\x01peer", 6);
+  auto m = ConsensusInput::Decode(msg.Encode());
+  REQUIRE(m.ok());
+  CHECK(m->from == 3);
+  CHECK(m->payload == msg.payload);
+  ConsensusInput prop;
+  prop.kind = ConsensusInput::Kind::kProposal;
+  prop.clock_reading = 1234;
+  prop.requests = {"a", "", std::string(300, 'b')};
+  auto p = ConsensusInput::Decode(prop.Encode());
+  REQUIRE(p.ok());
+  CHECK(p->requests == prop.requests);
+  CHECK(p->clock_reading == 1234);
+  std::string bytes = prop.Encode();
+  CHECK(ConsensusInput::Decode(bytes.substr(0, bytes.size() - 1)).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ConsensusInput::Decode(bytes + "x").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ConsensusInput::Decode("").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ConsensusInput::Decode(std::string(1, '\x07')).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificates are refused",

@@ -314,5 +314,66 @@ TEST_CASE("HoneyBadger: an unparseable proposal is dropped, blaming its proposer
   for (const std::string& r : b.requests) CHECK(r != "r3");
 }
 
+// Finding 1 of the replica-safety review: a replica that catches up must not forget what
+// it sent for later epochs. Node 3 echoes proposer 1's value X for epoch 1, then learns
+// epoch 0 from elsewhere. Moving the window with AdvanceTo keeps epoch 1: a second,
+// different VAL from the (equivocating) proposer is a fault, not a new echo. A new
+// instance, as catch-up used to build, would echo Y too, and correct nodes could deliver
+// different values.
+TEST_CASE("AdvanceTo keeps the later epochs and the votes sent there", "[epoch][advance]") {
+  Config config = Cluster::TestConfig();
+  aba::testing::FakeCoin coin3(42, NetworkInfo{3, 4, 1});
+  aba::testing::FakeCoin coin1(42, NetworkInfo{1, 4, 1});
+  HoneyBadger node(NetworkInfo{3, 4, 1}, config, &coin3);
+  Config at1 = config;
+  at1.first_epoch = 1;
+  // Two faces of the faulty proposer 1, each proposing another value in epoch 1.
+  HoneyBadger face_x(NetworkInfo{1, 4, 1}, at1, &coin1);
+  HoneyBadger face_y(NetworkInfo{1, 4, 1}, at1, &coin1);
+  auto val_for_3 = [](const HbStep& step) {
+    for (const auto& tm : step.messages) {
+      if (tm.target.Contains(3)) return tm.message;
+    }
+    FAIL("no message for node 3");
+    return pb::ConsensusMessage();
+  };
+  const pb::ConsensusMessage val_x = val_for_3(face_x.ProposeExact({"x"}, 1));
+  const pb::ConsensusMessage val_y = val_for_3(face_y.ProposeExact({"y"}, 1));
+  REQUIRE(val_x.epoch() == 1);
+  REQUIRE(val_x.SerializeAsString() != val_y.SerializeAsString());
+
+  HbStep echo_x = node.HandleMessage(1, val_x);
+  REQUIRE_FALSE(echo_x.messages.empty());
+  HbStep advanced = node.AdvanceTo(1, 5, {{"r"}});
+  CHECK(advanced.outputs.empty());
+  CHECK(node.next_epoch_to_output() == 1);
+  HbStep after = node.HandleMessage(1, val_y);
+  CHECK(after.messages.empty());
+  REQUIRE(after.faults.size() == 1);
+  CHECK(after.faults[0].kind == FaultKind::kDuplicateValue);
+
+  // What a rebuilt instance does: it echoes the other value.
+  HoneyBadger rebuilt(NetworkInfo{3, 4, 1}, at1, &coin3);
+  CHECK_FALSE(rebuilt.HandleMessage(1, val_y).messages.empty());
+}
+
+TEST_CASE("ProposeExact is deterministic and SelectProposal respects the bounds", "[epoch][advance]") {
+  Config config = Cluster::TestConfig();
+  aba::testing::FakeCoin coin(42, NetworkInfo{0, 4, 1});
+  HoneyBadger a(NetworkInfo{0, 4, 1}, config, &coin);
+  HoneyBadger b(NetworkInfo{0, 4, 1}, config, &coin);
+  DeterministicRng rng(7);
+  std::vector<std::string> pending;
+  for (int i = 0; i < 50; ++i) pending.push_back("req" + std::to_string(i));
+  const std::vector<std::string> slice = a.SelectProposal(pending, rng);
+  CHECK(slice.size() == config.batch_requests_max);
+  HbStep sa = a.ProposeExact(slice, 9);
+  HbStep sb = b.ProposeExact(slice, 9);
+  REQUIRE(sa.messages.size() == sb.messages.size());
+  for (size_t i = 0; i < sa.messages.size(); ++i) {
+    CHECK(sa.messages[i].message.SerializeAsString() == sb.messages[i].message.SerializeAsString());
+  }
+}
+
 }  // namespace
 }  // namespace belfry::consensus::epoch
