@@ -321,7 +321,8 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
     pending.push_back(std::move(request));
   }
   // ProcessStep calls MaybePropose again for the epochs after this one.
-  ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng_), now_ms);
+  Rng& rng = options_.proposal_rng != nullptr ? *options_.proposal_rng : static_cast<Rng&>(rng_);
+  ProcessStep(hb_->Propose(pending, static_cast<uint64_t>(now_ms), rng), now_ms);
 }
 
 absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,

@@ -167,6 +167,10 @@ class ReplicaCore {
     size_t served_checkpoints_max = 4;                // stable states kept for serving
     uint64_t sent_log_bytes_max = 64ull << 20;        // own messages of undecided epochs, kept to resend
     int64_t join_interval_ms = 500;                   // JoinEpochs served per peer at most this often
+    // Draws the random slice each proposal takes from the mempool. Null: a CryptoRng. The
+    // whole-replica simulator passes a seeded one, so that a seed replays a run exactly.
+    // Borrowed; must outlive the core.
+    Rng* proposal_rng = nullptr;
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
   // limits.executed_reply_bytes_max, checkpoint_interval_epochs, log_retained_epochs as
