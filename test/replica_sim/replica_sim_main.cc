@@ -18,7 +18,7 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: belfry-replica-sim [--seed S] [--scenario X] [--n 4|7] [--trace]\n"
+               "usage: belfry-replica-sim [--seed S] [--scenario X] [--n 4|7] [--no-vote-check] [--trace]\n"
                "       belfry-replica-sim --matrix [--seed S] --seeds K [--scenario X]\n"
                "       belfry-replica-sim --list\n");
   return 2;
@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
       const char* v = next();
       if (v == nullptr) return Usage();
       o.n = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+    } else if (a == "--no-vote-check") {
+      o.check_votes = false;
     } else if (a == "--trace") {
       o.trace = true;
     } else if (a == "--matrix") {

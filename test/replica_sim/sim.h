@@ -48,6 +48,9 @@ struct Options {
   // 0: chosen by the scenario (mix: 4 or 7 from the seed).
   uint32_t n = 0;
   bool trace = false;  // print every fault, epoch and accepted reply
+  // Off: only the end-to-end checks (records, accepted replies, progress) judge the run,
+  // to see what a correct replica's equivocation leads to.
+  bool check_votes = true;
 };
 
 struct Result {
