@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean demo sim-long threshold-bench bench bench-compare bench-build fuzz chaos
+.PHONY: all deps build test test-sanitize clean demo sim-long sim-replica-long threshold-bench bench bench-compare bench-build fuzz chaos
 
 all: build
 
@@ -34,6 +34,10 @@ test-sanitize: deps
 # 10,000 seeded simulator runs across N, schedulers and Byzantine strategies (test/sim).
 sim-long: build
 	$(BUILD_DIR)/test/sim/belfry-sim --matrix --seed 1 --seeds 10000
+
+# The whole-replica simulator (test/replica_sim): 10,000 seeds of the fault mix.
+sim-replica-long: build
+	$(BUILD_DIR)/test/replica_sim/belfry-replica-sim --matrix --seed 1 --seeds 10000 --scenario mix
 
 # Fault-injection matrix (test/chaos/README.md): every scenario x CHAOS_SEEDS seeds on N=4
 # and N=7, CHAOS_SECONDS of load each, on loopback ports from 21000.

@@ -587,7 +587,8 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
   // The slice is logged before it is proposed, so a restart proposes exactly it again.
   ConsensusInput in;
   in.kind = ConsensusInput::Kind::kProposal;
-  in.requests = hb_->SelectProposal(pending, rng_);
+  Rng& rng = options_.proposal_rng != nullptr ? *options_.proposal_rng : static_cast<Rng&>(rng_);
+  in.requests = hb_->SelectProposal(pending, rng);
   in.clock_reading = static_cast<uint64_t>(now_ms);
   LogInput(epoch, in.Encode());
   // ProcessStep calls MaybePropose again for the epochs after this one.

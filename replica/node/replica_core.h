@@ -201,6 +201,10 @@ class ReplicaCore {
     int64_t state_transfer_deadline_ms = 120000;      // one source's whole transfer, then the next
     uint64_t state_transfer_bytes_max = 64ull << 30;  // staged bytes of one transfer
     uint64_t unsynced_input_bytes_max = 8ull << 20;   // inputs kept in memory before a sync is forced
+    // Draws the random slice each proposal takes from the mempool. Null: a CryptoRng. The
+    // whole-replica simulator passes a seeded one, so that a seed replays a run exactly.
+    // Borrowed; must outlive the core.
+    Rng* proposal_rng = nullptr;
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
   // limits.executed_reply_bytes_max, checkpoint_interval_epochs, log_retained_epochs as
