@@ -265,6 +265,9 @@ class Client::Impl final : public client::internal::LinkListener {
     rng.Fill(nonce);
     pb::SessionOp op;
     op.mutable_check_out()->set_doc(absl::StrCat("belfry-login-check-", ToHex(nonce)));
+    // The name is unused, so no share is ever sealed to this key; it is only required.
+    op.mutable_check_out()->set_reply_public_key(
+        threshold::ShareRecipientKey::Generate().public_key_string());
     BELFRY_ASSIGN_OR_RETURN(
         CallResult probe,
         Call(client::internal::BuildSessionOp(config_.cluster_id(), key, kFirstSeq, op),
@@ -807,6 +810,9 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
   const config::ClusterConfig& config = impl_->config();
   const threshold::PublicKeySet& keys = impl_->encryption_keys();
   const uint32_t needed = config.f() + 1;
+  // A key for this checkout only: replicas seal their decryption shares to it, so they are
+  // of no use to anyone who copies the request or reads the replies.
+  const threshold::ShareRecipientKey share_key = threshold::ShareRecipientKey::Generate();
   // Confidential: f+1 valid decryption shares; integrity: f+1 valid signatures. Among
   // 2f+1 agreeing replicas at least f+1 are correct, so this normally holds at once.
   AttachmentsEnough enough = [&](const pb::Result& result,
@@ -814,11 +820,13 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
     if (!result.has_check_out()) return true;
     const pb::CheckOutResult& co = result.check_out();
     if (co.confidential()) {
-      std::map<uint32_t, std::string> shares;
-      for (const auto& [replica, a] : agreeing) shares[replica] = a.decryption_share();
-      if (client::internal::CountValidShares(config.cluster_id(), co, keys, shares) < needed) {
-        return false;
-      }
+      std::map<uint32_t, std::string> sealed;
+      for (const auto& [replica, a] : agreeing) sealed[replica] = a.sealed_decryption_share();
+      std::map<uint32_t, std::string> shares =
+          client::internal::OpenSealedShares(config.cluster_id(), co, share_key, sealed, nullptr);
+      const uint32_t valid = client::internal::CountValidShares(config.cluster_id(), co, keys, shares);
+      client::internal::WipeShares(shares);
+      if (valid < needed) return false;
     }
     if (co.integrity()) {
       absl::StatusOr<Bytes> statement =
@@ -837,6 +845,7 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
   };
   pb::SessionOp op;
   op.mutable_check_out()->set_doc(doc);
+  op.mutable_check_out()->set_reply_public_key(share_key.public_key_string());
   absl::StatusOr<CallResult> call = impl_->RunOp(op, enough);
   // RESULT_UNAVAILABLE: a retransmission reached the cluster after the version it
   // returned was replaced; a new request (new sequence number) gets the current one.
@@ -871,11 +880,15 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
                                 config, co, signatures, &out.replicas.faults));
   }
   if (co.confidential()) {
-    std::map<uint32_t, std::string> shares;
-    for (const auto& [replica, a] : call->agreeing) shares[replica] = a.decryption_share();
-    BELFRY_ASSIGN_OR_RETURN(out.data,
-                            client::internal::OpenConfidential(config.cluster_id(), co, keys,
-                                                               shares, &out.replicas.faults));
+    std::map<uint32_t, std::string> sealed;
+    for (const auto& [replica, a] : call->agreeing) sealed[replica] = a.sealed_decryption_share();
+    std::map<uint32_t, std::string> shares = client::internal::OpenSealedShares(
+        config.cluster_id(), co, share_key, sealed, &out.replicas.faults);
+    absl::StatusOr<std::string> data = client::internal::OpenConfidential(
+        config.cluster_id(), co, keys, shares, &out.replicas.faults);
+    client::internal::WipeShares(shares);
+    if (!data.ok()) return data.status();
+    out.data = *std::move(data);
   } else {
     out.data = co.data();
   }

@@ -4,14 +4,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/status.h"
 
 namespace belfry::client {
 
 ReplyQuorum::ReplyQuorum(const config::ClusterConfig& config, const wire::Digest& request_id)
     : config_(config), request_id_(request_id) {}
 
-absl::Status ReplyQuorum::Add(uint32_t connection_replica, const pb::SignedReply& reply) {
-  if (connection_replica >= config_.n() || reply.replica() != connection_replica) {
+absl::Status VerifyReplySignature(const config::ClusterConfig& config, uint32_t connection_replica,
+                                  const pb::SignedReply& reply) {
+  if (connection_replica >= config.n() || reply.replica() != connection_replica) {
     return absl::InvalidArgumentError(
         absl::StrCat("reply claims replica ", reply.replica(), " on the connection to replica ",
                      connection_replica));
@@ -21,12 +23,17 @@ absl::Status ReplyQuorum::Add(uint32_t connection_replica, const pb::SignedReply
   }
   const Bytes statement =
       wire::ReplyStatement(reply.replica(), AsBytes(reply.body()), reply.attachments());
-  const auto key = config_.reply_public_key(reply.replica());
+  const auto key = config.reply_public_key(reply.replica());
   if (crypto_sign_verify_detached(reinterpret_cast<const uint8_t*>(reply.signature().data()),
                                   statement.data(), statement.size(), key.data()) != 0) {
     return absl::PermissionDeniedError(
         absl::StrCat("reply from replica ", reply.replica(), " has an invalid signature"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReplyQuorum::Add(uint32_t connection_replica, const pb::SignedReply& reply) {
+  BELFRY_RETURN_IF_ERROR(VerifyReplySignature(config_, connection_replica, reply));
   pb::ReplyBody body;
   if (!body.ParseFromString(reply.body())) {
     return absl::InvalidArgumentError("reply body does not parse");

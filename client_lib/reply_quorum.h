@@ -22,6 +22,12 @@
 
 namespace belfry::client {
 
+// Checks that `reply`, received on the connection to `connection_replica`, names that
+// replica and carries its valid reply-key signature: INVALID_ARGUMENT or
+// PERMISSION_DENIED with the reason otherwise. Nothing else about the reply is judged.
+absl::Status VerifyReplySignature(const config::ClusterConfig& config, uint32_t connection_replica,
+                                  const pb::SignedReply& reply);
+
 // ReplyQuorum: collects the signed replies for one request. Not thread-safe; one per request.
 class ReplyQuorum {
  public:

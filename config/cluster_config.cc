@@ -1,6 +1,7 @@
 #include "config/cluster_config.h"
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -214,6 +215,9 @@ absl::Status ValidateClusterConfig(const pb::ClusterConfig& p, absl::string_view
                    absl::StrCat("is ", p.f(), "; need 1 <= f and N >= 3f+1 (N = ", n, ")"));
   }
   std::set<std::pair<std::string, uint32_t>> endpoints;
+  // Decoded reply key -> the replica listing it. A key listed twice would let one
+  // replica's signature count as two towards a client's 2f+1.
+  std::map<Bytes, uint32_t> reply_keys;
   for (uint32_t i = 0; i < n; ++i) {
     const pb::ReplicaEndpoint& r = p.replicas(static_cast<int>(i));
     const std::string field = absl::StrCat("replicas[", i, "]");
@@ -235,6 +239,12 @@ absl::Status ValidateClusterConfig(const pb::ClusterConfig& p, absl::string_view
     if (r.metrics_port() > 65535) return Invalid(source, field + ".metrics_port", "must be in 0..65535");
     absl::Status s = CheckHexKey(source, field + ".reply_public_key_hex", r.reply_public_key_hex());
     if (!s.ok()) return s;
+    const auto [seen, fresh] = reply_keys.emplace(*FromHex(r.reply_public_key_hex()), i);
+    if (!fresh) {
+      return Invalid(source, field + ".reply_public_key_hex",
+                     absl::StrCat("is the same key as replicas[", seen->second,
+                                  "]'s; every replica needs its own reply key"));
+    }
   }
   if (p.ca_cert_file().empty()) return Invalid(source, "ca_cert_file", "must be set");
   absl::Status s = CheckThresholdKeys(source, "coin_keys", p.coin_keys(), n, p.f());

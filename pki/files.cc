@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -101,9 +102,7 @@ absl::Status WriteTemporary(const std::string& tmp, std::string_view data, mode_
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t bytes_max) {
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t bytes_max, bool private_key) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return ErrnoStatus("cannot open", path, errno);
@@ -114,6 +113,13 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t byte
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
+  }
+  if (private_key && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " has mode ", mode,
+                     "; a private key file must not be accessible to group or others (use 0600)"));
   }
   if (static_cast<uint64_t>(st.st_size) > bytes_max) {
     return absl::OutOfRangeError(absl::StrCat(path, " is ", st.st_size,
@@ -139,6 +145,16 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t byte
   }
   out.resize(done);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t bytes_max) {
+  return ReadFile(path, bytes_max, /*private_key=*/false);
+}
+
+absl::StatusOr<std::string> ReadPrivateFileBounded(const std::string& path, size_t bytes_max) {
+  return ReadFile(path, bytes_max, /*private_key=*/true);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data, mode_t mode) {

@@ -26,6 +26,12 @@ inline constexpr size_t kPemFileBytesMax = size_t{1} << 20;
 // returned string is the caller's; for secrets, wrap it in a SecretString (pki/key.h).
 absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t bytes_max);
 
+// ReadFileBounded for a private key (TLS and user keys, ca.key): the same rule as key
+// share files (threshold/key_file.h). FAILED_PRECONDITION "PATH has mode 0644; a private
+// key file must not be accessible to group or others (use 0600)" when group or others have
+// any access, checked on the open file before a byte is read.
+absl::StatusOr<std::string> ReadPrivateFileBounded(const std::string& path, size_t bytes_max);
+
 // Writes `data` to `path` atomically with exactly `mode` (e.g. 0600): a temporary file in
 // the same folder is created with O_EXCL and `mode`, written, fsynced and renamed over
 // `path`, then the folder is fsynced. Never follows a symlink at the temporary name. On

@@ -83,7 +83,7 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pe
 }
 
 absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileBounded(path, kPemFileBytesMax);
+  absl::StatusOr<std::string> text = ReadPrivateFileBounded(path, kPemFileBytesMax);
   if (!text.ok()) {
     return text.status();
   }

@@ -270,7 +270,7 @@ int Init(int argc, char** argv) {
 // The cluster CA from DIR/ca.crt and DIR/ca.key; the key's PEM is wiped once parsed.
 absl::StatusOr<pki::CertificateAuthority> LoadCa(const std::string& dir) {
   BELFRY_ASSIGN_OR_RETURN(std::string cert, pki::ReadFileBounded(config::CaCertPath(dir), pki::kPemFileBytesMax));
-  BELFRY_ASSIGN_OR_RETURN(std::string key, pki::ReadFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string key, pki::ReadPrivateFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax));
   absl::StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::FromPem(cert, key);
   SecureWipe(key.data(), key.size());
   return ca;

@@ -26,7 +26,7 @@ Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments
   w.LengthPrefixed(Span(kReplyDomain))
       .U32(replica)
       .LengthPrefixed(body)
-      .LengthPrefixed(Span(attachments.decryption_share()))
+      .LengthPrefixed(Span(attachments.sealed_decryption_share()))
       .LengthPrefixed(Span(attachments.integrity_signature()));
   return w.Take();
 }

@@ -108,6 +108,8 @@ ErrorKind ErrorKindOfServiceStatus(pb::Status status) {
       return ErrorKind::kOther;
     case pb::STATUS_RESULT_UNAVAILABLE:
       return ErrorKind::kOther;
+    case pb::STATUS_NOT_REQUESTER:
+      return ErrorKind::kAccessDenied;
     case pb::STATUS_INVALID_DOCUMENT_NAME:
       return ErrorKind::kInvalidInput;
     case pb::STATUS_DOCUMENT_TOO_LARGE:

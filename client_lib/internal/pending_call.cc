@@ -25,25 +25,34 @@ PendingCall::PendingCall(const config::ClusterConfig& config, BuiltRequest reque
       frame_(MakeRequestFrame(request_.bytes)) {}
 
 ReplyQuorum* PendingCall::QuorumFor(uint32_t replica, uint64_t epoch) {
-  auto it = by_epoch_.find(epoch);
-  if (it == by_epoch_.end()) {
-    if (by_epoch_.size() >= kEpochsPerCallMax) return nullptr;
-    it = by_epoch_.emplace(epoch, std::make_unique<ReplyQuorum>(config_, request_.id)).first;
-  }
+  // Only a per-replica bound: a shared cap is one that f faulty replicas together could
+  // fill, leaving no room for the epoch the correct replicas answer in. The total stays
+  // below n * kEpochsPerReplicaMax.
   std::set<uint64_t>& epochs = epochs_of_replica_[replica];
   if (epochs.count(epoch) == 0 && epochs.size() >= kEpochsPerReplicaMax) return nullptr;
   epochs.insert(epoch);
+  auto it = by_epoch_.find(epoch);
+  if (it == by_epoch_.end()) {
+    it = by_epoch_.emplace(epoch, std::make_unique<ReplyQuorum>(config_, request_.id)).first;
+  }
   return it->second.get();
 }
 
 void PendingCall::OnReply(uint32_t replica, const pb::SignedReply& reply) {
+  // Signature, request and cluster are checked before anything is allocated for the
+  // reply's epoch: a reply that is not the replica's own answer to this request takes no
+  // room (outside the lock: Ed25519 verification is the slow part).
+  absl::Status signed_ok = VerifyReplySignature(config_, replica, reply);
   pb::ReplyBody body;
-  // The body is parsed here only to find its epoch; ReplyQuorum checks the signature.
-  const bool parsed = body.ParseFromString(reply.body());
+  const bool parsed = signed_ok.ok() && body.ParseFromString(reply.body());
+  const bool ours = parsed && body.cluster_id() == config_.cluster_id() &&
+                    ConstantTimeEquals(AsBytes(body.request_id()), AsBytes(id_bytes_));
   std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
-  if (!parsed) {
-    faults_[replica] = "sent a reply whose body does not parse";
+  if (!signed_ok.ok() || !ours) {
+    faults_[replica] = !signed_ok.ok() ? std::string(signed_ok.message())
+                       : !parsed       ? "sent a reply whose body does not parse"
+                                       : "reply is for another request or cluster";
     cv_.notify_all();
     return;
   }

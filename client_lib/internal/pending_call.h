@@ -6,8 +6,9 @@
 // then answer with the original result inside a new ReplyBody (new epoch, position and log
 // head); one ReplyQuorum per epoch keeps those answers from being mistaken for
 // disagreement, and the first epoch with 2f+1 matching signed bodies wins. A Byzantine
-// replica could invent epochs, so the number of epochs tracked is bounded, per replica
-// and in total.
+// replica could invent epochs, so the number of epochs tracked is bounded per replica
+// (never by a shared cap, which f replicas could fill together), and a reply takes room
+// only once its signature verified and it names this request.
 //
 // Signed admission refusals (Rejection) are collected beside the replies: f+1 identical
 // ones with a non-zero code are final, because the admission check is deterministic at
@@ -39,8 +40,8 @@
 namespace belfry::client::internal {
 
 // Bounds on what one call remembers.
+// Epochs one replica's replies may name; the epochs tracked are at most n times this.
 inline constexpr size_t kEpochsPerReplicaMax = 8;
-inline constexpr size_t kEpochsPerCallMax = 64;
 // Reply bodies up to this size are also kept per epoch for EarliestGroup (a login's reply
 // is about 1 KiB; a checkout's may be megabytes and is not needed there).
 inline constexpr size_t kSmallBodyBytesMax = 64 * 1024;

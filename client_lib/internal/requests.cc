@@ -157,6 +157,7 @@ namespace {
 
 // The key ciphertext of a checkout, refused unless it carries the document's own label.
 absl::StatusOr<threshold::Ciphertext> CheckedCiphertext(const std::string& cluster_id,
+                                                        const threshold::PublicKeySet& keys,
                                                         const pb::CheckOutResult& result,
                                                         Bytes* label) {
   *label = state::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
@@ -170,6 +171,13 @@ absl::StatusOr<threshold::Ciphertext> CheckedCiphertext(const std::string& clust
   if (ciphertext->label != AsStringView(*label)) {
     return MakeError(ErrorKind::kIntegrity,
                      "the document's key ciphertext carries another document's label");
+  }
+  // Replicas checked it at checkin, but 2f+1 of them agreeing does not make a stored
+  // ciphertext well formed if the checkin was not ours: shares are only meaningful for a
+  // ciphertext whose proof holds.
+  if (!threshold::VerifyCiphertext(keys, *ciphertext).ok()) {
+    return MakeError(ErrorKind::kIntegrity,
+                     "the document's key ciphertext does not verify under the service key");
   }
   return ciphertext;
 }
@@ -205,7 +213,7 @@ uint32_t CountValidShares(const std::string& cluster_id, const pb::CheckOutResul
                           const threshold::PublicKeySet& keys,
                           const std::map<uint32_t, std::string>& shares) {
   Bytes label;
-  absl::StatusOr<threshold::Ciphertext> ciphertext = CheckedCiphertext(cluster_id, result, &label);
+  absl::StatusOr<threshold::Ciphertext> ciphertext = CheckedCiphertext(cluster_id, keys, result, &label);
   if (!ciphertext.ok()) return 0;
   return static_cast<uint32_t>(ValidShares(keys, *ciphertext, shares, nullptr).size());
 }
@@ -217,7 +225,7 @@ absl::StatusOr<std::string> OpenConfidential(const std::string& cluster_id,
                                              std::map<uint32_t, std::string>* faults) {
   Bytes label;
   BELFRY_ASSIGN_OR_RETURN(threshold::Ciphertext ciphertext,
-                          CheckedCiphertext(cluster_id, result, &label));
+                          CheckedCiphertext(cluster_id, keys, result, &label));
   const std::vector<threshold::DecryptionShare> good =
       ValidShares(keys, ciphertext, shares, faults);
   if (good.size() < keys.threshold()) {
@@ -237,6 +245,38 @@ absl::StatusOr<std::string> OpenConfidential(const std::string& cluster_id,
     return MakeError(ErrorKind::kIntegrity, "the document does not decrypt under its label");
   }
   return plaintext;
+}
+
+std::map<uint32_t, std::string> OpenSealedShares(const std::string& cluster_id,
+                                                 const pb::CheckOutResult& result,
+                                                 const threshold::ShareRecipientKey& key,
+                                                 const std::map<uint32_t, std::string>& sealed,
+                                                 std::map<uint32_t, std::string>* faults) {
+  const Bytes label = state::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
+  std::map<uint32_t, std::string> out;
+  for (const auto& [replica, box] : sealed) {
+    if (box.empty()) {
+      if (faults != nullptr) (*faults)[replica] = "sent no decryption share";
+      continue;
+    }
+    absl::StatusOr<std::string> share = key.Open(box, replica, label);
+    if (!share.ok()) {
+      if (faults != nullptr) {
+        (*faults)[replica] = absl::StrCat("sent a sealed decryption share that does not open: ",
+                                          share.status().message());
+      }
+      continue;
+    }
+    out[replica] = *std::move(share);
+  }
+  return out;
+}
+
+void WipeShares(std::map<uint32_t, std::string>& shares) {
+  for (auto& [replica, bytes] : shares) {
+    if (!bytes.empty()) SecureWipe(bytes.data(), bytes.size());
+  }
+  shares.clear();
 }
 
 // ---- integrity ----

@@ -24,6 +24,7 @@
 #include "pki/key.h"
 #include "proto/service.pb.h"
 #include "threshold/keys.h"
+#include "threshold/sealed_share.h"
 #include "wire/statements.h"
 
 namespace belfry::client::internal {
@@ -111,6 +112,20 @@ absl::StatusOr<std::string> OpenConfidential(const std::string& cluster_id,
 uint32_t CountValidShares(const std::string& cluster_id, const pb::CheckOutResult& result,
                           const threshold::PublicKeySet& keys,
                           const std::map<uint32_t, std::string>& shares);
+
+// Opens the sealed decryption shares `sealed` (replica -> the reply's
+// sealed_decryption_share) with the checkout's ephemeral `key`: replica -> serialized
+// share. A box that is empty or does not open as that replica's share for the result's
+// label is left out and recorded in `faults` (may be null). The caller wipes the result
+// with WipeShares when done.
+std::map<uint32_t, std::string> OpenSealedShares(const std::string& cluster_id,
+                                                 const pb::CheckOutResult& result,
+                                                 const threshold::ShareRecipientKey& key,
+                                                 const std::map<uint32_t, std::string>& sealed,
+                                                 std::map<uint32_t, std::string>* faults);
+
+// Overwrites every share's bytes, then empties the map.
+void WipeShares(std::map<uint32_t, std::string>& shares);
 
 // The integrity statement a replica signs for `result`; INVALID_ARGUMENT when its
 // sha256 is not 32 bytes.

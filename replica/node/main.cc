@@ -65,6 +65,7 @@
 #endif
 #ifdef BELFRY_BYZANTINE
 #include "test/byzantine/byzantine_outbox.h"
+#include "test/byzantine/request_leak.h"
 #endif
 
 namespace belfry::replica {
@@ -209,6 +210,7 @@ struct Flags {
   std::string byzantine;  // strategies; empty: a correct replica
   uint64_t byzantine_seed = 1;
   int64_t clock_offset_ms = 0;
+  std::string leak_dir;  // leak-requests: where the ordered requests go
 #endif
 };
 
@@ -221,7 +223,7 @@ int Usage() {
                "                      [--log-file PATH]\n"
                "       belfry-replica --health-check IP:PORT [--path /readyz]\n");
 #ifdef BELFRY_BYZANTINE
-  std::fprintf(stderr, "test-only: [--byzantine STRATEGY[,STRATEGY]] [--byzantine-seed S] [--clock-offset-ms MS]\n"
+  std::fprintf(stderr, "test-only: [--byzantine STRATEGY[,STRATEGY]] [--byzantine-seed S] [--clock-offset-ms MS] [--leak-dir DIR]\n"
                        "strategies: %s\n", belfry::byzantine::StrategyNames().c_str());
 #endif
   return 2;
@@ -422,10 +424,14 @@ absl::Status Run(const Flags& flags) {
   BELFRY_ASSIGN_OR_RETURN(
       std::unique_ptr<transport::ClientServer> clients,
       transport::ClientServer::Create(
-          client_cfg, [&](transport::ConnectionId id, const pki::CertIdentity&, std::string frame) {
+          client_cfg, [&](transport::ConnectionId id, const pki::CertIdentity& peer, std::string frame) {
             const ReplicaCore* core_for_checks = checker.load();
             if (core_for_checks == nullptr) return;
-            if (!client_queue.Push(id, core_for_checks->CheckClientFrame(frame)) &&
+            CheckedFrame checked = core_for_checks->CheckClientFrame(frame);
+            // Who is on the other end, as its certificate proves: replies go to the
+            // request's user only (reply_guard.h), whoever else holds a copy of it.
+            checked.peer_uid = peer.common_name;
+            if (!client_queue.Push(id, std::move(checked)) &&
                 clients_ptr != nullptr) {
               clients_ptr->Disconnect(id);
             }
@@ -449,6 +455,11 @@ absl::Status Run(const Flags& flags) {
                                 &outbox, std::move(forger)));
     core_outbox = byzantine_outbox.get();
     clock_offset_ms += byzantine_outbox->clock_offset_ms();
+  }
+  std::unique_ptr<byzantine::RequestLeak> leak;
+  if (byzantine_outbox != nullptr && byzantine_outbox->Has(byzantine::Strategy::kLeakRequests)) {
+    if (flags.leak_dir.empty()) return absl::InvalidArgumentError("leak-requests needs --leak-dir");
+    leak = std::make_unique<byzantine::RequestLeak>(flags.leak_dir, store->next_epoch());
   }
 #else
   constexpr int64_t clock_offset_ms = 0;
@@ -549,6 +560,14 @@ absl::Status Run(const Flags& flags) {
     if (now - last_tick >= 20) {
       core->OnTick(now);
       last_tick = now;
+#ifdef BELFRY_BYZANTINE
+      if (leak != nullptr) {
+        absl::Status leaked = leak->Poll(*store);
+        if (!leaked.ok()) {
+          transport::LogLine(transport::LogLevel::kWarn, "byzantine", "leak_failed").Add("reason", leaked.message());
+        }
+      }
+#endif
     }
     if (metrics_server != nullptr && now - last_snapshot >= 250) {
       published.Publish(TakeSnapshot(cfg, self, *core, *peers, *clients, client_queue, *store));
@@ -607,6 +626,8 @@ int main(int argc, char** argv) {
 #ifdef BELFRY_BYZANTINE
     } else if (arg == "--byzantine") {
       flags.byzantine = value;
+    } else if (arg == "--leak-dir") {
+      flags.leak_dir = value;
     } else if (arg == "--byzantine-seed" || arg == "--clock-offset-ms") {
       char* end = nullptr;
       const long long parsed = std::strtoll(value.c_str(), &end, 10);

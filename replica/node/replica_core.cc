@@ -14,6 +14,7 @@
 #include "replica/state/precheck.h"
 #include "replica/state/request_format.h"
 #include "replica/state/tdh2_ciphertext_check.h"
+#include "threshold/sealed_share.h"
 #include "transport/log.h"
 #include "wire/statements.h"
 
@@ -655,14 +656,13 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
     auto waiting = waiting_.find(ids[i]);
     if (waiting != waiting_.end()) {
       if (send_replies) {
-        for (uint64_t connection : waiting->second) {
-          outbox_->SendClient(connection, frame);
-          ++counters_.replies_sent;
+        for (const ReplyWaiter& waiter : waiting->second) {
+          DeliverReply(waiter, executed[i].uid, ids[i], frame);
         }
       }
       waiting_.erase(waiting);
     }
-    RememberExecuted(ids[i], std::move(frame));
+    RememberExecuted(ids[i], executed[i].uid, std::move(frame));
   }
   // What we sent for this epoch and before is no longer needed: a peer that lacks them
   // catches up from the log.
@@ -699,7 +699,13 @@ std::string ReplicaCore::BuildReplyFrame(const state::Executed& executed, uint64
     if (ct.ok()) {
       const std::string label(executed.decryption->label.begin(), executed.decryption->label.end());
       absl::StatusOr<threshold::DecryptionShare> share = keys_.decryption->MakeShare(*ct, label);
-      if (share.ok()) reply.mutable_attachments()->set_decryption_share(share->Serialize());
+      // Sealed to the checkout's own key: the reply may be cached and sent again, and
+      // whoever holds a copy of the request must not be able to use the share.
+      absl::StatusOr<std::string> sealed =
+          share.ok() ? threshold::SealShare(executed.decryption->recipient_key, self_,
+                                            executed.decryption->label, share->Serialize())
+                     : share.status();
+      if (sealed.ok()) reply.mutable_attachments()->set_sealed_decryption_share(*std::move(sealed));
     }
   }
   const pb::Result& result = executed.result;
@@ -720,18 +726,29 @@ std::string ReplicaCore::BuildReplyFrame(const state::Executed& executed, uint64
   return frame.SerializeAsString();
 }
 
-void ReplicaCore::RememberExecuted(const std::string& request_id, std::string reply_frame) {
-  auto [it, inserted] = executed_replies_.emplace(request_id, std::string());
-  if (!inserted) return;  // executed again (a retransmission): the first reply stays
-  executed_order_.push_back(request_id);
+void ReplicaCore::RememberExecuted(const std::string& request_id, const std::string& uid,
+                                   std::string reply_frame) {
+  auto [it, inserted] = executed_replies_.emplace(request_id, CachedReply{});
+  if (inserted) {
+    executed_order_.push_back(request_id);
+  } else {
+    // Executed again (a retransmission that a replica without the first reply ordered
+    // anew): the latest reply replaces the first. Every correct replica executes the same
+    // log, so they all end up answering with the reply of the same epoch and a client
+    // can gather 2f+1 matching ones; keeping the first would leave the replicas that
+    // restarted (and lost their cache) answering with another epoch than the rest.
+    executed_reply_bytes_ -= it->second.frame.size();
+    it->second.frame.clear();
+  }
+  it->second.uid = uid;
   if (reply_frame.size() <= options_.executed_reply_bytes_max / 16) {
     executed_reply_bytes_ += reply_frame.size();
-    it->second = std::move(reply_frame);
+    it->second.frame = std::move(reply_frame);
   }
   while (executed_order_.size() > options_.executed_remembered_max ||
          executed_reply_bytes_ > options_.executed_reply_bytes_max) {
     auto old = executed_replies_.find(executed_order_.front());
-    executed_reply_bytes_ -= old->second.size();
+    executed_reply_bytes_ -= old->second.frame.size();
     executed_replies_.erase(old);
     executed_order_.pop_front();
   }
@@ -739,8 +756,23 @@ void ReplicaCore::RememberExecuted(const std::string& request_id, std::string re
 
 // ---- clients ----
 
-void ReplicaCore::OnClientFrame(uint64_t connection, const std::string& frame_bytes, int64_t now_ms) {
-  OnCheckedFrame(connection, CheckClientFrame(frame_bytes), now_ms);
+void ReplicaCore::OnClientFrame(uint64_t connection, const std::string& frame_bytes, int64_t now_ms,
+                                std::optional<std::string> peer_uid) {
+  CheckedFrame checked = CheckClientFrame(frame_bytes);
+  checked.peer_uid = std::move(peer_uid);
+  OnCheckedFrame(connection, std::move(checked), now_ms);
+}
+
+void ReplicaCore::DeliverReply(const ReplyWaiter& waiter, const std::string& uid,
+                               const std::string& request_id, const std::string& frame) {
+  if (!ReplyAllowed(uid, waiter.peer_uid)) {
+    ++counters_.requests_refused;
+    ++counters_.refused_by_status[pb::STATUS_NOT_REQUESTER];
+    Reject(waiter.connection, request_id, pb::STATUS_NOT_REQUESTER, std::string(kNotRequesterMessage));
+    return;
+  }
+  outbox_->SendClient(waiter.connection, frame);
+  ++counters_.replies_sent;
 }
 
 CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const {
@@ -797,9 +829,8 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked,
   if (done != executed_replies_.end()) {
     // A copy of a request already executed (it reached this replica late, or the client
     // retransmitted): answer with the reply already signed, never order it again.
-    if (!done->second.empty()) {
-      outbox_->SendClient(connection, done->second);
-      ++counters_.replies_sent;
+    if (!done->second.frame.empty()) {
+      DeliverReply({connection, checked.peer_uid}, done->second.uid, id, done->second.frame);
     } else {
       Reject(connection, id, pb::STATUS_UNSPECIFIED, "request already executed; its reply is no longer cached here");
     }
@@ -825,12 +856,12 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked,
     return;
   }
   if (admitted.ok()) ++counters_.requests_admitted;
-  std::vector<uint64_t>& waiters = waiting_[id];
+  std::vector<ReplyWaiter>& waiters = waiting_[id];
   if (waiters.size() >= options_.waiting_frames_per_request_max) {
     RejectOverloaded(connection, id, "copies", "too many copies of this request are waiting");
     return;
   }
-  waiters.push_back(connection);
+  waiters.push_back({connection, std::move(checked.peer_uid)});
   counters_.mempool_requests = mempool_.size();
   MaybePropose(now_ms);
 }

@@ -81,6 +81,7 @@
 #include "proto/reply.pb.h"
 #include "replica/mempool/mempool.h"
 #include "replica/node/checkpoints.h"
+#include "replica/node/reply_guard.h"
 #include "replica/node/reply_signer.h"
 #include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
@@ -177,6 +178,9 @@ struct CheckedFrame {
   std::string request_id;  // kRequest: DigestString(SHA-256 of them)
   state::Verdict verdict;  // kRequest: the admission check's outcome
   std::string client_key;  // kRequest, when the verdict is OK: the mempool's fairness key
+  // The uid the connection's TLS certificate names: only that user gets the reply
+  // (reply_guard.h). The daemon always sets it; nullopt only for in-process callers.
+  std::optional<std::string> peer_uid;
 };
 
 class ReplicaCore {
@@ -227,8 +231,9 @@ class ReplicaCore {
   void EndStep();
 
   void OnPeerMessage(uint32_t from, const std::string& payload, int64_t now_ms);
-  // OnClientFrame(c, f, t) is OnCheckedFrame(c, CheckClientFrame(f), t).
-  void OnClientFrame(uint64_t connection, const std::string& frame, int64_t now_ms);
+  // OnClientFrame(c, f, t, u) is OnCheckedFrame(c, CheckClientFrame(f) with peer_uid u, t).
+  void OnClientFrame(uint64_t connection, const std::string& frame, int64_t now_ms,
+                     std::optional<std::string> peer_uid = std::nullopt);
   // Thread-safe (reads only what Create fixed), so it may run off the core thread.
   CheckedFrame CheckClientFrame(const std::string& frame) const;
   void OnCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms);
@@ -282,8 +287,13 @@ class ReplicaCore {
                                 const std::string* expected_head = nullptr);
   std::string BuildReplyFrame(const state::Executed& executed, uint64_t epoch, uint32_t position,
                               int64_t consensus_time_ms, const store::Digest& head);
-  void RememberExecuted(const std::string& request_id, std::string reply_frame);
+  void RememberExecuted(const std::string& request_id, const std::string& uid,
+                        std::string reply_frame);
   void HandleClientRequest(uint64_t connection, CheckedFrame checked, int64_t now_ms);
+  // Sends `frame`, the reply to request `request_id` of user `uid`, to `waiter` if its
+  // certificate names that user, else a NOT_REQUESTER rejection (reply_guard.h).
+  void DeliverReply(const ReplyWaiter& waiter, const std::string& uid,
+                    const std::string& request_id, const std::string& frame);
   void HandleStatusQuery(uint64_t connection);
   void HandleFetch(uint32_t from, const pb::FetchEpochs& fetch);
   void HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms);
@@ -342,11 +352,11 @@ class ReplicaCore {
   Mempool mempool_;
   // request id -> client connections waiting for its reply, one entry per frame received
   // (the client port expects one answer per request frame; bounded by options).
-  std::map<std::string, std::vector<uint64_t>> waiting_;
+  std::map<std::string, std::vector<ReplyWaiter>> waiting_;
   // Recently executed requests, oldest first, with this replica's signed reply frame (empty
   // once evicted for size): a copy that arrives after its execution is answered from here
   // instead of being ordered a second time.
-  std::map<std::string, std::string> executed_replies_;
+  std::map<std::string, CachedReply> executed_replies_;
   std::deque<std::string> executed_order_;
   uint64_t executed_reply_bytes_ = 0;
   std::map<uint64_t, int64_t> epoch_started_ms_;

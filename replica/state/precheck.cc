@@ -144,6 +144,11 @@ Verdict CheckSessionOpShape(const Config& config, const pb::SessionOp& op) {
     case pb::SessionOp::kCheckIn:
       return CheckCheckInShape(config, op.check_in());
     case pb::SessionOp::kCheckOut:
+      // Without a key to seal to, a replica could only send its decryption share in the
+      // clear, to whoever holds a copy of these bytes.
+      if (op.check_out().reply_public_key().size() != kReplyPublicKeyBytes) {
+        return Refuse(pb::STATUS_MALFORMED_REQUEST, "checkout: reply public key must be 32 bytes");
+      }
       return CheckDocName(op.check_out().doc());
     case pb::SessionOp::kGrant:
       return CheckGrantShape(config, op.grant());

@@ -58,6 +58,7 @@ const char* StatusName(pb::Status status) {
     case pb::STATUS_BAD_SIGNATURE: return "BAD_SIGNATURE";
     case pb::STATUS_REPLAYED_SEQUENCE: return "REPLAYED_SEQUENCE";
     case pb::STATUS_RESULT_UNAVAILABLE: return "RESULT_UNAVAILABLE";
+    case pb::STATUS_NOT_REQUESTER: return "NOT_REQUESTER";
     case pb::STATUS_INVALID_DOCUMENT_NAME: return "INVALID_DOCUMENT_NAME";
     case pb::STATUS_DOCUMENT_TOO_LARGE: return "DOCUMENT_TOO_LARGE";
     case pb::STATUS_INVALID_CIPHERTEXT: return "INVALID_CIPHERTEXT";
@@ -83,6 +84,7 @@ StatusClass ClassifyStatus(pb::Status status) {
     case pb::STATUS_OK:
       return StatusClass::kOk;
     case pb::STATUS_ACCESS_DENIED:
+    case pb::STATUS_NOT_REQUESTER:
       return StatusClass::kAccessDenied;
     case pb::STATUS_NO_SUCH_DOCUMENT:
       return StatusClass::kNoSuchDocument;

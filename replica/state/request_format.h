@@ -26,6 +26,7 @@ inline constexpr size_t kVersionNonceBytes = 16;  // CheckIn.version_nonce
 inline constexpr size_t kLoginNonceBytesMin = 16;
 inline constexpr size_t kLoginNonceBytesMax = 64;
 inline constexpr size_t kDigestBytes = 32;        // SHA-256
+inline constexpr size_t kReplyPublicKeyBytes = 32;  // CheckOut.reply_public_key (X25519)
 
 // Domain strings. Fixed and distinct; a version suffix lets a later format coexist.
 inline constexpr std::string_view kRequestDomain = "belfry/request/v1";

@@ -289,7 +289,7 @@ class Executor {
           return absl::OkStatus();
         }
         ex->uid = session->uid();
-        return ReturnStored(std::move(*stored), ex);
+        return ReturnStored(std::move(*stored), *session, op, ex);
       }
     }
     if (session->state() != pb::SESSION_STATE_ACTIVE) {
@@ -319,6 +319,7 @@ class Executor {
       case pb::SessionOp::kCheckOut: {
         BELFRY_ASSIGN_OR_RETURN(result, CheckOut(session->uid(), op.check_out().doc(),
                                                  &ex->decryption));
+        SetRecipient(op, ex);
         break;
       }
       case pb::SessionOp::kGrant: {
@@ -371,17 +372,45 @@ class Executor {
     session->set_high_seq(seq);
   }
 
-  absl::Status ReturnStored(pb::StoredResult stored, Executed* ex) {
+  // The decryption share goes to the key the checkout carries, and to nobody else.
+  static void SetRecipient(const pb::SessionOp& op, Executed* ex) {
+    if (ex->decryption.has_value()) {
+      const std::string& key = op.check_out().reply_public_key();
+      ex->decryption->recipient_key.assign(key.begin(), key.end());
+    }
+  }
+
+  absl::Status ReturnStored(pb::StoredResult stored, const pb::SessionRecord& session,
+                            const pb::SessionOp& op, Executed* ex) {
     ex->retransmission = true;
     ex->original_epoch = stored.epoch();
     if (!stored.payload_elided()) {
       ex->result = std::move(*stored.mutable_result());
       return absl::OkStatus();
     }
-    // A checkout: rebuild the identical result if the document still holds that version.
+    // A checkout: rebuilding it releases the document and a decryption share again, so it
+    // is judged again as of now. Request bytes outlive the session that signed them (every
+    // replica keeps them in its log), and a copy must not read what its signer no longer
+    // may: after a logout, a newer login, the session's expiry or the loss of the right.
     const pb::CheckOutResult& original = stored.result().check_out();
+    if (session.state() != pb::SESSION_STATE_ACTIVE) {
+      ex->result = Refusal(pb::STATUS_SESSION_ENDED,
+                           "a repeated checkout: the session that made it has ended");
+      return absl::OkStatus();
+    }
+    if (now_ms_ >= session.expires_ms()) {
+      ex->result = Refusal(pb::STATUS_SESSION_EXPIRED,
+                           "a repeated checkout: the session that made it has expired");
+      return absl::OkStatus();
+    }
     BELFRY_ASSIGN_OR_RETURN(std::optional<pb::DocumentMeta> meta,
                             ReadRecord<pb::DocumentMeta>(view_, DocMetaKey(original.doc())));
+    if (meta.has_value() && session.uid() != meta->owner() &&
+        !HasRight(*meta, session.uid(), pb::RIGHTS_CHECKOUT, now_ms_)) {
+      ex->result = Refusal(pb::STATUS_ACCESS_DENIED,
+                           "a repeated checkout: the user no longer has a checkout right");
+      return absl::OkStatus();
+    }
     if (!meta.has_value() || meta->version() != original.version()) {
       ex->result = Refusal(pb::STATUS_RESULT_UNAVAILABLE,
                            "the checkout was executed before, and that version of the document "
@@ -395,6 +424,7 @@ class Executor {
     }
     ex->result = std::move(*stored.mutable_result());
     FillCheckOut(*meta, std::move(*content), ex->result.mutable_check_out(), &ex->decryption);
+    SetRecipient(op, ex);
     return absl::OkStatus();
   }
 

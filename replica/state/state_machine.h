@@ -43,6 +43,7 @@ namespace belfry::state {
 struct DecryptionAuthorization {
   Bytes label;
   std::string ciphertext;
+  Bytes recipient_key;  // the checkout's reply_public_key: the share is sealed to it
 };
 
 // Which operation a request asked for, as far as it could be parsed (for counters).

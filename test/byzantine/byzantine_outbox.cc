@@ -28,6 +28,7 @@ constexpr std::pair<Strategy, const char*> kNames[] = {
     {Strategy::kReplayOld, "replay-old"},
     {Strategy::kFloodFuture, "flood-future"},
     {Strategy::kClock, "clock"},
+    {Strategy::kLeakRequests, "leak-requests"},
 };
 
 // Far enough ahead that no window (epochs_in_flight_max is a handful) ever reaches it.
@@ -391,12 +392,12 @@ bool ByzantineOutbox::MutateReply(pb::SignedReply& reply) {
       changed = true;
     }
   }
-  if (!reply.attachments().decryption_share().empty()) {
+  if (!reply.attachments().sealed_decryption_share().empty()) {
     if (Has(Strategy::kWithholdShares)) {
-      reply.mutable_attachments()->clear_decryption_share();
+      reply.mutable_attachments()->clear_sealed_decryption_share();
       changed = true;
     } else if (Has(Strategy::kBadShares)) {
-      reply.mutable_attachments()->set_decryption_share(CorruptShare(reply.attachments().decryption_share()));
+      reply.mutable_attachments()->set_sealed_decryption_share(CorruptShare(reply.attachments().sealed_decryption_share()));
       changed = true;
     }
   }

@@ -24,6 +24,8 @@
 //   flood-future    copies of its consensus messages for epochs far beyond any window, and
 //                   now and then one frame of nearly the maximum size
 //   clock           its clock reads hours ahead or behind (see clock_offset_ms)
+//   leak-requests   sends nothing wrong, but writes every request it orders to the folder
+//                   --leak-dir names (request_leak.h), as a compromised replica could
 //
 // Thread-safety: called only from the core thread, like any Outbox. Not thread-safe.
 #ifndef BELFRY_TEST_BYZANTINE_BYZANTINE_OUTBOX_H_
@@ -58,6 +60,7 @@ enum class Strategy {
   kReplayOld,
   kFloodFuture,
   kClock,
+  kLeakRequests,
 };
 
 // "silent,flip-votes" -> the strategies; INVALID_ARGUMENT naming an unknown one. Empty

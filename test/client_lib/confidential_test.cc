@@ -140,4 +140,71 @@ TEST_CASE("confidential: a larger cluster needs f+1 = 3 shares", "[client][confi
 }
 
 }  // namespace
+// Shares sealed to the checkout's key (threshold/sealed_share.h): the requester opens and
+// combines them; anybody else who holds every sealed share, as a replayer of the request
+// or a reader of the replies would, opens none and cannot decrypt.
+TEST_CASE("confidential: sealed shares open only for the checkout's own key",
+          "[client][confidential]") {
+  const Dealt d = DealKeys(4, 1, 12);
+  CryptoRng rng;
+  const std::string plaintext = "canary-sealed-shares";
+  auto sealed_doc = SealConfidential(kCluster, "payroll", plaintext, d.keys, rng);
+  REQUIRE(sealed_doc.ok());
+  const pb::CheckOutResult result = StoredResult("payroll", *sealed_doc);
+  const Bytes label = state::DocumentLabel(kCluster, "payroll", AsBytes(sealed_doc->version_nonce));
+  const threshold::ShareRecipientKey alice = threshold::ShareRecipientKey::Generate();
+  std::map<uint32_t, std::string> boxes;
+  for (uint32_t r = 0; r < 4; ++r) {
+    auto box = threshold::SealShare(alice.public_key(), r, label, ShareOf(d, r, result));
+    REQUIRE(box.ok());
+    boxes[r] = *box;
+  }
+
+  SECTION("the requester opens and decrypts") {
+    std::map<uint32_t, std::string> faults;
+    std::map<uint32_t, std::string> shares = OpenSealedShares(kCluster, result, alice, boxes, &faults);
+    CHECK(shares.size() == 4);
+    auto opened = OpenConfidential(kCluster, result, d.keys, shares, &faults);
+    REQUIRE(opened.ok());
+    CHECK(*opened == plaintext);
+    WipeShares(shares);
+    CHECK(shares.empty());
+  }
+  SECTION("anyone else opens nothing, and nothing decrypts") {
+    const threshold::ShareRecipientKey bob = threshold::ShareRecipientKey::Generate();
+    std::map<uint32_t, std::string> faults;
+    std::map<uint32_t, std::string> shares = OpenSealedShares(kCluster, result, bob, boxes, &faults);
+    CHECK(shares.empty());
+    CHECK(faults.size() == 4);
+    CHECK(faults.at(0) == "sent a sealed decryption share that does not open: sealed decryption "
+                          "share does not open with this checkout's key");
+    // The boxes themselves, taken as shares, are not shares either.
+    CHECK_FALSE(OpenConfidential(kCluster, result, d.keys, boxes, nullptr).ok());
+  }
+  SECTION("a box moved to another replica's slot is refused") {
+    std::map<uint32_t, std::string> swapped = {{0, boxes.at(1)}, {1, boxes.at(0)}};
+    std::map<uint32_t, std::string> faults;
+    CHECK(OpenSealedShares(kCluster, result, alice, swapped, &faults).empty());
+    CHECK(faults.size() == 2);
+  }
+}
+
+TEST_CASE("confidential: a key ciphertext whose proof fails is refused before any share is used",
+          "[client][confidential]") {
+  const Dealt d = DealKeys(4, 1, 13);
+  CryptoRng rng;
+  auto sealed_doc = SealConfidential(kCluster, "payroll", "x", d.keys, rng);
+  REQUIRE(sealed_doc.ok());
+  pb::CheckOutResult result = StoredResult("payroll", *sealed_doc);
+  const std::map<uint32_t, std::string> shares = {{0, ShareOf(d, 0, result)},
+                                                  {1, ShareOf(d, 1, result)}};
+  auto ct = threshold::Ciphertext::Parse(AsBytes(result.key_ciphertext()));
+  REQUIRE(ct.ok());
+  ct->masked_key[0] ^= 1;  // the proof no longer verifies; the label is still right
+  result.set_key_ciphertext(ct->Serialize());
+  auto opened = OpenConfidential(kCluster, result, d.keys, shares, nullptr);
+  CHECK(opened.status().message() ==
+        "the document's key ciphertext does not verify under the service key");
+}
+
 }  // namespace belfry::client::internal

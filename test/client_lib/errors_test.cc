@@ -62,6 +62,7 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
       {pb::STATUS_BAD_SIGNATURE, 1},
       {pb::STATUS_REPLAYED_SEQUENCE, 1},
       {pb::STATUS_RESULT_UNAVAILABLE, 1},
+      {pb::STATUS_NOT_REQUESTER, 4},
       {pb::STATUS_INVALID_DOCUMENT_NAME, 2},
       {pb::STATUS_DOCUMENT_TOO_LARGE, 2},
       {pb::STATUS_INVALID_CIPHERTEXT, 2},

@@ -45,6 +45,7 @@
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "replica/store/memory_store.h"
 #include "threshold/keys.h"
+#include "threshold/sealed_share.h"
 #include "threshold/tdh2.h"
 #include "transport/client_server.h"
 #include "transport/tls.h"
@@ -264,7 +265,9 @@ class FakeReplica {
         if (share.ok()) {
           std::string bytes = share->Serialize();
           if (bad) bytes.back() ^= 1;
-          reply->mutable_attachments()->set_decryption_share(bytes);
+          auto sealed = threshold::SealShare(o.executed.decryption->recipient_key, id_,
+                                             o.executed.decryption->label, bytes);
+          if (sealed.ok()) reply->mutable_attachments()->set_sealed_decryption_share(*sealed);
         }
       }
     }

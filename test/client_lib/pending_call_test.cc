@@ -107,6 +107,43 @@ TEST_CASE("pending call: a Byzantine replica cannot grow the epoch map without b
   CHECK(call.Accepted()->body.result() == "ok");
 }
 
+TEST_CASE("pending call: f faulty replicas inventing epochs cannot crowd out the correct ones",
+          "[client][call]") {
+  // f = 8: together the faulty replicas name 8 * kEpochsPerReplicaMax = 64 epochs, which
+  // once filled a shared cap of 64 and left no room for the epoch 2f+1 correct replicas
+  // answered in.
+  const FakeCluster c = MakeFakeCluster(25, 8);
+  PendingCall call(c.config, Request(5));
+  for (uint32_t r = 17; r < 25; ++r) {
+    for (uint64_t e = 0; e < kEpochsPerReplicaMax; ++e) {
+      call.OnReply(r, SignedReply(c, r, call.id_bytes(), "junk", 1000 + 100 * r + e));
+    }
+  }
+  for (uint32_t r = 0; r < 17; ++r) call.OnReply(r, SignedReply(c, r, call.id_bytes(), "ok", 7));
+  REQUIRE(call.Accepted().has_value());
+  CHECK(call.Accepted()->body.result() == "ok");
+}
+
+TEST_CASE("pending call: a reply takes room for its epoch only once its signature verifies",
+          "[client][call]") {
+  const FakeCluster c = MakeFakeCluster(4, 1);
+  PendingCall call(c.config, Request(6));
+  // Replica 0's link carries unsigned replies for many epochs (as a broken or hostile
+  // process behind replica 0's certificate might send): none of them may use up replica
+  // 0's epochs.
+  for (uint64_t e = 0; e < 2 * kEpochsPerReplicaMax; ++e) {
+    pb::SignedReply bad = SignedReply(c, 0, call.id_bytes(), "ok", 100 + e);
+    bad.mutable_signature()->at(0) ^= 1;
+    call.OnReply(0, bad);
+    // Validly signed, but for another request: no room either.
+    call.OnReply(0, SignedReply(c, 0, Request(9).bytes, "ok", 200 + e));
+  }
+  CHECK(call.faults().at(0) == "reply is for another request or cluster");
+  for (uint32_t r = 0; r < 3; ++r) call.OnReply(r, SignedReply(c, r, call.id_bytes(), "ok", 7));
+  REQUIRE(call.Accepted().has_value());
+  CHECK(call.Accepted()->agreeing.count(0) == 1);
+}
+
 TEST_CASE("pending call: f+1 identical signed refusals are final; overload is not",
           "[client][call]") {
   const FakeCluster c = MakeFakeCluster(4, 1);

@@ -1,6 +1,7 @@
 #include "config/cluster_config.h"
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <functional>
 #include <string>
 
@@ -24,7 +25,8 @@ pb::ClusterConfig ValidProto(uint32_t n, uint32_t f) {
     r->set_host("127.0.0.1");
     r->set_peer_port(7000 + 2 * i);
     r->set_client_port(7001 + 2 * i);
-    r->set_reply_public_key_hex(kKey);
+    // Distinct per replica: a key listed twice is refused.
+    r->set_reply_public_key_hex(std::string(kKey).replace(0, 2, absl::StrCat(10 + i)));
   }
   for (pb::ThresholdPublicKeys* k : {p.mutable_coin_keys(), p.mutable_encryption_keys()}) {
     k->set_threshold(f + 1);
@@ -45,7 +47,8 @@ TEST_CASE("a valid configuration round-trips with defaults filled in", "[config]
   CHECK(cfg->f() == 1);
   CHECK(cfg->limits.document_bytes_max == 8u << 20);
   CHECK(cfg->ca_cert_path() == "/etc/belfry/ca.crt");
-  CHECK(cfg->reply_public_key(3)[0] == 0xaa);
+  CHECK(cfg->reply_public_key(3)[0] == 0x13);  // "13" + "aa..." (distinct per replica)
+  CHECK(cfg->reply_public_key(3)[1] == 0xaa);
 }
 
 TEST_CASE("unknown fields are refused with file, line and column", "[config]") {
@@ -77,6 +80,20 @@ TEST_CASE("bad replica entries are refused naming the field", "[config]") {
   p = ValidProto(4, 1);
   p.mutable_replicas(3)->set_id(7);
   CHECK_THAT(std::string(Parse(p).message()), Catch::Contains("replicas[3].id"));
+}
+
+TEST_CASE("a reply key listed for two replicas is refused", "[config]") {
+  pb::ClusterConfig p = ValidProto(4, 1);
+  p.mutable_replicas(3)->set_reply_public_key_hex(p.replicas(1).reply_public_key_hex());
+  CHECK(std::string(Parse(p).message()) ==
+        "cluster.conf: replicas[3].reply_public_key_hex: is the same key as replicas[1]'s; every "
+        "replica needs its own reply key");
+  // The same key in other letter case is the same key.
+  p = ValidProto(4, 1);
+  std::string upper = p.replicas(0).reply_public_key_hex();
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  p.mutable_replicas(2)->set_reply_public_key_hex(upper);
+  CHECK_THAT(std::string(Parse(p).message()), Catch::Contains("is the same key as replicas[0]'s"));
 }
 
 TEST_CASE("threshold keys must match f and N", "[config]") {

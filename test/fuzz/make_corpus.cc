@@ -43,6 +43,7 @@
 #include "test/fuzz/fixtures.h"
 #include "threshold/coin.h"
 #include "threshold/key_file.h"
+#include "threshold/sealed_share.h"
 #include "threshold/tdh2.h"
 #include "transport/frame.h"
 #include "wire/statements.h"
@@ -177,6 +178,7 @@ void ClientFrames(CorpusWriter& w, const pki::CertificateAuthority& ca) {
   w.Add("client_frame", RequestFrame(Op(u, in)));
   pb::SessionOp out;
   out.mutable_check_out()->set_doc("plans.txt");
+  out.mutable_check_out()->set_reply_public_key(std::string(32, '\x07'));
   w.Add("client_frame", RequestFrame(Op(u, out)));
   pb::SessionOp grant;
   grant.mutable_grant()->set_doc("plans.txt");
@@ -446,7 +448,10 @@ void Replies(CorpusWriter& w) {
     auto provider = OrDie(threshold::DecryptionShareProvider::Create(std::move(dealt.shares[i]), dealt.public_keys),
                           "provider");
     pb::ReplyAttachments a;
-    a.set_decryption_share(OrDie(provider.MakeShare(ct, ct.label), "share").Serialize());
+    // Sealed to a key the fuzz target does not hold: it exercises the refusal path.
+    a.set_sealed_decryption_share(OrDie(threshold::SealShare(
+        threshold::ShareRecipientKey::Generate().public_key(), i, AsBytes(ct.label),
+        OrDie(provider.MakeShare(ct, ct.label), "share").Serialize()), "seal"));
     a.set_integrity_signature(SignAsReplica(i, statement));
     AppendRecord(accepted, static_cast<uint8_t>(i), ReplyFrame(i, result.SerializeAsString(), 9, a).SerializeAsString());
   }

@@ -259,7 +259,10 @@ int Prepare(const Flags& flags) {
   SessionKey sb = SessionKey::Generate();
   absl::StatusOr<BuiltRequest> lb = BuildLogin(cfg->cluster_id(), "bob", bob->cert_der, *bob->key, sb, NowMs(), rng);
   if (!lb.ok()) return Fail(lb.status());
-  ok &= Expect("bob login", (*probe)->Submit(lb->bytes), Outcome::kOrdered, pb::STATUS_OK);
+  // Sent on alice's connection (bob's certificate is revoked by now, so he cannot connect):
+  // the login is ordered, but its reply goes only to bob's own connections.
+  ok &= ExpectRefused("bob login, on alice's connection", (*probe)->Submit(lb->bytes),
+                      pb::STATUS_NOT_REQUESTER);
 
   // Alice logs in again: her first session is replaced and must stay dead.
   SessionKey s2 = SessionKey::Generate();
@@ -315,6 +318,14 @@ int Attack(const Flags& flags) {
   // A captured checkin of the live session is answered with the stored result of its
   // first execution (the same version), never executed again.
   ok &= Expect("replayed checkin", (*probe)->Submit(*c2), Outcome::kOrdered, pb::STATUS_OK, &*c2_result);
+  // The same bytes from carol's connection: the result is alice's, and withheld from her.
+  {
+    absl::StatusOr<User> carol = LoadUser(flags.users, "carol");
+    if (!carol.ok()) return Fail(carol.status());
+    absl::StatusOr<std::unique_ptr<Probe>> carol_probe = Probe::Open(*cfg, carol->cert_path, carol->key_path);
+    if (!carol_probe.ok()) return Fail(carol_probe.status());
+    ok &= ExpectRefused("alice's checkin replayed by carol", (*carol_probe)->Submit(*c2), pb::STATUS_NOT_REQUESTER);
+  }
   // The same sequence number with other contents.
   ok &= ExpectRefused("same seq, other request",
                       (*probe)->Submit(BuildSessionOp(cfg->cluster_id(), *s2, 1, CheckInOp("ledger", "forged")).bytes),

@@ -2,6 +2,8 @@
 #include "pki/key.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <string>
@@ -9,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "pki/certificate.h"
+#include "pki/files.h"
 #include "test/pki/test_ca.h"
 
 namespace belfry::pki {
@@ -95,4 +98,28 @@ TEST_CASE("SecretString wipes on move and on Wipe", "[pki]") {
 }
 
 }  // namespace
+// Private keys (TLS, user, ca.key) are refused when group or others may read them, as key
+// share files are, with the file named in the message.
+TEST_CASE("a private key file readable by group or others is refused, naming the file", "[pki]") {
+  char dir_template[] = "/tmp/belfry-keymode.XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string path = std::string(dir_template) + "/user.key";
+  const std::string pem = "not read at all";
+  REQUIRE(WriteFileAtomically(path, pem, 0640).ok());
+  absl::StatusOr<std::string> read = ReadPrivateFileBounded(path, kPemFileBytesMax);
+  CHECK(read.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(read.status().message()) ==
+        path + " has mode 0640; a private key file must not be accessible to group or others (use 0600)");
+  CHECK(Ed25519PrivateKey::FromFile(path).status().message() == read.status().message());
+  REQUIRE(::chmod(path.c_str(), 0604) == 0);
+  CHECK(std::string(ReadPrivateFileBounded(path, kPemFileBytesMax).status().message()) ==
+        path + " has mode 0604; a private key file must not be accessible to group or others (use 0600)");
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  CHECK(ReadPrivateFileBounded(path, kPemFileBytesMax).ok());
+  // Certificates stay world-readable.
+  CHECK(ReadFileBounded(path, kPemFileBytesMax).ok());
+  ::unlink(path.c_str());
+  ::rmdir(dir_template);
+}
+
 }  // namespace belfry::pki

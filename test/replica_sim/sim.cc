@@ -914,14 +914,21 @@ void Sim::SendRequest(Client& c, bool retransmit) {
   for (uint32_t r = 0; r < n_; ++r) {
     waiting_for_someone |= hosts_[r].up && !hosts_[r].paused && c.replied.count(r) == 0;
   }
-  if (retransmit && !waiting_for_someone) c.replied.clear();
+  if (retransmit && !waiting_for_someone) {
+    // The real client keeps the replies of each epoch apart (client_lib/internal/
+    // pending_call.h): a replica's reply of a later execution is another epoch's, not a
+    // contradiction. Starting a fresh quorum for the new round models that.
+    c.replied.clear();
+    c.quorum = std::make_unique<client::ReplyQuorum>(config_, c.request_id);
+  }
   for (uint32_t r = 0; r < n_; ++r) {
     Host& h = hosts_[r];
     if (!h.up || h.paused || c.replied.count(r) != 0) continue;
     const uint64_t connection = (uint64_t{c.id} << 40) | (uint64_t{c.next_op} << 16) | r;
     h.next_before_call = h.store->next_epoch();
-    h.core->OnClientFrame(connection, bytes, LocalNow(r));
-    if (h.twin != nullptr) h.twin->OnClientFrame(connection, bytes, LocalNow(r));
+    // The connection's certificate names the client's user: replies go only there.
+    h.core->OnClientFrame(connection, bytes, LocalNow(r), UserName(c.user));
+    if (h.twin != nullptr) h.twin->OnClientFrame(connection, bytes, LocalNow(r), UserName(c.user));
     AfterCoreCall(r);
   }
   c.sent_ms = now_ms_;
@@ -951,6 +958,8 @@ void Sim::ClientStep(Client& c) {
         break;
       case ClientOp::kCheckOut:
         sop.mutable_check_out()->set_doc(op.doc);
+        // Shares are sealed to this key; the simulated client never opens them.
+        sop.mutable_check_out()->set_reply_public_key(std::string(32, static_cast<char>(0x40 + c.id)));
         break;
       case ClientOp::kGrant:
         sop.mutable_grant()->set_doc(op.doc);

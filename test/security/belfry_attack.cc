@@ -434,6 +434,7 @@ int Pending(const Args& a, const config::ClusterConfig& cfg) {
   for (uint64_t i = 0; i < a.count; ++i) {
     pb::SessionOp op;
     op.mutable_check_out()->set_doc(absl::StrCat("dos-pending-", i));
+    op.mutable_check_out()->set_reply_public_key(std::string(32, '\x07'));
     client::internal::BuiltRequest request =
         client::internal::BuildSessionOp(cfg.cluster_id(), key, first_seq + i, std::move(op));
     pb::ClientFrame frame;

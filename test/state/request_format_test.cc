@@ -25,6 +25,24 @@ TEST_CASE("format: request signing message is the domain followed by the body", 
   CHECK(std::string(AsStringView(m)) == std::string(kRequestDomain) + "body");
 }
 
+// Known answer: a checkout's signed message carries its reply key, so the key cannot be
+// swapped for another without breaking the session signature. The bytes are fixed by the
+// proto field numbers (service.proto) and kRequestDomain; a change here is a wire change.
+TEST_CASE("format: known answer for a signed checkout with its reply key", "[format][kat]") {
+  pb::RequestBody body;
+  body.set_cluster_id("c");
+  pb::SessionOp* op = body.mutable_op();
+  op->set_session_public_key(std::string(32, '\x01'));
+  op->set_seq(1);
+  op->mutable_check_out()->set_doc("d");
+  op->mutable_check_out()->set_reply_public_key(std::string(32, '\x02'));
+  CHECK(ToHex(RequestSigningMessage(body.SerializeAsString())) ==
+        "62656c6672792f726571756573742f76310a01631a4b0a200101010101010101010101010101010101010101010101010101010101010101100122250a016412200202020202020202020202020202020202020202020202020202020202020202");
+  // Another reply key is another signed message.
+  op->mutable_check_out()->set_reply_public_key(std::string(32, '\x03'));
+  CHECK(ToHex(RequestSigningMessage(body.SerializeAsString())).find("0202020202020202020202020202020202020202020202020202020202020202") == std::string::npos);
+}
+
 TEST_CASE("format: session key proof binds every login field", "[format]") {
   const std::string pk(32, 'k');
   const std::string nonce(16, 'n');

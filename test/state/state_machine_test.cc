@@ -668,6 +668,63 @@ TEST_CASE_METHOD(Fixture, "seq: a retransmitted checkout is rebuilt identically 
   CHECK_FALSE(gone.ex.decryption.has_value());
 }
 
+// A checkout's bytes outlive the session that signed them: every replica keeps them in its
+// log. Repeating them must not release the document or a decryption share once the
+// signer may no longer read it (issue "Confidential means confidential").
+struct RepeatFixture : Fixture {
+  std::string checkout;
+  void SetUpConfidentialCheckout() {
+    LoginAll();
+    const std::string nonce(16, 'N');
+    const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+    REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "payload", nonce, ct))) == pb::STATUS_OK);
+    REQUIRE(Do(alice.Grant("secret", "bob", pb::RIGHTS_CHECKOUT, 60)) == pb::STATUS_OK);
+    checkout = bob.CheckOut("secret");
+    Outcome first = cluster.Run(checkout);
+    REQUIRE(first.status() == pb::STATUS_OK);
+    REQUIRE(first.ex.decryption.has_value());
+    CHECK(first.ex.decryption->recipient_key == Bytes(32, 7));
+  }
+  void CheckRefused(pb::Status status, int64_t t = kT0) {
+    Outcome again = cluster.Run(checkout, t);
+    CHECK(again.status() == status);
+    CHECK_FALSE(again.ex.decryption.has_value());
+    CHECK_FALSE(again.ex.result.has_check_out());
+    CHECK(again.unchanged());
+  }
+};
+
+TEST_CASE_METHOD(RepeatFixture, "seq: a repeated checkout releases nothing after its session logged out",
+                 "[seq][confidential]") {
+  SetUpConfidentialCheckout();
+  REQUIRE(Do(bob.Logout()) == pb::STATUS_OK);
+  CheckRefused(pb::STATUS_SESSION_ENDED);
+}
+
+TEST_CASE_METHOD(RepeatFixture, "seq: a repeated checkout releases nothing after its session expired",
+                 "[seq][confidential]") {
+  SetUpConfidentialCheckout();
+  CheckRefused(pb::STATUS_SESSION_EXPIRED, kT0 + int64_t{TestConfig().session_seconds} * kSecond);
+}
+
+TEST_CASE_METHOD(RepeatFixture, "seq: a repeated checkout releases nothing after the right was revoked",
+                 "[seq][confidential]") {
+  SetUpConfidentialCheckout();
+  REQUIRE(Do(alice.Grant("secret", "bob", pb::RIGHTS_CHECKOUT, 0)) == pb::STATUS_OK);
+  CheckRefused(pb::STATUS_ACCESS_DENIED);
+}
+
+TEST_CASE_METHOD(Fixture, "precheck: a checkout without a 32-byte reply key is malformed",
+                 "[confidential]") {
+  REQUIRE(Do(alice.Login()) == pb::STATUS_OK);
+  pb::SessionOp op;
+  op.mutable_check_out()->set_doc("doc");
+  Outcome o = cluster.Run(alice.Op(op));
+  CHECK(o.status() == pb::STATUS_MALFORMED_REQUEST);
+  CHECK(o.ex.result.message() == "checkout: reply public key must be 32 bytes");
+  CHECK(o.unchanged());
+}
+
 // ---- determinism ----
 
 TEST_CASE("determinism: the same batches on two fresh replicas give identical results and state",

@@ -177,6 +177,7 @@ class TestUser {
   std::string CheckOut(const std::string& doc) {
     pb::SessionOp op;
     op.mutable_check_out()->set_doc(doc);
+    op.mutable_check_out()->set_reply_public_key(std::string(32, '\x07'));
     return Op(std::move(op));
   }
   static pb::SessionOp GrantOp(const std::string& doc, const std::string& target,
