@@ -536,8 +536,8 @@ absl::Status Run(const Flags& flags) {
     core->EndStep();
     if (now - last_penalty_check >= 1000) {
       last_penalty_check = now;
-      // Typed: protocol faults by peer, without the out-of-window messages that a replica
-      // which is behind receives from every correct peer.
+      // Typed: protocol faults and beyond-window frames by peer; no penalty while this
+      // replica catches up (then correct peers' frames are beyond its window too).
       const std::vector<uint64_t> faults = core->counters().faults_by_peer;
       for (uint32_t p = 0; p < cfg.n(); ++p) {
         if (p == self) continue;

@@ -419,6 +419,9 @@ void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, con
       return;  // decided and dropped: nothing this message could change
     case consensus::epoch::EpochPosition::kBeyondWindow:
       ++counters_.faults_by_kind[absl::StrCat(from, "/", consensus::FaultKindName(consensus::FaultKind::kEpochOutOfWindow))];
+      // Counted against the peer for the penalty (main.cc), which is lifted while this
+      // replica catches up: then correct peers are ahead, and their frames are expected.
+      ++counters_.faults_by_peer[from];
       beyond_window_[from] = epoch;
       HoldFutureFrame(from, epoch, payload);
       if (PeersAhead()) {

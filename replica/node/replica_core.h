@@ -131,7 +131,8 @@ struct CoreCounters {
   uint64_t messages_resent_on_join = 0;
   uint64_t faults = 0;
   std::map<std::string, uint64_t> faults_by_kind;  // "peer/kind"
-  // Protocol faults (not out-of-window messages) by the peer they are attributed to.
+  // Protocol faults and beyond-window frames by the peer they are attributed to (what the
+  // daemon's penalty reads).
   std::vector<uint64_t> faults_by_peer;
   uint64_t consensus_input_syncs = 0;           // synced appends to the input log
   uint64_t consensus_inputs_logged = 0;
