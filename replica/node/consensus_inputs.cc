@@ -5,15 +5,20 @@
 
 namespace belfry::replica {
 
+std::string ConsensusInput::EncodePeerMessage(uint32_t from, std::string_view payload) {
+  std::string out;
+  out.reserve(5 + payload.size());
+  out.push_back(static_cast<char>(Kind::kPeerMessage));
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((from >> shift) & 0xff));
+  out.append(payload);
+  return out;
+}
+
 std::string ConsensusInput::Encode() const {
+  if (kind == Kind::kPeerMessage) return EncodePeerMessage(from, payload);
   ByteWriter w;
-  w.U8(static_cast<uint8_t>(kind));
-  if (kind == Kind::kPeerMessage) {
-    w.U32(from).Raw(std::string_view(payload));
-  } else {
-    w.U64(clock_reading).U32(static_cast<uint32_t>(requests.size()));
-    for (const std::string& r : requests) w.LengthPrefixed(std::string_view(r));
-  }
+  w.U8(static_cast<uint8_t>(kind)).U64(clock_reading).U32(static_cast<uint32_t>(requests.size()));
+  for (const std::string& r : requests) w.LengthPrefixed(std::string_view(r));
   return std::string(AsStringView(w.bytes()));
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,9 @@ struct ConsensusInput {
   // Canonical bytes: kind (1 byte), then from (4) and the payload, or the clock reading (8),
   // a count (4) and length-prefixed requests.
   std::string Encode() const;
+  // Encode() of a kPeerMessage input, built straight from the received bytes: this runs
+  // for every consensus message a replica handles, so it makes one allocation and copy.
+  static std::string EncodePeerMessage(uint32_t from, std::string_view payload);
   // INVALID_ARGUMENT for bytes Encode did not make (a corrupt log).
   static absl::StatusOr<ConsensusInput> Decode(const std::string& bytes);
 };

@@ -13,6 +13,7 @@
 #include "replica/store/log_chain.h"
 #include "replica/state/precheck.h"
 #include "replica/state/request_format.h"
+#include "replica/state/state_keys.h"
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "threshold/sealed_share.h"
 #include "transport/log.h"
@@ -21,14 +22,7 @@
 namespace belfry::replica {
 namespace {
 
-// Committed batches live in the replicated state under "b/" + big-endian epoch, so that
-// every correct replica keeps the same ones and catch-up can be served from any of them.
-std::string BatchKey(uint64_t epoch) {
-  ByteWriter w;
-  w.Raw(std::string_view("b/")).U64(epoch);
-  const Bytes& b = w.bytes();
-  return std::string(b.begin(), b.end());
-}
+using state::BatchKey;
 
 // The genesis digest is bound into every batch digest, so into every log head: replicas
 // configured differently can never sign matching replies or checkpoints.
@@ -165,8 +159,6 @@ absl::Status ReplicaCore::Init() {
   }
   // Own checkpoints not yet stable died with this replica's memory of the votes.
   KeepFrozen();
-  BELFRY_ASSIGN_OR_RETURN(std::vector<store::ConsensusInput> logged, store_->ReadConsensusInputs());
-  for (const store::ConsensusInput& in : logged) next_input_sequence_ = std::max(next_input_sequence_, in.sequence + 1);
   BeginStep();
   StartConsensusAt(store_->next_epoch());
   EndStep();
@@ -232,6 +224,8 @@ void ReplicaCore::ReplayConsensusInputs(uint64_t first_epoch) {
   }
   replaying_ = true;
   for (const store::ConsensusInput& record : *logged) {
+    // New inputs go after every kept one, replayed or not.
+    next_input_sequence_ = std::max(next_input_sequence_, record.sequence + 1);
     if (!fatal_.ok()) break;
     if (record.epoch < first_epoch || record.epoch < hb_->next_epoch_to_output()) continue;
     absl::StatusOr<ConsensusInput> in = ConsensusInput::Decode(record.bytes);
@@ -433,11 +427,7 @@ void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, con
     case consensus::epoch::EpochPosition::kInWindow:
       break;
   }
-  ConsensusInput in;
-  in.kind = ConsensusInput::Kind::kPeerMessage;
-  in.from = from;
-  in.payload = payload;
-  LogInput(epoch, in.Encode());
+  LogInput(epoch, ConsensusInput::EncodePeerMessage(from, payload));
   ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
 }
 
@@ -448,11 +438,12 @@ void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, con
 // window reaches it. A Byzantine peer's far-future flood costs at most the bound.
 void ReplicaCore::HoldFutureFrame(uint32_t from, uint64_t epoch, const std::string& payload) {
   FutureFrames& held = future_[from];
-  held.frames.emplace_back(epoch, payload);
+  // A multimap keeps equal epochs in insertion order, so each epoch's frames stay in the
+  // order the link delivered them; the latest epoch's last frame is the first to go.
+  held.frames.emplace_hint(held.frames.end(), epoch, payload);
   held.bytes += payload.size();
-  while (held.bytes > options_.future_frames_bytes_per_peer_max && !held.frames.empty()) {
-    auto latest = std::max_element(held.frames.begin(), held.frames.end(),
-                                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  while (held.bytes > options_.future_frames_bytes_per_peer_max) {
+    auto latest = std::prev(held.frames.end());
     held.dropped_from = std::min(held.dropped_from.value_or(latest->first), latest->first);
     held.bytes -= latest->second.size();
     held.frames.erase(latest);
@@ -463,40 +454,45 @@ void ReplicaCore::HoldFutureFrame(uint32_t from, uint64_t epoch, const std::stri
 void ReplicaCore::DeliverFutureFrames(int64_t now_ms) {
   if (delivering_future_ || replaying_) return;
   delivering_future_ = true;
-  bool progress = true;
-  while (progress && fatal_.ok()) {
-    progress = false;
+  // Passes over the peers until one hands nothing in: a frame from one peer may decide an
+  // epoch and so let in frames of a peer already passed.
+  for (bool delivered = true; delivered && fatal_.ok();) {
+    delivered = false;
     for (auto& [peer, held] : future_) {
-      const uint32_t from = peer;
-      if (held.dropped_from.has_value() &&
-          hb_->Classify(*held.dropped_from) != consensus::epoch::EpochPosition::kBeyondWindow) {
-        // Frames of these epochs were dropped here: ask the peer for them again.
-        pb::PeerMessage join;
-        join.mutable_join_epochs()->set_first_epoch(std::max(*held.dropped_from, hb_->next_epoch_to_output()));
-        held.dropped_from.reset();
-        SendPeer(from, join.SerializeAsString());
-      }
-      for (auto it = held.frames.begin(); it != held.frames.end();) {
-        const consensus::epoch::EpochPosition position = hb_->Classify(it->first);
-        if (position == consensus::epoch::EpochPosition::kBeyondWindow) {
-          ++it;
-          continue;
-        }
-        std::string payload = std::move(it->second);
-        held.bytes -= payload.size();
-        it = held.frames.erase(it);
-        if (position != consensus::epoch::EpochPosition::kInWindow) continue;
-        ++counters_.future_frames_delivered;
-        pb::PeerMessage msg;
-        if (!msg.ParseFromString(payload)) continue;  // parsed once already
-        HandleConsensus(from, msg, payload, now_ms);
-        progress = true;
-        break;  // the window may have moved: look again from the start
-      }
-      if (progress) break;
+      delivered |= DeliverFutureFramesOf(peer, held, now_ms);
     }
   }
   delivering_future_ = false;
+}
+
+bool ReplicaCore::DeliverFutureFramesOf(uint32_t from, FutureFrames& held, int64_t now_ms) {
+  bool delivered = false;
+  if (held.dropped_from.has_value() &&
+      hb_->Classify(*held.dropped_from) != consensus::epoch::EpochPosition::kBeyondWindow) {
+    // Frames of these epochs were dropped here: ask the peer for them again.
+    pb::PeerMessage join;
+    join.mutable_join_epochs()->set_first_epoch(std::max(*held.dropped_from, hb_->next_epoch_to_output()));
+    held.dropped_from.reset();
+    SendPeer(from, join.SerializeAsString());
+  }
+  // Oldest epochs first. Handing one in may move the window further (an epoch decides),
+  // which only lets more of the following frames in; it never puts a frame already
+  // passed back beyond the window.
+  while (!held.frames.empty() && fatal_.ok()) {
+    auto first = held.frames.begin();
+    const consensus::epoch::EpochPosition position = hb_->Classify(first->first);
+    if (position == consensus::epoch::EpochPosition::kBeyondWindow) break;
+    std::string payload = std::move(first->second);
+    held.bytes -= payload.size();
+    held.frames.erase(first);
+    if (position != consensus::epoch::EpochPosition::kInWindow) continue;  // decided meanwhile
+    ++counters_.future_frames_delivered;
+    delivered = true;
+    pb::PeerMessage msg;
+    if (!msg.ParseFromString(payload)) continue;  // parsed once already
+    HandleConsensus(from, msg, payload, now_ms);
+  }
+  return delivered;
 }
 
 void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {

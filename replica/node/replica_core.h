@@ -382,13 +382,16 @@ class ReplicaCore {
   int step_depth_ = 0;
   std::vector<std::pair<uint32_t, std::string>> held_sends_;
   bool held_consensus_ = false;
-  // Beyond-window consensus frames by peer, in arrival order (bounded in bytes).
+  // Beyond-window consensus frames by peer, by epoch, each epoch's in arrival order
+  // (bounded in bytes; the latest epochs' frames go first).
   struct FutureFrames {
-    std::deque<std::pair<uint64_t, std::string>> frames;
+    std::multimap<uint64_t, std::string> frames;
     uint64_t bytes = 0;
     std::optional<uint64_t> dropped_from;  // the first epoch a dropped frame belonged to
   };
   std::map<uint32_t, FutureFrames> future_;
+  // Hands in `from`'s held frames now inside the window; true if it handed in any.
+  bool DeliverFutureFramesOf(uint32_t from, FutureFrames& held, int64_t now_ms);
   bool delivering_future_ = false;
   std::map<uint32_t, int64_t> last_fetch_served_ms_;
   std::string genesis_digest_;

@@ -28,6 +28,16 @@ inline constexpr std::string_view kServiceStatePrefixes[] = {kUserPrefix, kSessi
                                                              kDocMetaPrefix, kDocContentPrefix, kLabelPrefix,
                                                              "m/"};
 
+// The replica keeps its committed batches in the replicated state too, so that every
+// correct replica holds the same ones and catch-up can be served by any of them:
+// "b/" + big-endian epoch -> StoredBatch (replica/node/replica_core.cc).
+inline constexpr std::string_view kBatchPrefix = "b/";
+inline std::string BatchKey(uint64_t epoch) {
+  ByteWriter w;
+  w.Raw(kBatchPrefix).U64(epoch);
+  return std::string(AsStringView(w.bytes()));
+}
+
 inline std::string UserKey(std::string_view uid) { return std::string(kUserPrefix).append(uid); }
 inline std::string SessionKey(ByteSpan session_public_key) {
   return std::string(kSessionPrefix).append(AsStringView(session_public_key));

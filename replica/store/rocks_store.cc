@@ -561,7 +561,10 @@ absl::Status RocksStore::AppendConsensusInputs(const std::vector<ConsensusInput>
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, &batch), "writing consensus inputs");
+  BELFRY_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "writing consensus inputs"));
+  absl::MutexLock lock(&mu_);
+  for (const ConsensusInput& in : inputs) input_keys_.emplace(in.epoch, in.sequence);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<ConsensusInput>> RocksStore::ReadConsensusInputs() const {
@@ -583,13 +586,22 @@ absl::StatusOr<std::vector<ConsensusInput>> RocksStore::ReadConsensusInputs() co
     out.push_back(std::move(in));
   }
   BELFRY_RETURN_IF_ERROR(FromRocks(it->status(), "reading consensus inputs"));
+  absl::MutexLock lock(&mu_);
+  for (const ConsensusInput& in : out) input_keys_.emplace(in.epoch, in.sequence);
   return out;
 }
 
 absl::Status RocksStore::PruneConsensusInputsBefore(uint64_t epoch) {
-  const std::string from(1, kRocksInputPrefix);
-  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), from, InputKey(epoch, 0)),
-                   "pruning consensus inputs");
+  rocksdb::WriteBatch batch;
+  absl::MutexLock lock(&mu_);
+  const auto end = input_keys_.lower_bound({epoch, 0});
+  if (end == input_keys_.begin()) return absl::OkStatus();
+  for (auto it = input_keys_.begin(); it != end; ++it) {
+    BELFRY_RETURN_IF_ERROR(FromRocks(batch.Delete(InputKey(it->first, it->second)), "preparing the input pruning"));
+  }
+  BELFRY_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "pruning consensus inputs"));
+  input_keys_.erase(input_keys_.begin(), end);
+  return absl::OkStatus();
 }
 
 absl::Status RocksStore::PutMeta(std::string_view name, std::string_view value) {

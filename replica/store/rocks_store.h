@@ -16,6 +16,7 @@
 #define BELFRY_REPLICA_STORE_ROCKS_STORE_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -113,6 +114,10 @@ class RocksStore final : public Store {
   mutable absl::Mutex mu_;
   pb::ChainTip tip_ ABSL_GUARDED_BY(mu_);
   pb::ChainBase base_ ABSL_GUARDED_BY(mu_);
+  // The consensus input keys kept, as (epoch, sequence): pruning deletes them one by one.
+  // A range deletion per committed epoch would leave a range tombstone per epoch in the
+  // same key space as the state, which every state read then has to step over.
+  mutable std::set<std::pair<uint64_t, uint64_t>> input_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace belfry::store

@@ -152,7 +152,8 @@ class Store : public state::StateReader {
   // Appends `inputs` in one atomic, synced write. Their sequence numbers must be larger
   // than every kept one.
   virtual absl::Status AppendConsensusInputs(const std::vector<ConsensusInput>& inputs) = 0;
-  // Every kept input, ordered by (epoch, sequence).
+  // Every kept input, ordered by (epoch, sequence). Called at start-up, before the first
+  // PruneConsensusInputsBefore: an implementation may learn there what it has to prune.
   virtual absl::StatusOr<std::vector<ConsensusInput>> ReadConsensusInputs() const = 0;
   // Drops the inputs of epochs before `epoch`. Need not be synced: a replay skips inputs
   // of committed epochs anyway.

@@ -7,26 +7,16 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "proto/replica.pb.h"
+#include "replica/state/state_keys.h"
 
 namespace belfry::byzantine {
-namespace {
-
-// The key ReplicaCore stores committed batches under ("b/" + big-endian epoch).
-std::string BatchKey(uint64_t epoch) {
-  ByteWriter w;
-  w.Raw(std::string_view("b/")).U64(epoch);
-  const Bytes& b = w.bytes();
-  return std::string(b.begin(), b.end());
-}
-
-}  // namespace
 
 absl::Status RequestLeak::Poll(const store::Store& store) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return absl::InternalError(absl::StrCat("leak folder ", dir_, ": ", ec.message()));
   for (; next_epoch_ < store.next_epoch(); ++next_epoch_) {
-    BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store.Get(BatchKey(next_epoch_)));
+    BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store.Get(state::BatchKey(next_epoch_)));
     if (!bytes.has_value()) continue;  // pruned, or installed by state transfer
     pb::StoredBatch batch;
     if (!batch.ParseFromString(*bytes)) continue;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "test/config/test_cluster.h"
 
 namespace belfry::config {
 namespace {
@@ -14,20 +15,10 @@ namespace {
 const std::string kKey(64, 'a');
 
 pb::ClusterConfig ValidProto(uint32_t n, uint32_t f) {
-  pb::ClusterConfig p;
-  p.set_cluster_id("c0ffee");
-  p.set_f(f);
-  p.set_ca_cert_file("ca.crt");
-  for (uint32_t i = 0; i < n; ++i) {
-    pb::ReplicaEndpoint* r = p.add_replicas();
-    r->set_id(i);
-    r->set_name(absl::StrCat("replica-", i));
-    r->set_host("127.0.0.1");
-    r->set_peer_port(7000 + 2 * i);
-    r->set_client_port(7001 + 2 * i);
-    // Distinct per replica: a key listed twice is refused.
-    r->set_reply_public_key_hex(std::string(kKey).replace(0, 2, absl::StrCat(10 + i)));
-  }
+  // Distinct per replica: a key listed twice is refused.
+  std::vector<std::string> reply_keys;
+  for (uint32_t i = 0; i < n; ++i) reply_keys.push_back(std::string(kKey).replace(0, 2, absl::StrCat(10 + i)));
+  pb::ClusterConfig p = testing::ClusterProto("c0ffee", f, reply_keys);
   for (pb::ThresholdPublicKeys* k : {p.mutable_coin_keys(), p.mutable_encryption_keys()}) {
     k->set_threshold(f + 1);
     k->set_public_key_hex(kKey);

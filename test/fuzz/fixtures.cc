@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/rng.h"
 #include "config/threshold_keys.h"
+#include "test/config/test_cluster.h"
 
 namespace belfry::fuzz {
 
@@ -84,19 +85,9 @@ std::string SignAsReplica(uint32_t id, ByteSpan message) {
 
 const config::ClusterConfig& Cluster() {
   static const config::ClusterConfig* cluster = [] {
-    pb::ClusterConfig p;
-    p.set_cluster_id(std::string(kClusterId));
-    p.set_f(kF);
-    p.set_ca_cert_file("ca.crt");
-    for (uint32_t i = 0; i < kN; ++i) {
-      pb::ReplicaEndpoint* r = p.add_replicas();
-      r->set_id(i);
-      r->set_name(absl::StrCat("replica-", i));
-      r->set_host("127.0.0.1");
-      r->set_peer_port(7000 + 2 * i);
-      r->set_client_port(7001 + 2 * i);
-      r->set_reply_public_key_hex(ToHex(ReplyKey(i).pk));
-    }
+    std::vector<std::string> reply_keys;
+    for (uint32_t i = 0; i < kN; ++i) reply_keys.push_back(ToHex(ReplyKey(i).pk));
+    pb::ClusterConfig p = config::testing::ClusterProto(std::string(kClusterId), kF, reply_keys);
     *p.mutable_coin_keys() = config::PublicKeySetToConfig(CoinPublicKeys());
     *p.mutable_encryption_keys() = config::PublicKeySetToConfig(Tdh2PublicKeys());
     absl::StatusOr<config::ClusterConfig> parsed =

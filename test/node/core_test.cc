@@ -22,6 +22,7 @@
 #include "config/genesis.h"
 #include "replica/node/consensus_inputs.h"
 #include "replica/node/replica_core.h"
+#include "replica/state/state_keys.h"
 #include "replica/store/memory_store.h"
 #include "test/fuzz/fixtures.h"
 #include "test/pki/test_ca.h"
@@ -416,10 +417,8 @@ TEST_CASE("a replica that committed an epoch the others then decided otherwise g
   pb::StoredBatch stored;
   stored.set_epoch(next);
   stored.set_consensus_time_ms(s.last_consensus_time_ms() + 1);
-  ByteWriter key;
-  key.Raw(std::string_view("b/")).U64(next);
   state::WriteSet writes;
-  writes.Put(std::string(AsStringView(key.bytes())), stored.SerializeAsString());
+  writes.Put(state::BatchKey(next), stored.SerializeAsString());
   store::Digest batch_digest{};
   batch_digest.fill(0x42);
   REQUIRE(s.CommitEpoch(next, stored.consensus_time_ms(), writes, batch_digest).ok());

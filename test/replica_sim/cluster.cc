@@ -11,6 +11,7 @@
 #include "config/threshold_keys.h"
 #include "consensus/threshold_coin.h"
 #include "pki/issuer.h"
+#include "test/config/test_cluster.h"
 #include "threshold/keys.h"
 #include "threshold/tdh2.h"
 
@@ -72,20 +73,9 @@ const config::ClusterConfig& SimCluster(uint32_t n) {
   auto it = cache->find(n);
   if (it != cache->end()) return *it->second;
   BELFRY_CHECK(n == 4 || n == 7);
-  pb::ClusterConfig p;
-  p.set_cluster_id(absl::StrCat("sim-cluster-", n));
-  p.set_f((n - 1) / 3);
-  p.set_ca_cert_file("ca.crt");
-  for (uint32_t i = 0; i < n; ++i) {
-    pb::ReplicaEndpoint* r = p.add_replicas();
-    r->set_id(i);
-    r->set_name(absl::StrCat("replica-", i));
-    r->set_host("127.0.0.1");
-    r->set_peer_port(7000 + 2 * i);
-    r->set_client_port(7001 + 2 * i);
-    const replica::ReplySigner signer = replica::ReplySigner::FromSeed(ReplySeed(n, i));
-    r->set_reply_public_key_hex(ToHex(signer.public_key()));
-  }
+  std::vector<std::string> reply_keys;
+  for (uint32_t i = 0; i < n; ++i) reply_keys.push_back(ToHex(replica::ReplySigner::FromSeed(ReplySeed(n, i)).public_key()));
+  pb::ClusterConfig p = config::testing::ClusterProto(absl::StrCat("sim-cluster-", n), (n - 1) / 3, reply_keys);
   *p.mutable_coin_keys() = config::PublicKeySetToConfig(DealtFor(n).coin.public_keys);
   *p.mutable_encryption_keys() = config::PublicKeySetToConfig(DealtFor(n).tdh2.public_keys);
   pb::Limits* l = p.mutable_limits();
