@@ -31,11 +31,14 @@ test-sanitize: deps
 	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# 10,000 seeded simulator runs across N, schedulers and Byzantine strategies (test/sim).
+# 10,000 seeded runs of the consensus simulator (test/sim) across N, schedulers and
+# Byzantine strategies, then 10,000 of the whole-replica simulator (test/replica_sim)
+# across its fault mix.
 sim-long: build
 	$(BUILD_DIR)/test/sim/belfry-sim --matrix --seed 1 --seeds 10000
+	$(BUILD_DIR)/test/replica_sim/belfry-replica-sim --matrix --seed 1 --seeds 10000 --scenario mix
 
-# The whole-replica simulator (test/replica_sim): 10,000 seeds of the fault mix.
+# The whole-replica simulator's part of sim-long alone.
 sim-replica-long: build
 	$(BUILD_DIR)/test/replica_sim/belfry-replica-sim --matrix --seed 1 --seeds 10000 --scenario mix
 

@@ -77,6 +77,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
          s.core.state_transfers_started);
   Single(out, "belfry_state_transfers_completed_total", kCounter, "State transfers verified and installed.",
          s.core.state_transfers_completed);
+  Single(out, "belfry_state_transfers_overtaken_total", kCounter,
+         "State transfers abandoned because consensus committed past their checkpoint first.",
+         s.core.state_transfers_overtaken);
   Single(out, "belfry_state_transfer_source_failures_total", kCounter,
          "State transfer sources replaced: silent, gave up, or sent state that failed verification.",
          s.core.state_transfer_source_failures);

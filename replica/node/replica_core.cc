@@ -800,6 +800,7 @@ CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const
 
 void ReplicaCore::OnCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms) {
   if (!fatal_.ok()) return;
+  last_now_ms_ = now_ms;
   BeginStep();
   HandleCheckedFrame(connection, std::move(checked), now_ms);
   EndStep();
@@ -906,8 +907,14 @@ void ReplicaCore::RejectOverloaded(uint64_t connection, const std::string& reque
 
 bool ReplicaCore::PeersAhead() const {
   uint32_t ahead = 0;
-  for (const auto& [peer, epoch] : beyond_window_) {
-    if (hb_->Classify(epoch) == consensus::epoch::EpochPosition::kBeyondWindow) ++ahead;
+  for (uint32_t peer = 0; peer < config_.n(); ++peer) {
+    auto beyond = beyond_window_.find(peer);
+    auto joined = joined_at_.find(peer);
+    if ((beyond != beyond_window_.end() &&
+         hb_->Classify(beyond->second) == consensus::epoch::EpochPosition::kBeyondWindow) ||
+        (joined != joined_at_.end() && joined->second > store_->next_epoch())) {
+      ++ahead;
+    }
   }
   return ahead >= config_.f() + 1;
 }
@@ -1313,6 +1320,7 @@ void ReplicaCore::StartTransfer(const pb::CheckpointCertificate& cert, int64_t n
   Transfer t;
   t.cert = cert;
   t.source_started_ms = now_ms;
+  t.going_back = diverged_ || cert.epoch() < store_->next_epoch();
   // A signer (signers hold that state), starting one further on with every transfer, so
   // a source that stalls one transfer is not the first one asked in the next.
   t.source = self_;
@@ -1440,6 +1448,22 @@ void ReplicaCore::HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, i
 
 void ReplicaCore::FinishTransfer(int64_t now_ms) {
   const pb::CheckpointCertificate cert = transfer_->cert;
+  if (!transfer_->going_back && store_->next_epoch() > cert.epoch()) {
+    // Consensus carried this replica past the checkpoint while the state came in (its
+    // epochs went on deciding). Installing it now would take the store back to epochs
+    // whose logged consensus inputs are pruned already, and the consensus instance rebuilt
+    // there would propose and vote in them again, differently. Its own log is good: keep
+    // it. (A replica whose log or state is not the cluster's goes back on purpose.)
+    transport::LogLine(transport::LogLevel::kInfo, "replica", "state_transfer_overtaken")
+        .Add("checkpoint_epoch", cert.epoch())
+        .Add("next_epoch", store_->next_epoch());
+    ++counters_.state_transfers_overtaken;
+    transfer_.reset();
+    want_transfer_ = false;
+    absl::Status cleared = store_->ClearStaging();
+    if (!cleared.ok()) Fail(std::move(cleared));
+    return;
+  }
   store::Digest head{};
   std::copy(cert.log_head().begin(), cert.log_head().end(), head.begin());
   absl::Status installed = store_->InstallStaged(cert.epoch() + 1, head, cert.consensus_time_ms());
@@ -1526,12 +1550,20 @@ void ReplicaCore::ReopenServedCheckpoint() {
 // ---- late joiners ----
 
 void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t now_ms) {
-  // Bounded: a join for the same or an earlier epoch is served once per interval, so a
-  // faulty peer cannot turn small messages into the whole window's traffic again and
-  // again; a later first epoch (the peer caught up further) is served at once.
-  // Every join waits a quarter interval after the last one served (a later first epoch
-  // is no licence to come back at once: otherwise a rising first epoch would buy the
-  // whole window's traffic again and again).
+  // A peer that (re)starts consensus after epochs this replica has not committed has
+  // committed them. In an idle cluster nothing else may ever show this replica that it
+  // is behind (no epoch runs, so no frame arrives beyond its window), and the peers that
+  // restarted no longer hold the consensus state of those epochs. f+1 such peers, as for
+  // frames beyond the window, so that one faulty peer cannot make it fetch.
+  joined_at_[from] = join.first_epoch();
+  if (join.first_epoch() > store_->next_epoch() && PeersAhead()) {
+    behind_ = true;
+    RequestCatchUp(now_ms);
+  }
+  // Bounded: a join for the same or an earlier epoch is served once per interval, and
+  // every join waits a quarter interval after the last one served, so a faulty peer
+  // cannot turn small messages into the whole window's traffic again and again (a rising
+  // first epoch buys nothing).
   JoinServed& last = last_join_served_[from];
   const bool too_soon = now_ms - last.at_ms < options_.join_interval_ms / 4 ||
                         (join.first_epoch() <= last.first_epoch && now_ms - last.at_ms < options_.join_interval_ms);

@@ -120,6 +120,7 @@ struct CoreCounters {
   uint64_t stable_checkpoint_epoch = 0;    // the latest (0 with none)
   uint64_t state_transfers_started = 0;
   uint64_t state_transfers_completed = 0;
+  uint64_t state_transfers_overtaken = 0;   // abandoned: consensus committed past the checkpoint first
   uint64_t state_transfer_source_failures = 0;  // a source timed out, gave up or sent bad state
   uint64_t state_chunks_served = 0;
   uint64_t state_divergences = 0;          // own digest differed from a stable checkpoint
@@ -304,8 +305,8 @@ class ReplicaCore {
   void RejectOverloaded(uint64_t connection, const std::string& request_id, const char* reason,
                         const std::string& message);
   // Whether f+1 peers (so at least one correct one) sent messages for epochs beyond this
-  // replica's window: only then is it behind. One Byzantine peer's far-future messages
-  // alone must not make it fetch, nor report itself not ready.
+  // replica's window, or joined consensus after its last committed epoch: only then is it
+  // behind. One Byzantine peer alone must not make it fetch, nor report itself not ready.
   bool PeersAhead() const;
   void Fail(absl::Status status);
   void RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail);
@@ -398,6 +399,8 @@ class ReplicaCore {
   bool behind_ = false;
   // Peer -> the latest epoch beyond the window it sent a message for (at most N-1 entries).
   std::map<uint32_t, uint64_t> beyond_window_;
+  // Peer -> the first epoch of its latest JoinEpochs (at most N-1 entries).
+  std::map<uint32_t, uint64_t> joined_at_;
   uint32_t fetches_without_progress_ = 0;  // stop asking once peers have nothing newer
   int64_t last_fetch_ms_ = 0;
 
@@ -430,6 +433,9 @@ class ReplicaCore {
     std::set<uint32_t> failed;     // sources that timed out, gave up or sent bad state
     int64_t last_request_ms = 0;
     int64_t source_started_ms = 0;  // for state_transfer_deadline_ms
+    // Started to go back on purpose (this replica's log or state is not the cluster's),
+    // not to catch up to a checkpoint ahead of it.
+    bool going_back = false;
     uint64_t entries = 0;
     uint64_t bytes = 0;
   };

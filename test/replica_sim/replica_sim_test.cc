@@ -82,5 +82,24 @@ TEST_CASE("finding 4: catch-up compares the log head before it commits", "[repli
   for (uint64_t seed : {5, 8, 13}) RunSeeds("finding4", seed, 1);
 }
 
+// Found by the 10,000-seed run on e46dc91 (mix seed 723): replica 1, paused and then cut
+// off, missed the end of epoch 10; replicas 0 and 3 had committed it and then restarted,
+// dropping its consensus state, and the cluster went idle. Nothing showed replica 1 it
+// was behind (no frame beyond its window ever came), so it stayed one epoch back for
+// good. Peers rejoining after its last epoch (JoinEpochs) now count as peers ahead.
+TEST_CASE("a replica left one epoch behind in an idle cluster catches up", "[replica_sim][idle]") {
+  RunSeeds("mix", 723, 1);
+}
+
+// Found by the 10,000-seed run (mix seed 19, N=7): replica 3, back from a pause, started
+// a state transfer to checkpoint 7, and consensus committed epochs 7 and 8 while the
+// state came in. Installing the transfer then took the store back to epoch 8, whose
+// logged inputs were pruned at its commit; the rebuilt consensus proposed in epoch 8
+// again, differently ("correct replica 3 equivocated: two different 3/e8/i3/VAL"). A
+// transfer overtaken by consensus is now abandoned.
+TEST_CASE("a state transfer overtaken by consensus never takes the store back", "[replica_sim][transfer]") {
+  RunSeeds("mix", 19, 1);
+}
+
 }  // namespace
 }  // namespace belfry::rsim

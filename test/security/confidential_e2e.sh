@@ -30,6 +30,14 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
+# until_true COMMAND...: waits for an event, checking every 0.1 s. The 60 s bound only
+# turns a hang into a failure; no outcome depends on how soon the event comes.
+until_true() { for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done; return 1; }
+# Replica $1's value of series $2 (metrics port base + 3r + 2, as belfry-setup lays out).
+metric() {
+  { curl -fsS --max-time 5 "http://127.0.0.1:$((BASE_PORT + 3 * $1 + 2))/metrics" || true; } |
+    awk -v s="$2" '$1 == s { print $2; found=1 } END { if (!found) print 0 }'
+}
 
 # A value no correct component may ever hand to the wrong party.
 CANARY="canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -41,10 +49,8 @@ mkdir -p "$CLUSTER/data/replica-3" "$CLUSTER/logs" "$LEAKS"
 "$BIN/belfry-replica-byzantine" --config "$CLUSTER/cluster.conf" --id 3 --data "$CLUSTER/data/replica-3" \
   --byzantine leak-requests --leak-dir "$LEAKS" > "$CLUSTER/logs/replica-3.log" 2>&1 &
 BYZ_PID=$!
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$((BASE_PORT + 3 * 3 + 1))") 2>/dev/null && break
-  sleep 0.1
-done
+client_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$((BASE_PORT + 3 * 3 + 1))") 2>/dev/null; }
+until_true client_port_open || fail "the faulty replica's client port never opened"
 
 step "alice checks in a confidential document, checks it out, logs out"
 for u in alice bob carol; do "$BIN/belfry" login "$u" --key "$CLUSTER/users/$u/$u.key" >/dev/null; done
@@ -54,13 +60,9 @@ printf '%s\n' "$CANARY: the merger terms" > "$WORK/secret.txt"
 cmp -s "$WORK/secret.txt" "$WORK/alice.out" || fail "alice cannot read her own document"
 echo "  alice read it back"
 # The faulty replica leaks the checkout once it has ordered it.
+leaked() { request=$("$THIEF" find --leaks "$LEAKS" --doc merger | head -1); [ -n "$request" ]; }
 request=""
-for _ in $(seq 1 100); do
-  request=$("$THIEF" find --leaks "$LEAKS" --doc merger | head -1)
-  [ -n "$request" ] && break
-  sleep 0.1
-done
-[ -n "$request" ] || fail "the faulty replica did not leak alice's checkout"
+until_true leaked || fail "the faulty replica did not leak alice's checkout"
 echo "  the faulty replica leaked alice's checkout: $(basename "$request")"
 
 replay() {  # NAME CERT KEY: replays alice's checkout as that identity; fails if it decrypts
@@ -91,9 +93,14 @@ echo "  no plaintext"
 
 step "3. carol, revoked, replays alice's checkout"
 "$BIN/belfry-setup" revoke --dir "$CLUSTER" --user carol >/dev/null
+RELOADS='belfry_credential_reloads_total{result="ok"}'
+declare -a reloads_before
+for r in 0 1 2 3; do reloads_before[$r]=$(metric "$r" "$RELOADS"); done
 for r in 0 1 2; do kill -HUP "$(cat "$CLUSTER/run/replica-$r.pid")"; done
 kill -HUP "$BYZ_PID"
-sleep 1
+# The replay must meet the new CRL everywhere: wait until every replica has reloaded.
+all_reloaded() { local r; for r in 0 1 2 3; do [ "$(metric "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
+until_true all_reloaded || fail "a replica did not reload its credentials"
 out=$(replay carol "$CLUSTER/users/carol/carol.crt" "$CLUSTER/users/carol/carol.key")
 echo "$out" | grep -v '^ts=' | sed 's/^/    /'
 echo "$out" | grep -q 'reply OK' && fail "a replica sent the revoked carol alice's reply"
