@@ -118,8 +118,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
          "Beyond-window frames handed to consensus once the window reached them.", s.core.future_frames_delivered);
   Single(out, "belfry_fetches_refused_total", kCounter, "FetchEpochs over the per-peer rate, not answered.",
          s.core.fetches_refused);
-  Single(out, "belfry_joins_refused_total", kCounter, "JoinEpochs over the per-peer rate, not answered.",
-         s.core.joins_refused);
+  Single(out, "belfry_joins_deferred_total", kCounter,
+         "JoinEpochs within the per-peer interval of the last one served, answered once it is over.",
+         s.core.joins_deferred);
   Single(out, "belfry_catchup_records_refused_total", kCounter,
          "Catch-up records refused over the per-peer byte bound.", s.core.catchup_records_refused);
   Single(out, "belfry_catchup_bytes", kGauge, "Bytes of catch-up records held.", s.core.catchup_bytes_held);

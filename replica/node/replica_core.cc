@@ -933,6 +933,7 @@ void ReplicaCore::OnTick(int64_t now_ms) {
     ReplaceTransferSource(now_ms, "timeout");
   }
   if (behind_) RequestCatchUp(now_ms);
+  ServeDeferredJoins(now_ms);
   MaybePropose(now_ms);
   EndStep();
 }
@@ -1560,26 +1561,42 @@ void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t 
     behind_ = true;
     RequestCatchUp(now_ms);
   }
-  // Bounded: a join for the same or an earlier epoch is served once per interval, and
-  // every join waits a quarter interval after the last one served, so a faulty peer
-  // cannot turn small messages into the whole window's traffic again and again (a rising
-  // first epoch buys nothing).
+  // Bounded: one join per peer is served per interval; one that comes sooner is deferred,
+  // never dropped (the peer counts on it: it asks only when it (re)starts consensus), and
+  // a deferred one is replaced by the next, keeping the earlier first epoch. So a faulty
+  // peer's flood of joins, rising first epochs or not, costs one resend per interval.
   JoinServed& last = last_join_served_[from];
-  const bool too_soon = now_ms - last.at_ms < options_.join_interval_ms / 4 ||
-                        (join.first_epoch() <= last.first_epoch && now_ms - last.at_ms < options_.join_interval_ms);
-  if (too_soon) {
-    ++counters_.joins_refused;
+  if (now_ms - last.at_ms < options_.join_interval_ms) {
+    ++counters_.joins_deferred;
+    deferred_joins_[from] = std::min(deferred_joins_.count(from) != 0 ? deferred_joins_[from] : UINT64_MAX,
+                                     join.first_epoch());
     return;
   }
-  last = JoinServed{join.first_epoch(), now_ms};
+  ServeJoin(from, join.first_epoch(), now_ms);
+}
+
+void ReplicaCore::ServeDeferredJoins(int64_t now_ms) {
+  for (auto it = deferred_joins_.begin(); it != deferred_joins_.end();) {
+    if (now_ms - last_join_served_[it->first].at_ms < options_.join_interval_ms) {
+      ++it;
+      continue;
+    }
+    const auto [from, first_epoch] = *it;
+    it = deferred_joins_.erase(it);
+    ServeJoin(from, first_epoch, now_ms);
+  }
+}
+
+void ReplicaCore::ServeJoin(uint32_t from, uint64_t first_epoch, int64_t now_ms) {
+  last_join_served_[from] = JoinServed{first_epoch, now_ms};
   ++counters_.joins_served;
-  if (join.first_epoch() < store_->next_epoch()) {
+  if (first_epoch < store_->next_epoch()) {
     // It joins epochs we already committed: it is behind. Our records of them, with f+1
     // other replicas' matching ones, let it catch up at once, even when the cluster is
     // idle or its peers are still within its window (then nothing else would tell it).
-    ServeEpochs(from, join.first_epoch(), options_.fetch_epochs_max);
+    ServeEpochs(from, first_epoch, options_.fetch_epochs_max);
   }
-  for (auto it = sent_log_.lower_bound(join.first_epoch()); it != sent_log_.end(); ++it) {
+  for (auto it = sent_log_.lower_bound(first_epoch); it != sent_log_.end(); ++it) {
     for (const auto& [target, bytes] : it->second) {
       if (target.Contains(from)) {
         SendPeer(from, bytes);

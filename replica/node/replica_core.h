@@ -143,7 +143,7 @@ struct CoreCounters {
   uint64_t future_frames_dropped = 0;           // over the per-peer byte bound
   uint64_t future_frames_delivered = 0;         // handed in once the window reached them
   uint64_t fetches_refused = 0;                 // FetchEpochs over the per-peer rate
-  uint64_t joins_refused = 0;                   // JoinEpochs over the per-peer rate
+  uint64_t joins_deferred = 0;                  // JoinEpochs within the per-peer interval, served later
   uint64_t catchup_records_refused = 0;         // over the per-peer byte bound
   uint64_t catchup_bytes_held = 0;              // gauge
   uint64_t catchup_head_mismatches = 0;         // f+1 records whose head our execution missed
@@ -449,6 +449,11 @@ class ReplicaCore {
     int64_t at_ms = INT64_MIN / 2;
   };
   std::map<uint32_t, JoinServed> last_join_served_;
+  // Peer -> the first epoch of a join that came within join_interval_ms of the last one
+  // served; served by OnTick once the interval is over (at most N-1 entries).
+  std::map<uint32_t, uint64_t> deferred_joins_;
+  void ServeJoin(uint32_t from, uint64_t first_epoch, int64_t now_ms);
+  void ServeDeferredJoins(int64_t now_ms);
   absl::Status fatal_;
   CoreCounters counters_;
 };
