@@ -92,7 +92,8 @@ class Point {
   Point Sub(const Point& other) const;
   bool IsIdentity() const;
   // Overwrites the point with the identity, for the few points that are secret (the
-  // shared value h^r that masks a TDH2 key). Other points are public and never wiped.
+  // shared value h^r that masks a TDH2 key, decryption shares and their partial
+  // combinations). Other points are public and never wiped.
   void Wipe();
 
   const std::array<uint8_t, kPointBytes>& bytes() const { return bytes_; }

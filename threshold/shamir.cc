@@ -80,8 +80,15 @@ absl::StatusOr<Point> InterpolateInExponentAtZero(std::span<const uint32_t> indi
     return MakeError(ThresholdError::kMalformed, "indices and values differ in number");
   }
   BELFRY_ASSIGN_OR_RETURN(const std::vector<Scalar> lambdas, LagrangeCoefficientsAtZero(indices));
+  // Interpolating decryption shares gives the secret point that unmasks a TDH2 key, and
+  // every partial sum is a step towards it: each term is wiped once added (the sum is
+  // overwritten in place; the caller wipes the result).
   Point acc;
-  for (size_t k = 0; k < values.size(); ++k) acc = acc.Add(values[k].Mul(lambdas[k]));
+  for (size_t k = 0; k < values.size(); ++k) {
+    Point term = values[k].Mul(lambdas[k]);
+    acc = acc.Add(term);
+    term.Wipe();
+  }
   return acc;
 }
 

@@ -249,7 +249,11 @@ absl::StatusOr<SymmetricKey> CombineDecryptionShares(const PublicKeySet& keys, c
     indices.push_back(s.index);
     values.push_back(s.value);
   }
-  BELFRY_ASSIGN_OR_RETURN(Point shared, internal::CombineInExponent(keys, indices, values));
+  absl::StatusOr<Point> combined = internal::CombineInExponent(keys, indices, values);
+  for (Point& v : values) v.Wipe();  // copies of the shares: f+1 of them open the key
+  BELFRY_RETURN_IF_ERROR(combined.status());
+  Point shared = *combined;
+  combined->Wipe();
   std::array<uint8_t, kSymmetricKeyBytes> plain = KeyMask(shared);
   shared.Wipe();
   for (size_t k = 0; k < plain.size(); ++k) plain[k] ^= ct.masked_key[k];

@@ -226,15 +226,16 @@ absl::StatusOr<std::string> OpenConfidential(const std::string& cluster_id,
   Bytes label;
   BELFRY_ASSIGN_OR_RETURN(threshold::Ciphertext ciphertext,
                           CheckedCiphertext(cluster_id, keys, result, &label));
-  const std::vector<threshold::DecryptionShare> good =
-      ValidShares(keys, ciphertext, shares, faults);
+  std::vector<threshold::DecryptionShare> good = ValidShares(keys, ciphertext, shares, faults);
   if (good.size() < keys.threshold()) {
+    for (threshold::DecryptionShare& s : good) s.value.Wipe();
     return MakeError(ErrorKind::kIntegrity,
                      absl::StrCat("only ", good.size(), " valid decryption shares arrived; ",
                                   keys.threshold(), " are needed to decrypt"));
   }
   absl::StatusOr<threshold::SymmetricKey> combined =
       threshold::CombineDecryptionShares(keys, ciphertext, good);
+  for (threshold::DecryptionShare& s : good) s.value.Wipe();  // f+1 of them open the key
   if (!combined.ok()) {
     return MakeError(ErrorKind::kIntegrity, absl::StrCat("decryption shares do not combine: ",
                                                          combined.status().message()));
