@@ -282,13 +282,18 @@ class Client::Impl final : public client::internal::LinkListener {
   std::vector<ReplicaState> QueryStatus(std::chrono::milliseconds timeout) {
     std::lock_guard<std::mutex> query_lock(status_query_mu_);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // A fresh nonce per query: a status answers this query only (a recorded one replayed
+    // by a man in the middle of a broken link, or by a faulty relay, does not verify).
+    std::string nonce(wire::kStatusNonceBytesMin, '\0');
+    CryptoRng().Fill(std::span<uint8_t>(reinterpret_cast<uint8_t*>(nonce.data()), nonce.size()));
     pb::ClientFrame query;
-    query.set_status_query(true);
+    query.set_status_query(nonce);
     const std::string frame = query.SerializeAsString();
     {
       std::lock_guard<std::mutex> lock(status_mu_);
       statuses_.clear();
       status_faults_.clear();
+      status_nonce_ = nonce;
     }
     std::map<uint32_t, std::chrono::steady_clock::time_point> last_sent;
     for (;;) {
@@ -413,6 +418,9 @@ class Client::Impl final : public client::internal::LinkListener {
         !client::internal::VerifyReplicaSignature(config_, replica, statement,
                                                   status.signature())) {
       status_faults_[replica] = "sent a status with an invalid signature";
+    } else if (status.cluster_id() != config_.cluster_id() || status_nonce_.empty() ||
+               !ConstantTimeEquals(AsBytes(status.nonce()), AsBytes(status_nonce_))) {
+      status_faults_[replica] = "sent a status for another cluster or another query";
     } else {
       statuses_[replica] = status;
     }
@@ -578,6 +586,7 @@ class Client::Impl final : public client::internal::LinkListener {
   uint32_t in_flight_max_ = 1;
 
   std::mutex status_query_mu_;  // one QueryStatus at a time
+  std::string status_nonce_;    // the running query's nonce (under status_mu_)
   std::mutex status_mu_;
   std::condition_variable status_cv_;
   std::map<uint32_t, pb::ReplicaStatus> statuses_;

@@ -9,7 +9,7 @@ namespace {
 
 constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
 constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
-constexpr absl::string_view kStatusDomain = "belfry/status/v1";
+constexpr absl::string_view kStatusDomain = "belfry/status/v2";
 constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
 constexpr absl::string_view kCheckpointDomain = "belfry/checkpoint/v1";
 
@@ -45,6 +45,8 @@ Bytes RejectionStatement(uint32_t replica, ByteSpan request_id, uint32_t code,
 Bytes StatusStatement(const pb::ReplicaStatus& s) {
   ByteWriter w;
   w.LengthPrefixed(Span(kStatusDomain))
+      .LengthPrefixed(Span(s.cluster_id()))
+      .LengthPrefixed(Span(s.nonce()))
       .U32(s.replica())
       .U64(s.last_epoch())
       .U64(static_cast<uint64_t>(s.consensus_time_ms()))

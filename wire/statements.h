@@ -30,8 +30,14 @@ Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments
 Bytes RejectionStatement(uint32_t replica, ByteSpan request_id, uint32_t code,
                          absl::string_view message);
 
-// What a ReplicaStatus signature covers (every field but the signature).
+// What a ReplicaStatus signature covers (every field but the signature): the cluster id
+// and the query's nonce included, so a status signed for another cluster, or recorded
+// and replayed to answer a later query, is refused.
 Bytes StatusStatement(const pb::ReplicaStatus& status);
+
+// The size a status query's nonce must have (ClientFrame.status_query).
+inline constexpr size_t kStatusNonceBytesMin = 16;
+inline constexpr size_t kStatusNonceBytesMax = 64;
 
 // The integrity statement the service signs for a document version: anyone holding the
 // cluster configuration can check it offline (`belfry verify`).

@@ -790,7 +790,12 @@ CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const
       return out;
     }
     case pb::ClientFrame::kStatusQuery:
+      if (frame.status_query().size() < wire::kStatusNonceBytesMin ||
+          frame.status_query().size() > wire::kStatusNonceBytesMax) {
+        return out;  // malformed
+      }
       out.kind = CheckedFrame::Kind::kStatusQuery;
+      out.status_nonce = std::move(*frame.mutable_status_query());
       return out;
     default:
       out.kind = CheckedFrame::Kind::kUnsupported;
@@ -815,7 +820,7 @@ void ReplicaCore::HandleCheckedFrame(uint64_t connection, CheckedFrame checked, 
       HandleClientRequest(connection, std::move(checked), now_ms);
       break;
     case CheckedFrame::Kind::kStatusQuery:
-      HandleStatusQuery(connection);
+      HandleStatusQuery(connection, checked.status_nonce);
       break;
     case CheckedFrame::Kind::kUnsupported:
       Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "clients may send requests and status queries only");
@@ -866,8 +871,10 @@ void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked,
   MaybePropose(now_ms);
 }
 
-void ReplicaCore::HandleStatusQuery(uint64_t connection) {
+void ReplicaCore::HandleStatusQuery(uint64_t connection, const std::string& nonce) {
   pb::ReplicaStatus status;
+  status.set_cluster_id(config_.cluster_id());
+  status.set_nonce(nonce);
   status.set_replica(self_);
   status.set_last_epoch(store_->next_epoch());
   status.set_consensus_time_ms(store_->last_consensus_time_ms());

@@ -180,6 +180,7 @@ struct CheckedFrame {
   std::string request_id;  // kRequest: DigestString(SHA-256 of them)
   state::Verdict verdict;  // kRequest: the admission check's outcome
   std::string client_key;  // kRequest, when the verdict is OK: the mempool's fairness key
+  std::string status_nonce;  // kStatusQuery: the query's nonce, echoed in the signed status
   // The uid the connection's TLS certificate names: only that user gets the reply
   // (reply_guard.h). The daemon always sets it; nullopt only for in-process callers.
   std::optional<std::string> peer_uid;
@@ -296,7 +297,7 @@ class ReplicaCore {
   // certificate names that user, else a NOT_REQUESTER rejection (reply_guard.h).
   void DeliverReply(const ReplyWaiter& waiter, const std::string& uid,
                     const std::string& request_id, const std::string& frame);
-  void HandleStatusQuery(uint64_t connection);
+  void HandleStatusQuery(uint64_t connection, const std::string& nonce);
   void HandleFetch(uint32_t from, const pb::FetchEpochs& fetch);
   void HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms);
   void RequestCatchUp(int64_t now_ms);

@@ -336,5 +336,21 @@ TEST_CASE("client: replica status, signed, per replica", "[client][e2e]") {
   }
 }
 
+// A status is bound to its cluster and to the query it answers: one signed for another
+// cluster, or carrying another query's nonce (recorded and replayed), is refused.
+TEST_CASE("client: a replica status for another cluster or another query is refused", "[client][e2e]") {
+  Harness h;
+  h.cluster->replica(1).behaviour().stale_status_nonce = true;
+  h.cluster->replica(3).behaviour().foreign_status = true;
+  std::unique_ptr<Client> alice = h.Connect("alice");
+  const auto states = alice->QueryStatus(std::chrono::milliseconds(1500));
+  REQUIRE(states.size() == 4);
+  for (const ReplicaState& s : states) {
+    INFO(s.replica << " " << s.error);
+    CHECK(s.reachable == (s.replica == 0 || s.replica == 2));
+    if (!s.reachable) CHECK_THAT(s.error, Catch::Contains("another cluster or another query"));
+  }
+}
+
 }  // namespace
 }  // namespace belfry

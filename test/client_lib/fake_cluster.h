@@ -69,6 +69,8 @@ struct Behaviour {
   std::atomic<int> late_requests{0};
   std::atomic<bool> lie{false};           // signs ACCESS_DENIED instead of the real result
   std::atomic<bool> bad_attachments{false};  // garbage decryption share, flipped signature
+  std::atomic<bool> stale_status_nonce{false};  // answers a status query with another nonce
+  std::atomic<bool> foreign_status{false};      // signs its status for another cluster
 };
 
 // One ordering of a request.
@@ -189,6 +191,8 @@ class FakeReplica {
     if (frame.has_status_query()) {
       pb::ClientFrame out;
       pb::ReplicaStatus* s = out.mutable_status();
+      s->set_cluster_id(behaviour_.foreign_status.load() ? "another-cluster" : config_->cluster_id());
+      s->set_nonce(behaviour_.stale_status_nonce.load() ? std::string(16, 'x') : frame.status_query());
       s->set_replica(id_);
       s->set_last_epoch(7);
       s->set_consensus_time_ms(NowMs());

@@ -222,7 +222,7 @@ void ClientFrames(CorpusWriter& w, const pki::CertificateAuthority& ca) {
   bad_name.mutable_check_out()->set_doc("../etc/passwd");
   w.Add("client_frame", RequestFrame(Op(u, bad_name)));
   pb::ClientFrame status;
-  status.set_status_query(true);
+  status.set_status_query(std::string(16, 'n'));
   w.Add("client_frame", status.SerializeAsString());
   w.Add("client_frame", RequestFrame(""));
 }

@@ -17,7 +17,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "client_lib/internal/requests.h"
-#include "client_lib/reply_quorum.h"
+#include "client_lib/internal/pending_call.h"
 #include "proto/reply.pb.h"
 #include "proto/replica.pb.h"
 #include "proto/service.pb.h"
@@ -377,7 +377,9 @@ struct Client {
   bool busy = false;
   std::string request;  // serialized SignedRequest
   wire::Digest request_id{};
-  std::unique_ptr<client::ReplyQuorum> quorum;
+  // The real client's bookkeeping of one call (client_lib/internal/pending_call.h): replies
+  // grouped by the epoch that ordered the request, faults recorded per replica.
+  std::unique_ptr<client::internal::PendingCall> call;
   std::set<uint32_t> replied;
   int64_t sent_ms = 0;
   int64_t next_action_ms = 0;
@@ -914,13 +916,7 @@ void Sim::SendRequest(Client& c, bool retransmit) {
   for (uint32_t r = 0; r < n_; ++r) {
     waiting_for_someone |= hosts_[r].up && !hosts_[r].paused && c.replied.count(r) == 0;
   }
-  if (retransmit && !waiting_for_someone) {
-    // The real client keeps the replies of each epoch apart (client_lib/internal/
-    // pending_call.h): a replica's reply of a later execution is another epoch's, not a
-    // contradiction. Starting a fresh quorum for the new round models that.
-    c.replied.clear();
-    c.quorum = std::make_unique<client::ReplyQuorum>(config_, c.request_id);
-  }
+  if (retransmit && !waiting_for_someone) c.replied.clear();
   for (uint32_t r = 0; r < n_; ++r) {
     Host& h = hosts_[r];
     if (!h.up || h.paused || c.replied.count(r) != 0) continue;
@@ -975,9 +971,9 @@ void Sim::ClientStep(Client& c) {
     }
     built = client::internal::BuildSessionOp(cluster, *c.session, ++c.seq, std::move(sop));
   }
-  c.request = std::move(built.bytes);
+  c.request = built.bytes;
   c.request_id = built.id;
-  c.quorum = std::make_unique<client::ReplyQuorum>(config_, c.request_id);
+  c.call = std::make_unique<client::internal::PendingCall>(config_, std::move(built));
   c.replied.clear();
   c.busy = true;
   c.attempt = 0;
@@ -993,15 +989,34 @@ void Sim::OnReply(Client& c, uint32_t replica, const std::string& frame_bytes) {
   }
   if (!frame.has_reply()) return;
   c.replied.insert(replica);
-  absl::Status added = c.quorum->Add(replica, frame.reply());
-  if (!added.ok()) {
-    if (!Faulty(replica)) Fail(absl::StrCat("client ", c.id, " refused correct replica ", replica, "'s reply: ", added.ToString()));
+  c.call->OnReply(replica, frame.reply());
+  const std::map<uint32_t, std::string> faults = c.call->faults();
+  auto fault = faults.find(replica);
+  if (fault != faults.end()) {
+    if (!Faulty(replica)) Fail(absl::StrCat("client ", c.id, " refused correct replica ", replica, "'s reply: ", fault->second));
     return;
   }
-  if (!c.quorum->complete()) return;
-  const pb::ReplyBody& body = c.quorum->body();
+  std::optional<client::internal::AcceptedReply> accepted = c.call->Accepted();
+  if (!accepted.has_value()) return;
   pb::Result result;
-  result.ParseFromString(body.result());
+  result.ParseFromString(accepted->body.result());
+  if (c.next_op == 0 && result.status() == pb::STATUS_LOGIN_STALE) {
+    // As the real client (client.cc ReconsiderStaleLogin): a retransmitted login ordered
+    // again after it took effect is stale there; f+1 signed successes in an earlier
+    // ordering are its outcome.
+    const uint64_t stale_epoch = accepted->body.epoch();
+    std::optional<client::internal::AcceptedReply> earlier =
+        c.call->EarliestGroup(config_.f() + 1, [&](const pb::ReplyBody& b) {
+          pb::Result r;
+          return b.epoch() < stale_epoch && r.ParseFromString(b.result()) && r.status() == pb::STATUS_OK &&
+                 r.has_login();
+        });
+    if (earlier.has_value()) {
+      accepted = std::move(earlier);
+      result.ParseFromString(accepted->body.result());
+    }
+  }
+  const pb::ReplyBody& body = accepted->body;
   Accepted a{c.id, body.epoch(), body.log_head(),
              absl::StrCat("client ", c.id, " op ", c.next_op, " status ", static_cast<int>(result.status()))};
   hash_ = Fnv(hash_, body.SerializeAsString());
@@ -1020,7 +1035,7 @@ void Sim::OnReply(Client& c, uint32_t replica, const std::string& frame_bytes) {
   }
   accepted_.push_back(std::move(a));
   c.busy = false;
-  c.quorum.reset();
+  c.call.reset();
   ++c.next_op;
   c.next_action_ms = now_ms_ + static_cast<int64_t>(rng_.Uniform(60));
 }
