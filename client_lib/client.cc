@@ -447,10 +447,12 @@ class Client::Impl final : public client::internal::LinkListener {
     result = std::move(ok);
   }
 
-  // The expiry in any validly signed successful reply to this login, in any ordering.
-  static std::optional<int64_t> LoginSuccessClaim(const PendingCall& call) {
+  // The expiry f+1 replicas signed identically in a successful reply to this login, in
+  // any ordering: at least one of them is correct, so it is the session's. (One replica's
+  // word is not enough: a faulty one could claim any expiry.)
+  std::optional<int64_t> LoginSuccessClaim(const PendingCall& call) const {
     std::optional<client::internal::AcceptedReply> any =
-        call.EarliestGroup(1, [](const pb::ReplyBody& body) {
+        call.EarliestGroup(config_.f() + 1, [](const pb::ReplyBody& body) {
           pb::Result r;
           return r.ParseFromString(body.result()) && r.status() == pb::STATUS_OK &&
                  r.has_login();
@@ -727,10 +729,14 @@ absl::StatusOr<LoginInfo> Client::Login(const std::string& uid, int64_t client_t
     // operation under the new session key: a checkout of a name nobody uses.
     BELFRY_ASSIGN_OR_RETURN(bool exists, impl_->ProbeSession(key));
     if (!exists) return ResultError(call);
-    const int64_t bound_ms =
-        time_ms + int64_t{impl_->config().limits.session_seconds} * 1000 +
-        int64_t{impl_->config().limits.login_clock_skew_seconds} * 1000;
-    expires_ms = std::min(call.login_success_claim_expires_ms.value_or(bound_ms), bound_ms);
+    // Without f+1 signatures on the expiry, the earliest it can be: the login executed at
+    // a consensus time at least time_ms - login_clock_skew (else it would have been
+    // refused), and expires session_seconds after that. Early is safe (the client logs in
+    // again sooner); late is not.
+    const config::Limits& limits = impl_->config().limits;
+    const int64_t earliest_ms = time_ms - int64_t{limits.login_clock_skew_seconds} * 1000 +
+                                int64_t{limits.session_seconds} * 1000;
+    expires_ms = call.login_success_claim_expires_ms.value_or(earliest_ms);
     next_seq = kFirstSeq + 1;
   } else if (call.result.status() != pb::STATUS_OK) {
     return ResultError(call);

@@ -212,11 +212,19 @@ TEST_CASE("client: a login that reached most replicas only after it executed suc
   std::unique_ptr<Client> alice = h.Connect("alice");
   // Let replica 0 order the login first.
   for (uint32_t r = 1; r < 4; ++r) h.cluster->replica(r).behaviour().late_requests = 1;
+  const int64_t before_ms = NowMs();
   auto login = alice->Login("alice");
   INFO(login.status().ToString());
   REQUIRE(login.ok());
   CHECK(login->next_seq == 2);
-  CHECK(login->session_expires_ms > 0);
+  // One replica signed the success, so its expiry is not taken: the client assumes the
+  // earliest the session can expire (login time - skew + session), never later.
+  const config::Limits limits;
+  const int64_t earliest_ms = before_ms - int64_t{limits.login_clock_skew_seconds} * 1000 +
+                              int64_t{limits.session_seconds} * 1000;
+  CHECK(login->session_expires_ms >= earliest_ms);
+  CHECK(login->session_expires_ms <= NowMs() - int64_t{limits.login_clock_skew_seconds} * 1000 +
+                                         int64_t{limits.session_seconds} * 1000);
   CHECK(alice->CheckIn("d", "x").ok());
 
   SECTION("a login that really is stale is still reported so") {
