@@ -951,6 +951,15 @@ absl::StatusOr<OpInfo> Client::Delete(const std::string& doc) {
   return OpInfo{std::move(call.report)};
 }
 
+absl::StatusOr<OpInfo> Client::SubmitRevocation(const std::string& request_bytes) {
+  client::internal::BuiltRequest request;
+  request.bytes = request_bytes;
+  request.id = state::RequestId(request.bytes);
+  BELFRY_ASSIGN_OR_RETURN(CallResult call, impl_->Call(std::move(request), nullptr, /*login=*/false));
+  if (call.result.status() != pb::STATUS_OK) return ResultError(call);
+  return OpInfo{std::move(call.report)};
+}
+
 absl::StatusOr<OpInfo> Client::Logout() {
   pb::SessionOp op;
   op.mutable_logout();

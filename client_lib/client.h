@@ -319,6 +319,10 @@ class Client {
   absl::StatusOr<OpInfo> Delete(const std::string& doc);
   // Ends the session at the cluster and forgets it here.
   absl::StatusOr<OpInfo> Logout();
+  // Submits an ordered revocation made by `belfry-setup revoke --user` (the bytes of its
+  // DIR/revocations/UID.req). Needs a connection, not a session: the cluster CA's signature
+  // is what the replicas check. REVOCATION_INVALID if no genesis CA signed it.
+  absl::StatusOr<OpInfo> SubmitRevocation(const std::string& request_bytes);
 
   // Asks every replica for its signed status, waiting up to `timeout` in total. Never
   // fails as a whole: each entry says whether that replica answered.

@@ -301,18 +301,29 @@ absl::StatusOr<CertIdentity> CaBundle::Verify(ByteSpan cert_der, int64_t at_unix
   return IdentityOf(cert.get());
 }
 
-std::string CaBundle::Fingerprint() const {
-  std::vector<std::string> ders;
-  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(Store(store_));
+namespace {
+
+// The bundle's CA certificates with their DER encodings, in the store's order.
+std::vector<std::pair<X509*, std::string>> CaCertificates(X509_STORE* store) {
+  std::vector<std::pair<X509*, std::string>> out;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
   for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
     X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
     if (cert == nullptr) continue;  // a CRL
     unsigned char* der = nullptr;
     const int len = i2d_X509(cert, &der);
     if (len <= 0) continue;
-    ders.emplace_back(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+    out.emplace_back(cert, std::string(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
     OPENSSL_free(der);
   }
+  return out;
+}
+
+}  // namespace
+
+std::string CaBundle::Fingerprint() const {
+  std::vector<std::string> ders;
+  for (auto& [cert, der] : CaCertificates(Store(store_))) ders.push_back(std::move(der));
   std::sort(ders.begin(), ders.end());
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -327,6 +338,21 @@ std::string CaBundle::Fingerprint() const {
   EVP_DigestFinal_ex(ctx, digest, &digest_len);
   EVP_MD_CTX_free(ctx);
   return ToHex(ByteSpan(digest, digest_len));
+}
+
+std::optional<std::array<uint8_t, 32>> CaBundle::CaPublicKey(ByteSpan ca_cert_der) const {
+  for (const auto& [cert, der] : CaCertificates(Store(store_))) {
+    if (der != AsStringView(ca_cert_der)) continue;
+    EVP_PKEY* key = X509_get0_pubkey(cert);
+    std::array<uint8_t, 32> raw{};
+    size_t raw_len = raw.size();
+    if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(key, raw.data(), &raw_len) != 1 || raw_len != raw.size()) {
+      return std::nullopt;
+    }
+    return raw;
+  }
+  return std::nullopt;
 }
 
 }  // namespace belfry::pki

@@ -10,6 +10,7 @@
 #define BELFRY_PKI_CERTIFICATE_H_
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,6 +59,11 @@ class CaBundle {
   // same set of CAs however the file is laid out. Bound into the genesis digest
   // (config/genesis.h), so replicas judging logins against different CAs cannot start.
   std::string Fingerprint() const;
+
+  // The Ed25519 public key of the bundle's CA certificate whose DER is exactly
+  // `ca_cert_der`; nullopt when no CA of the bundle has that DER or its key is not
+  // Ed25519. What an ordered revocation is checked against (replica/state).
+  std::optional<std::array<uint8_t, 32>> CaPublicKey(ByteSpan ca_cert_der) const;
 
   // Opaque handle for the TLS layer (an X509_STORE*); owned by the bundle.
   void* x509_store() const;

@@ -58,6 +58,11 @@ Commands:
                             give USER (or every user) a right for SECONDS (0 revokes)
   delete DOC                remove DOC, its key and its grants
   logout                    end the session
+  revoke-user REVOCATION-FILE
+                            submit an ordered revocation made by `belfry-setup revoke
+                            --user` (DIR/revocations/UID.req): from its place in the
+                            log every replica refuses that user. Connects as --user,
+                            else a user found beside cluster.conf
   whoami                    show who is logged in
   status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]
                             a table of the replicas: health, epoch, consensus time,
@@ -111,6 +116,7 @@ const std::map<std::string, CommandSpec>& Commands() {
       {"grant", {{}, 4, "grant DOC USER|ALL checkin|checkout|both SECONDS"}},
       {"delete", {{}, 1, "delete DOC"}},
       {"logout", {{}, 0, "logout"}},
+      {"revoke-user", {{}, 1, "revoke-user REVOCATION-FILE"}},
       {"whoami", {{}, 0, "whoami"}},
       {"status", {{"--key", "--cert", "--max-lag"}, 0,
                   "status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]"}},
@@ -573,6 +579,34 @@ absl::StatusOr<std::optional<UserFiles>> StatusIdentity(const Args& args, const 
   return std::optional<UserFiles>();
 }
 
+// A connection as the session's user or any user found beside cluster.conf: requests that
+// need no session (a status query, a CA-signed revocation) are not about who sends them.
+absl::StatusOr<std::unique_ptr<Client>> ConnectAsAnyUser(const Args& args, const Context& ctx,
+                                                         const char* what) {
+  ClientOptions options;
+  options.cluster_config_path = ctx.cluster_path;
+  BELFRY_ASSIGN_OR_RETURN(std::optional<UserFiles> user, StatusIdentity(args, ctx));
+  if (!user.has_value()) {
+    return MakeError(ErrorKind::kNotLoggedIn, absl::StrCat(what, " needs a user certificate: log in first"));
+  }
+  options.user_key_path = user->key_path;
+  options.user_cert_path = user->cert_path;
+  BELFRY_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, Timeout(args));
+  options.deadline = timeout;
+  return Client::Connect(std::move(options));
+}
+
+absl::Status RunRevokeUser(const Args& args) {
+  BELFRY_ASSIGN_OR_RETURN(Context ctx, BaseContext(args));
+  BELFRY_ASSIGN_OR_RETURN(std::string revocation,
+                          ReadInput(args.positional[0], ctx.config.limits.request_bytes_max, "a revocation"));
+  BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<Client> client, ConnectAsAnyUser(args, ctx, "revoke-user"));
+  BELFRY_ASSIGN_OR_RETURN(OpInfo info, client->SubmitRevocation(revocation));
+  Warn(info.replicas);
+  std::cout << "revoked: every replica refuses that user from here on\n";
+  return absl::OkStatus();
+}
+
 absl::Status RunStatus(const Args& args) {
   BELFRY_ASSIGN_OR_RETURN(Context ctx, BaseContext(args));
   ClientOptions options;
@@ -680,6 +714,7 @@ absl::Status Run(const Args& args) {
   if (c == "grant") return RunGrant(args);
   if (c == "delete") return RunDelete(args);
   if (c == "logout") return RunLogout(args);
+  if (c == "revoke-user") return RunRevokeUser(args);
   if (c == "whoami") return RunWhoami(args);
   if (c == "status") return RunStatus(args);
   if (c == "verify") return RunVerify(args);

@@ -18,7 +18,10 @@
 // DIR/revoked.pem and re-signs DIR/crl.pem, valid for D days (30): replicas refuse its
 // holder from their next SIGHUP on, and close the holder's open connections. A CRL past
 // its nextUpdate makes replicas refuse every certificate, so re-run `revoke` (any
-// target, or the same one again) before then.
+// target, or the same one again) before then. `revoke --user NAME` also writes
+// DIR/revocations/NAME.req, an ordered revocation signed by the CA key: submitted with
+// `belfry revoke-user`, it makes every correct replica refuse NAME's requests at
+// execution, whoever relays them (replica/state/README.md, "Revocation").
 //
 // Host names go only into cluster.conf, never into certificates: a peer or client is
 // identified by its certificate's CN and role (transport/tls.h), not by the name it was
@@ -31,6 +34,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -44,8 +48,10 @@
 #include "config/threshold_keys.h"
 #include "pki/files.h"
 #include "pki/issuer.h"
+#include "proto/service.pb.h"
 #include "replica/node/reply_signer.h"
 #include "replica/state/document_name.h"
+#include "replica/state/request_format.h"
 #include "threshold/key_file.h"
 #include "threshold/keys.h"
 
@@ -399,6 +405,31 @@ int Renew(int argc, char** argv) {
   return 0;
 }
 
+// Writes DIR/revocations/UID.req: a SignedRequest whose body is a Revocation of `uid`
+// (proto/service.proto), signed with the CA key. Public: it reveals nothing and anyone may
+// submit it. Returns its path.
+absl::StatusOr<std::string> WriteRevocation(const std::string& dir, const std::string& uid,
+                                            const pki::CertificateAuthority& ca, int64_t now_unix_s) {
+  BELFRY_ASSIGN_OR_RETURN(config::ClusterConfig cluster, config::LoadClusterConfig(config::ClusterConfigPath(dir)));
+  BELFRY_ASSIGN_OR_RETURN(Bytes ca_der, pki::CertificatePemToDer(ca.cert_pem()));
+  pb::RequestBody body;
+  body.set_cluster_id(cluster.cluster_id());
+  body.mutable_revocation()->set_uid(uid);
+  body.mutable_revocation()->set_ca_cert_der(std::string(ca_der.begin(), ca_der.end()));
+  body.mutable_revocation()->set_issued_unix_ms(now_unix_s * 1000);
+  pb::SignedRequest request;
+  request.set_body(body.SerializeAsString());
+  BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig, ca.key().Sign(state::RequestSigningMessage(request.body())));
+  request.set_signature(std::string(sig.begin(), sig.end()));
+  const std::string folder = dir + "/revocations";
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", folder, ": ", ec.message()));
+  const std::string path = absl::StrCat(folder, "/", uid, ".req");
+  BELFRY_RETURN_IF_ERROR(pki::WritePublicFile(path, request.SerializeAsString()));
+  return path;
+}
+
 int Revoke(int argc, char** argv) {
   LeafFlags flags;
   if (!ParseLeafFlags(argc, argv, /*positional_user=*/false, &flags)) return Usage();
@@ -436,6 +467,14 @@ int Revoke(int argc, char** argv) {
   if (!s.ok()) return Fail(s);
   std::printf("belfry-setup: %zu certificate(s) revoked; %s valid for %lld days (SIGHUP the replicas)\n",
               pems.size(), config::CrlPath(flags.dir).c_str(), static_cast<long long>(flags.crl_days));
+  if (!flags.user.empty()) {
+    // The CRL closes the user's own connections; the ordered revocation makes every
+    // correct replica refuse the user's requests whoever relays them.
+    auto path = WriteRevocation(flags.dir, flags.user, *ca, now);
+    if (!path.ok()) return Fail(path.status());
+    std::printf("belfry-setup: ordered revocation of %s in %s (submit it: belfry revoke-user %s)\n",
+                flags.user.c_str(), path->c_str(), path->c_str());
+  }
   return 0;
 }
 

@@ -96,6 +96,12 @@ ErrorKind ErrorKindOfServiceStatus(pb::Status status) {
       return ErrorKind::kNotLoggedIn;
     case pb::STATUS_SESSION_KEY_REUSED:
       return ErrorKind::kNotLoggedIn;
+    case pb::STATUS_LOGIN_REVOKED:
+      return ErrorKind::kNotLoggedIn;
+    case pb::STATUS_USER_REVOKED:
+      return ErrorKind::kNotLoggedIn;
+    case pb::STATUS_REVOCATION_INVALID:
+      return ErrorKind::kOther;
     case pb::STATUS_SESSION_UNKNOWN:
       return ErrorKind::kNotLoggedIn;
     case pb::STATUS_SESSION_EXPIRED:

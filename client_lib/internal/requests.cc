@@ -86,6 +86,21 @@ std::string SessionKey::Sign(ByteSpan message) const {
 
 // ---- requests ----
 
+namespace {
+
+// The SignedRequest of `body_bytes` with `signature`, and its id.
+BuiltRequest Signed(std::string body_bytes, std::string signature) {
+  pb::SignedRequest request;
+  request.set_body(std::move(body_bytes));
+  request.set_signature(std::move(signature));
+  BuiltRequest out;
+  out.bytes = request.SerializeAsString();
+  out.id = state::RequestId(out.bytes);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<BuiltRequest> BuildLogin(const std::string& cluster_id, const std::string& uid,
                                         const std::string& cert_der,
                                         const pki::Ed25519PrivateKey& user_key,
@@ -106,13 +121,7 @@ absl::StatusOr<BuiltRequest> BuildLogin(const std::string& cluster_id, const std
   const std::string body_bytes = body.SerializeAsString();
   BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig,
                           user_key.Sign(state::RequestSigningMessage(body_bytes)));
-  pb::SignedRequest request;
-  request.set_body(body_bytes);
-  request.set_signature(ToString(ByteSpan(sig)));
-  BuiltRequest out;
-  out.bytes = request.SerializeAsString();
-  out.id = state::RequestId(out.bytes);
-  return out;
+  return Signed(body_bytes, ToString(ByteSpan(sig)));
 }
 
 BuiltRequest BuildSessionOp(const std::string& cluster_id, const SessionKey& session,
@@ -122,14 +131,9 @@ BuiltRequest BuildSessionOp(const std::string& cluster_id, const SessionKey& ses
   *body.mutable_op() = std::move(op);
   body.mutable_op()->set_session_public_key(session.public_key_string());
   body.mutable_op()->set_seq(seq);
-  const std::string body_bytes = body.SerializeAsString();
-  pb::SignedRequest request;
-  request.set_body(body_bytes);
-  request.set_signature(session.Sign(state::RequestSigningMessage(body_bytes)));
-  BuiltRequest out;
-  out.bytes = request.SerializeAsString();
-  out.id = state::RequestId(out.bytes);
-  return out;
+  std::string body_bytes = body.SerializeAsString();
+  std::string signature = session.Sign(state::RequestSigningMessage(body_bytes));
+  return Signed(std::move(body_bytes), std::move(signature));
 }
 
 // ---- confidential documents ----

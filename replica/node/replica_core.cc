@@ -188,7 +188,17 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   epoch_started_ms_.clear();
   sent_log_.clear();
   sent_log_bytes_ = 0;
-  ReplayConsensusInputs(epoch);
+  absl::StatusOr<std::vector<store::ConsensusInput>> logged = store_->ReadConsensusInputs();
+  if (!logged.ok()) {
+    Fail(logged.status());
+    return;
+  }
+  // New inputs go after every kept one.
+  for (const store::ConsensusInput& record : *logged) {
+    next_input_sequence_ = std::max(next_input_sequence_, record.sequence + 1);
+  }
+  RebuildSentLog(epoch, *logged);
+  ReplayConsensusInputs(epoch, *logged);
   // Peers may be running epochs from here on already: ask them for what they sent us.
   pb::PeerMessage join;
   join.mutable_join_epochs()->set_first_epoch(epoch);
@@ -216,46 +226,73 @@ std::vector<std::vector<std::string>> ReplicaCore::RecentBatches(uint64_t epoch)
 // repeats, and a peer that never got them (this replica died before they left) needs
 // them. Nothing new is proposed until the replay is over, so the log stays the order in
 // which this instance was really fed.
-void ReplicaCore::ReplayConsensusInputs(uint64_t first_epoch) {
-  absl::StatusOr<std::vector<store::ConsensusInput>> logged = store_->ReadConsensusInputs();
-  if (!logged.ok()) {
-    Fail(logged.status());
-    return;
+// One logged input handed to `hb`: the step it makes, nullopt when it no longer applies
+// (its epoch left the window, or a proposal that epoch's replayed state would not make),
+// DATA_LOSS for a record this replica cannot have written.
+absl::StatusOr<std::optional<consensus::epoch::HbStep>> ReplicaCore::ApplyLoggedInput(
+    consensus::epoch::HoneyBadger& hb, const store::ConsensusInput& record) const {
+  absl::StatusOr<ConsensusInput> in = ConsensusInput::Decode(record.bytes);
+  if (!in.ok()) {
+    return absl::DataLossError(absl::StrCat("consensus input log, epoch ", record.epoch, ": ", in.status().message()));
   }
+  if (in->kind == ConsensusInput::Kind::kProposal) {
+    // The replayed state of this epoch is the one in which the proposal was made, so it
+    // goes to the same epoch; otherwise (a rollback past the window) it is out of reach.
+    if (!hb.can_propose() || hb.next_epoch_to_propose() != record.epoch) return std::nullopt;
+    return std::optional<consensus::epoch::HbStep>(hb.ProposeExact(in->requests, in->clock_reading));
+  }
+  pb::PeerMessage msg;
+  if (!msg.ParseFromString(in->payload) || !msg.has_consensus() || in->from >= config_.n()) {
+    return absl::DataLossError(
+        absl::StrCat("consensus input log, epoch ", record.epoch, ": a record is not a consensus message"));
+  }
+  if (hb.Classify(msg.consensus().epoch()) != consensus::epoch::EpochPosition::kInWindow) return std::nullopt;
+  return std::optional<consensus::epoch::HbStep>(hb.HandleMessage(in->from, msg.consensus()));
+}
+
+void ReplicaCore::ReplayConsensusInputs(uint64_t first_epoch, const std::vector<store::ConsensusInput>& logged) {
   replaying_ = true;
-  for (const store::ConsensusInput& record : *logged) {
-    // New inputs go after every kept one, replayed or not.
-    next_input_sequence_ = std::max(next_input_sequence_, record.sequence + 1);
+  for (const store::ConsensusInput& record : logged) {
     if (!fatal_.ok()) break;
     if (record.epoch < first_epoch || record.epoch < hb_->next_epoch_to_output()) continue;
-    absl::StatusOr<ConsensusInput> in = ConsensusInput::Decode(record.bytes);
-    if (!in.ok()) {
-      Fail(absl::DataLossError(absl::StrCat("consensus input log, epoch ", record.epoch, ": ", in.status().message())));
+    absl::StatusOr<std::optional<consensus::epoch::HbStep>> step = ApplyLoggedInput(*hb_, record);
+    if (!step.ok()) {
+      Fail(step.status());
       break;
     }
     ++counters_.consensus_inputs_replayed;
-    if (in->kind == ConsensusInput::Kind::kProposal) {
-      // The replayed state of this epoch is the one in which the proposal was made, so
-      // it goes to the same epoch; anything else means the log is not this replica's.
-      if (!hb_->can_propose() || hb_->next_epoch_to_propose() != record.epoch) {
-        // Only after a rollback past the window (StartConsensusAt from AdvanceConsensus):
-        // that epoch is out of this instance's reach, and its proposal with it.
-        transport::LogLine(transport::LogLevel::kWarn, "replica", "replay_proposal_skipped").Add("epoch", record.epoch);
-        continue;
-      }
-      epoch_started_ms_.emplace(record.epoch, last_now_ms_);
-      ProcessStep(hb_->ProposeExact(in->requests, in->clock_reading), last_now_ms_);
-      continue;
-    }
-    pb::PeerMessage msg;
-    if (!msg.ParseFromString(in->payload) || !msg.has_consensus() || in->from >= config_.n()) {
-      Fail(absl::DataLossError(absl::StrCat("consensus input log, epoch ", record.epoch, ": a record is not a consensus message")));
-      break;
-    }
-    if (hb_->Classify(msg.consensus().epoch()) != consensus::epoch::EpochPosition::kInWindow) continue;
-    ProcessStep(hb_->HandleMessage(in->from, msg.consensus()), last_now_ms_);
+    if (!step->has_value()) continue;
+    epoch_started_ms_.emplace(record.epoch, last_now_ms_);
+    ProcessStep(**std::move(step), last_now_ms_);
   }
   replaying_ = false;
+}
+
+// The messages this replica sent for the committed epochs the sent log keeps (see
+// SentLogFirstEpoch), rebuilt by replaying their logged inputs into a scratch instance:
+// the instance is a pure function of its inputs, so it sends what the replica had sent.
+// Nothing of the scratch instance leaves but these messages, kept to answer JoinEpochs.
+void ReplicaCore::RebuildSentLog(uint64_t epoch, const std::vector<store::ConsensusInput>& logged) {
+  const uint64_t first = SentLogFirstEpoch();
+  auto begin = std::find_if(logged.begin(), logged.end(),
+                            [&](const store::ConsensusInput& r) { return r.epoch >= first; });
+  if (begin == logged.end() || begin->epoch >= epoch) return;
+  consensus::NetworkInfo net{.self = self_, .n = config_.n(), .f = config_.f()};
+  consensus::epoch::Config c = hb_config_;
+  c.first_epoch = begin->epoch;
+  consensus::epoch::HoneyBadger scratch(net, c, keys_.coin.get());
+  for (auto it = begin; it != logged.end() && it->epoch < epoch; ++it) {
+    absl::StatusOr<std::optional<consensus::epoch::HbStep>> step = ApplyLoggedInput(scratch, *it);
+    if (!step.ok() || !step->has_value()) continue;  // the main replay reports corruption
+    for (auto& tm : (*step)->messages) {
+      if (tm.message.epoch() >= epoch) continue;
+      pb::PeerMessage out;
+      *out.mutable_consensus() = std::move(tm.message);
+      std::string bytes = out.SerializeAsString();
+      sent_log_bytes_ += bytes.size();
+      sent_log_[out.consensus().epoch()].emplace_back(std::move(tm.target), std::move(bytes));
+    }
+  }
 }
 
 void ReplicaCore::AdvanceConsensus(int64_t now_ms) {
@@ -269,14 +306,12 @@ void ReplicaCore::AdvanceConsensus(int64_t now_ms) {
   }
   consensus::epoch::HbStep step =
       hb_->AdvanceTo(next, static_cast<uint64_t>(store_->last_consensus_time_ms()), RecentBatches(next));
-  absl::Status pruned = store_->PruneConsensusInputsBefore(next);
+  absl::Status pruned = store_->PruneConsensusInputsBefore(SentLogFirstEpoch());
   if (!pruned.ok()) {
     Fail(std::move(pruned));
     return;
   }
-  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first < next; it = sent_log_.erase(it)) {
-    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
-  }
+  PruneSentLog();
   epoch_started_ms_.erase(epoch_started_ms_.begin(), epoch_started_ms_.lower_bound(next));
   // Peers may be running epochs from here on already: ask them for what they sent us.
   pb::PeerMessage join;
@@ -286,6 +321,29 @@ void ReplicaCore::AdvanceConsensus(int64_t now_ms) {
     if (to != self_) SendPeer(to, bytes);
   }
   ProcessStep(std::move(step), now_ms);
+}
+
+// ---- what this replica sent, for late joiners ----
+
+// The sent log keeps the last 2·epochs_in_flight_max committed epochs too. A peer that
+// restarts replays the inputs it had synced, but a message it had received (and its
+// transport acknowledged) without yet syncing is gone with it, and the sender never sends
+// it again. If this replica already committed that epoch, the peer can finish it only
+// from what this replica sent: catch-up needs f+1 matching records, and in a power cut
+// the others may have none. So a JoinEpochs is answered with those messages as well;
+// without them (chaos lying-fsync-f N=4 seed 1) three replicas stayed one window behind
+// the fourth for good.
+uint64_t ReplicaCore::SentLogFirstEpoch() const {
+  const uint64_t kept = 2 * uint64_t{hb_config_.epochs_in_flight_max};
+  const uint64_t next = store_->next_epoch();
+  return next > kept ? next - kept : 0;
+}
+
+void ReplicaCore::PruneSentLog() {
+  const uint64_t first = SentLogFirstEpoch();
+  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first < first; it = sent_log_.erase(it)) {
+    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
+  }
 }
 
 // ---- effects ----
@@ -504,7 +562,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     for (uint32_t to = 0; to < config_.n(); ++to) {
       if (to != self_ && tm.target.Contains(to)) SendPeer(to, bytes, /*consensus=*/true);
     }
-    if (epoch >= store_->next_epoch()) {
+    if (epoch >= SentLogFirstEpoch()) {
       sent_log_bytes_ += bytes.size();
       sent_log_[epoch].emplace_back(std::move(tm.target), std::move(bytes));
       // Bounded: the newest epochs go first, as they matter least to a late joiner.
@@ -630,8 +688,9 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
     }
   }
   BELFRY_RETURN_IF_ERROR(store_->CommitEpoch(epoch, consensus_time_ms, view.writes(), batch_digest));
-  // Inputs of committed epochs are never replayed; dropping them needs no sync.
-  BELFRY_RETURN_IF_ERROR(store_->PruneConsensusInputsBefore(epoch + 1));
+  // Inputs of committed epochs are replayed only to rebuild what this replica sent in the
+  // last few (RebuildSentLog); older ones go, which needs no sync.
+  BELFRY_RETURN_IF_ERROR(store_->PruneConsensusInputsBefore(SentLogFirstEpoch()));
   ++counters_.epochs_committed;
   counters_.requests_executed += executed.size();
   counters_.batch_requests.Observe(static_cast<double>(executed.size()));
@@ -663,11 +722,7 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
     }
     RememberExecuted(ids[i], executed[i].uid, std::move(frame));
   }
-  // What we sent for this epoch and before is no longer needed: a peer that lacks them
-  // catches up from the log.
-  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first <= epoch; it = sent_log_.erase(it)) {
-    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
-  }
+  PruneSentLog();
   MaybeCheckpoint(epoch);
   // Debug: at load this is many lines a second; the metrics carry the same story.
   transport::LogLine(transport::LogLevel::kDebug, "replica", "epoch_committed")

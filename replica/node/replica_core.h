@@ -270,10 +270,15 @@ class ReplicaCore {
   // the store went back.
   void AdvanceConsensus(int64_t now_ms);
   std::vector<std::vector<std::string>> RecentBatches(uint64_t epoch) const;
-  void ReplayConsensusInputs(uint64_t first_epoch);
+  void ReplayConsensusInputs(uint64_t first_epoch, const std::vector<store::ConsensusInput>& logged);
+  void RebuildSentLog(uint64_t epoch, const std::vector<store::ConsensusInput>& logged);
+  absl::StatusOr<std::optional<consensus::epoch::HbStep>> ApplyLoggedInput(
+      consensus::epoch::HoneyBadger& hb, const store::ConsensusInput& record) const;
   void LogInput(uint64_t epoch, std::string bytes);
   void SendPeer(uint32_t to, std::string payload, bool consensus = false);
   void FlushEffects();
+  uint64_t SentLogFirstEpoch() const;
+  void PruneSentLog();
   void HoldFutureFrame(uint32_t from, uint64_t epoch, const std::string& payload);
   void DeliverFutureFrames(int64_t now_ms);
   void HandleConsensus(uint32_t from, const pb::PeerMessage& msg, const std::string& payload, int64_t now_ms);
@@ -441,8 +446,9 @@ class ReplicaCore {
     uint64_t bytes = 0;
   };
   std::optional<Transfer> transfer_;
-  // What this replica sent for each undecided epoch (recipients, PeerMessage bytes), to
-  // resend to a peer that joins those epochs late (JoinEpochs). Pruned as epochs commit.
+  // What this replica sent for each undecided epoch and the last few committed ones
+  // (recipients, PeerMessage bytes), to resend to a peer that joins those epochs late
+  // (JoinEpochs). Pruned below SentLogFirstEpoch(); rebuilt at a restart.
   std::map<uint64_t, std::vector<std::pair<consensus::Target, std::string>>> sent_log_;
   uint64_t sent_log_bytes_ = 0;
   struct JoinServed {

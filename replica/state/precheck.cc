@@ -83,6 +83,18 @@ Verdict CheckLoginShape(const Config& config, const pb::Login& login) {
   return {};
 }
 
+Verdict CheckRevocationShape(const Config& config, const pb::Revocation& revocation) {
+  absl::Status uid = ValidateUserId(revocation.uid());
+  if (!uid.ok()) {
+    return Refuse(pb::STATUS_MALFORMED_REQUEST, absl::StrCat("revocation: ", uid.message()));
+  }
+  if (revocation.ca_cert_der().empty() || revocation.ca_cert_der().size() > config.certificate_bytes_max) {
+    return Refuse(pb::STATUS_MALFORMED_REQUEST,
+                  absl::StrCat("revocation: CA certificate must be 1..", config.certificate_bytes_max, " bytes"));
+  }
+  return {};
+}
+
 Verdict CheckCheckInShape(const Config& config, const pb::CheckIn& in) {
   if (Verdict v = CheckDocName(in.doc()); !v.ok()) {
     return v;
@@ -198,10 +210,13 @@ Verdict ParseRequest(const Config& config, std::string_view request_bytes, Parse
       return CheckLoginShape(config, out->body.login());
     case pb::RequestBody::kOp:
       return CheckSessionOpShape(config, out->body.op());
+    case pb::RequestBody::kRevocation:
+      return CheckRevocationShape(config, out->body.revocation());
     case pb::RequestBody::KIND_NOT_SET:
       break;
   }
-  return Refuse(pb::STATUS_MALFORMED_REQUEST, "request is neither a login nor a session operation");
+  return Refuse(pb::STATUS_MALFORMED_REQUEST,
+                "request is neither a login, a session operation nor a revocation");
 }
 
 Verdict VerifyRequestCrypto(const Config& config, const CiphertextCheck& ciphertexts,
@@ -218,6 +233,9 @@ Verdict VerifyRequestCrypto(const Config& config, const CiphertextCheck& ciphert
     }
     return {};
   }
+  // A revocation's signature is checked against the genesis CA at execution (the CA
+  // bundle lives in the state machine).
+  if (body.has_revocation()) return {};
   const pb::SessionOp& op = body.op();
   const Bytes message = RequestSigningMessage(request.signed_request.body());
   if (!VerifyEd25519(request.signed_request.signature(), message, op.session_public_key())) {

@@ -52,6 +52,9 @@ const char* StatusName(pb::Status status) {
     case pb::STATUS_LOGIN_BAD_SESSION_PROOF: return "LOGIN_BAD_SESSION_PROOF";
     case pb::STATUS_LOGIN_STALE: return "LOGIN_STALE";
     case pb::STATUS_SESSION_KEY_REUSED: return "SESSION_KEY_REUSED";
+    case pb::STATUS_LOGIN_REVOKED: return "LOGIN_REVOKED";
+    case pb::STATUS_USER_REVOKED: return "USER_REVOKED";
+    case pb::STATUS_REVOCATION_INVALID: return "REVOCATION_INVALID";
     case pb::STATUS_SESSION_UNKNOWN: return "SESSION_UNKNOWN";
     case pb::STATUS_SESSION_EXPIRED: return "SESSION_EXPIRED";
     case pb::STATUS_SESSION_ENDED: return "SESSION_ENDED";
@@ -106,6 +109,8 @@ StatusClass ClassifyStatus(pb::Status status) {
     case pb::STATUS_SESSION_UNKNOWN:
     case pb::STATUS_SESSION_EXPIRED:
     case pb::STATUS_SESSION_ENDED:
+    case pb::STATUS_LOGIN_REVOKED:
+    case pb::STATUS_USER_REVOKED:
       return StatusClass::kNotLoggedIn;
     default:
       return StatusClass::kOther;

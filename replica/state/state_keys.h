@@ -22,11 +22,12 @@ inline constexpr std::string_view kDocMetaPrefix = "d/";    // + name -> Documen
 inline constexpr std::string_view kDocContentPrefix = "c/"; // + name -> DocumentContent
 inline constexpr std::string_view kLabelPrefix = "l/";      // + SHA-256(label) -> "" (used once)
 inline constexpr std::string_view kCounterKey = "m/counter"; // StateCounter
+inline constexpr std::string_view kRevokedPrefix = "v/";    // + uid -> RevocationRecord
 // Every prefix above: the 3S state proper, without what else the replica keeps in the
 // replicated state (the retained batches under "b/").
 inline constexpr std::string_view kServiceStatePrefixes[] = {kUserPrefix, kSessionPrefix, kResultPrefix,
                                                              kDocMetaPrefix, kDocContentPrefix, kLabelPrefix,
-                                                             "m/"};
+                                                             "m/", kRevokedPrefix};
 
 // The replica keeps its committed batches in the replicated state too, so that every
 // correct replica holds the same ones and catch-up can be served by any of them:
@@ -39,6 +40,7 @@ inline std::string BatchKey(uint64_t epoch) {
 }
 
 inline std::string UserKey(std::string_view uid) { return std::string(kUserPrefix).append(uid); }
+inline std::string RevokedKey(std::string_view uid) { return std::string(kRevokedPrefix).append(uid); }
 inline std::string SessionKey(ByteSpan session_public_key) {
   return std::string(kSessionPrefix).append(AsStringView(session_public_key));
 }

@@ -118,6 +118,7 @@ void ApplyGrant(pb::DocumentMeta& meta, pb::GrantRecord grant, int64_t now_ms) {
 
 Operation OperationOf(const pb::RequestBody& body) {
   if (body.has_login()) return Operation::kLogin;
+  if (body.has_revocation()) return Operation::kRevoke;
   switch (body.op().op_case()) {
     case pb::SessionOp::kCheckIn: return Operation::kCheckIn;
     case pb::SessionOp::kCheckOut: return Operation::kCheckOut;
@@ -156,6 +157,8 @@ class Executor {
     }
     if (req.body.has_login()) {
       BELFRY_RETURN_IF_ERROR(ExecuteLogin(req, &ex));
+    } else if (req.body.has_revocation()) {
+      BELFRY_RETURN_IF_ERROR(ExecuteRevocation(req, &ex));
     } else {
       BELFRY_RETURN_IF_ERROR(ExecuteSessionOp(req, &ex));
     }
@@ -190,6 +193,11 @@ class Executor {
                        ByteSpan(id->ed25519_public_key))) {
       ex->result = Refusal(pb::STATUS_LOGIN_BAD_SIGNATURE,
                            "login: the signature does not verify under the certificate's key");
+      return absl::OkStatus();
+    }
+    BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> revoked, view_.Get(RevokedKey(login.uid())));
+    if (revoked.has_value()) {
+      ex->result = Refusal(pb::STATUS_LOGIN_REVOKED, "login: the user was revoked");
       return absl::OkStatus();
     }
     const std::string user_key = UserKey(login.uid());
@@ -243,6 +251,46 @@ class Executor {
     return absl::OkStatus();
   }
 
+  // ---- revocation ----
+
+  // Only a key of the genesis CA revokes. From this log position on the user's logins and
+  // session operations are refused, and its session ends, at every correct replica alike:
+  // unlike the CRL, which a faulty replica can ignore, this is part of the ordered state.
+  absl::Status ExecuteRevocation(const ParsedRequest& req, Executed* ex) {
+    const pb::Revocation& revocation = req.body.revocation();
+    const std::optional<std::array<uint8_t, 32>> ca_key = ca_.CaPublicKey(AsBytes(revocation.ca_cert_der()));
+    if (!ca_key.has_value() ||
+        !VerifyEd25519(req.signed_request.signature(), RequestSigningMessage(req.signed_request.body()),
+                       ByteSpan(*ca_key))) {
+      ex->result = Refusal(pb::STATUS_REVOCATION_INVALID,
+                           "revocation: not signed by the key of one of the cluster's CA certificates");
+      return absl::OkStatus();
+    }
+    const std::string key = RevokedKey(revocation.uid());
+    BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> already, view_.Get(key));
+    if (!already.has_value()) {
+      pb::RevocationRecord record;
+      record.set_revoked_ms(now_ms_);
+      WriteRecord(view_, key, record);
+      BELFRY_ASSIGN_OR_RETURN(std::optional<pb::UserRecord> user,
+                              ReadRecord<pb::UserRecord>(view_, UserKey(revocation.uid())));
+      if (user.has_value() && !user->session_public_key().empty()) {
+        const std::string session_key = SessionKey(AsBytes(user->session_public_key()));
+        BELFRY_ASSIGN_OR_RETURN(std::optional<pb::SessionRecord> session,
+                                ReadRecord<pb::SessionRecord>(view_, session_key));
+        if (session.has_value() && session->state() == pb::SESSION_STATE_ACTIVE) {
+          session->set_state(pb::SESSION_STATE_REVOKED);
+          WriteRecord(view_, session_key, *session);
+        }
+      }
+    }
+    ex->result.set_status(pb::STATUS_OK);
+    ex->result.set_message(already.has_value() ? "the user was revoked already" : "revoked");
+    ex->result.mutable_revocation()->set_uid(revocation.uid());
+    ex->result.mutable_revocation()->set_newly_revoked(!already.has_value());
+    return absl::OkStatus();
+  }
+
   // Marks the user's previous session replaced (if still active) and drops its stored
   // results: one active session per user, and results only for the latest one.
   absl::Status EndPreviousSession(ByteSpan session_pk) {
@@ -291,6 +339,10 @@ class Executor {
         ex->uid = session->uid();
         return ReturnStored(std::move(*stored), *session, op, ex);
       }
+    }
+    if (session->state() == pb::SESSION_STATE_REVOKED) {
+      ex->result = Refusal(pb::STATUS_USER_REVOKED, "the session's user was revoked");
+      return absl::OkStatus();
     }
     if (session->state() != pb::SESSION_STATE_ACTIVE) {
       ex->result = Refusal(pb::STATUS_SESSION_ENDED,
@@ -393,6 +445,10 @@ class Executor {
     // replica keeps them in its log), and a copy must not read what its signer no longer
     // may: after a logout, a newer login, the session's expiry or the loss of the right.
     const pb::CheckOutResult& original = stored.result().check_out();
+    if (session.state() == pb::SESSION_STATE_REVOKED) {
+      ex->result = Refusal(pb::STATUS_USER_REVOKED, "a repeated checkout: the session's user was revoked");
+      return absl::OkStatus();
+    }
     if (session.state() != pb::SESSION_STATE_ACTIVE) {
       ex->result = Refusal(pb::STATUS_SESSION_ENDED,
                            "a repeated checkout: the session that made it has ended");
@@ -655,6 +711,7 @@ const char* OperationName(Operation op) {
     case Operation::kGrant: return "grant";
     case Operation::kDelete: return "delete";
     case Operation::kLogout: return "logout";
+    case Operation::kRevoke: return "revoke";
   }
   return "unparsed";
 }

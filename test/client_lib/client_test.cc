@@ -212,7 +212,7 @@ TEST_CASE("client: a login that reached most replicas only after it executed suc
   std::unique_ptr<Client> alice = h.Connect("alice");
   // Let replica 0 order the login first.
   for (uint32_t r = 1; r < 4; ++r) h.cluster->replica(r).behaviour().late_requests = 1;
-  const int64_t before_ms = NowMs();
+  const int64_t before_ms = client::testing::NowMs();
   auto login = alice->Login("alice");
   INFO(login.status().ToString());
   REQUIRE(login.ok());
@@ -223,7 +223,7 @@ TEST_CASE("client: a login that reached most replicas only after it executed suc
   const int64_t earliest_ms = before_ms - int64_t{limits.login_clock_skew_seconds} * 1000 +
                               int64_t{limits.session_seconds} * 1000;
   CHECK(login->session_expires_ms >= earliest_ms);
-  CHECK(login->session_expires_ms <= NowMs() - int64_t{limits.login_clock_skew_seconds} * 1000 +
+  CHECK(login->session_expires_ms <= client::testing::NowMs() - int64_t{limits.login_clock_skew_seconds} * 1000 +
                                          int64_t{limits.session_seconds} * 1000);
   CHECK(alice->CheckIn("d", "x").ok());
 

@@ -69,6 +69,9 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
       {pb::STATUS_LABEL_REUSED, 1},
       {pb::STATUS_INVALID_GRANT, 2},
       {pb::STATUS_TOO_MANY_GRANTS, 1},
+      {pb::STATUS_LOGIN_REVOKED, 3},
+      {pb::STATUS_USER_REVOKED, 3},
+      {pb::STATUS_REVOCATION_INVALID, 1},
   };
   // The table covers every value the protocol defines.
   const google::protobuf::EnumDescriptor* descriptor = pb::Status_descriptor();

@@ -57,21 +57,9 @@ wait_value() {
   return 1
 }
 hup_all() { for r in 0 1 2 3; do kill -HUP "$(cat "$CLUSTER/run/replica-$r.pid")"; done; }
-# Replica $1's value of series $2 (metrics port base + 3r + 2, as belfry-setup lays out).
-value_at() {
-  { curl -fsS --max-time 5 "http://127.0.0.1:$((BASE_PORT + 3 * $1 + 2))/metrics" || true; } |
-    awk -v s="$2" '$1 == s { print $2; found=1 } END { if (!found) print 0 }'
-}
-sum_of() { local t=0 r; for r in 0 1 2 3; do t=$((t + $(value_at "$r" "$1"))); done; echo "$t"; }
-# until_true DESCRIPTION COMMAND...: waits for an event, checking every 0.1 s. The 60 s
-# bound only turns a hang into a failure; the outcome never depends on it being reached.
-until_true() {
-  local what=$1
-  shift
-  for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
-  echo "  gave up waiting for: $what" >&2
-  return 1
-}
+# shellcheck source=../e2e/wait_lib.sh
+. "$(dirname "$0")/../e2e/wait_lib.sh"
+sum_of() { local t=0 r; for r in 0 1 2 3; do t=$((t + $(metric_at "$r" "$1"))); done; echo "$t"; }
 user_files() { echo "-cert $CLUSTER/users/$1/$1.crt -key $CLUSTER/users/$1/$1.key"; }
 
 # s_client to 127.0.0.1:$1 with the rest as options. Succeeds when the connection is
@@ -203,15 +191,15 @@ for r in 0 1 2 3; do
 done
 RELOADS='belfry_credential_reloads_total{result="ok"}'
 declare -a reloads_before
-for r in 0 1 2 3; do reloads_before[$r]=$(value_at "$r" "$RELOADS"); done
+for r in 0 1 2 3; do reloads_before[$r]=$(metric_at "$r" "$RELOADS"); done
 hup_all
 # Each link between two replicas is cut by whichever end reloads the CRL first; the other
 # end then sees an ordinary disconnect. So which replica counts the cut depends on timing,
 # but the sum over all four does not: wait for every reload to finish, then for the cut.
-all_reloaded() { local r; for r in 0 1 2 3; do [ "$(value_at "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
-until_true "every replica reloaded the CRL" all_reloaded || fail "a replica did not reload the CRL"
+all_reloaded() { local r; for r in 0 1 2 3; do [ "$(metric_at "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
+until_true --what "every replica reloaded the CRL" all_reloaded || fail "a replica did not reload the CRL"
 cut_seen() { [ "$(sum_of belfry_peer_links_closed_untrusted_total)" -ge 1 ]; }
-until_true "a link on an old certificate cut" cut_seen ||
+until_true --what "a link on an old certificate cut" cut_seen ||
   fail "no link on an old certificate was cut (belfry_peer_links_closed_untrusted_total summed over replicas = 0)"
 wait "$BENCH_PID" || { cat "$WORK/bench.out" >&2; fail "belfry-bench failed during the rotation"; }
 errors=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"])' "$WORK/bench.json")

@@ -5,7 +5,9 @@
 # that folder an outsider takes alice's confidential checkout and replays it
 #   1. as bob, a registered user with no right on the document;
 #   2. as alice herself, after she logged out;
-#   3. as carol, after her certificate was revoked (CRL + SIGHUP);
+#   3. as carol, after she was revoked: first by an ordered revocation, which every correct
+#      replica then enforces at execution (her own new requests get USER_REVOKED
+#      everywhere), then at the connections (CRL + SIGHUP);
 #   4. as mallory, whose certificate comes from another cluster's CA;
 # each time trying everything received to decrypt: the share attachments as plain shares
 # and opened as sealed boxes with its own key (share-thief). Then a canary grep over all
@@ -30,14 +32,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-# until_true COMMAND...: waits for an event, checking every 0.1 s. The 60 s bound only
-# turns a hang into a failure; no outcome depends on how soon the event comes.
-until_true() { for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done; return 1; }
-# Replica $1's value of series $2 (metrics port base + 3r + 2, as belfry-setup lays out).
-metric() {
-  { curl -fsS --max-time 5 "http://127.0.0.1:$((BASE_PORT + 3 * $1 + 2))/metrics" || true; } |
-    awk -v s="$2" '$1 == s { print $2; found=1 } END { if (!found) print 0 }'
-}
+# shellcheck source=../e2e/wait_lib.sh
+. "$(dirname "$0")/../e2e/wait_lib.sh"
 
 # A value no correct component may ever hand to the wrong party.
 CANARY="canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -93,13 +89,27 @@ echo "  no plaintext"
 
 step "3. carol, revoked, replays alice's checkout"
 "$BIN/belfry-setup" revoke --dir "$CLUSTER" --user carol >/dev/null
+[ -s "$CLUSTER/revocations/carol.req" ] || fail "belfry-setup revoke --user wrote no ordered revocation"
+# The ordered revocation first, submitted by another user; no replica has the new CRL yet,
+# so carol can still connect: the refusal must come from the ordered state.
+"$BIN/belfry" --user bob revoke-user "$CLUSTER/revocations/carol.req" >/dev/null ||
+  fail "the ordered revocation of carol was not accepted"
+rc=0
+printf 'carol after her revocation\n' > "$WORK/carol.txt"  # not the canary: it is checked in in the clear
+"$BIN/belfry" --user carol checkin carols-doc "$WORK/carol.txt" > "$WORK/carol-checkin.out" 2>&1 || rc=$?
+[ "$rc" = 3 ] && grep -q USER_REVOKED "$WORK/carol-checkin.out" ||
+  { cat "$WORK/carol-checkin.out" >&2; fail "carol's checkin after her revocation was not refused as USER_REVOKED (exit $rc)"; }
+REFUSED='belfry_requests_total{op="checkin",status="USER_REVOKED"}'
+refused_everywhere() { local r; for r in 0 1 2; do [ "$(metric_at "$r" "$REFUSED")" -ge 1 ] || return 1; done; }
+until_true refused_everywhere || fail "a correct replica did not refuse carol's checkin at execution"
+echo "  ordered revocation: every correct replica refused carol's checkin (USER_REVOKED)"
 RELOADS='belfry_credential_reloads_total{result="ok"}'
 declare -a reloads_before
-for r in 0 1 2 3; do reloads_before[$r]=$(metric "$r" "$RELOADS"); done
+for r in 0 1 2 3; do reloads_before[$r]=$(metric_at "$r" "$RELOADS"); done
 for r in 0 1 2; do kill -HUP "$(cat "$CLUSTER/run/replica-$r.pid")"; done
 kill -HUP "$BYZ_PID"
 # The replay must meet the new CRL everywhere: wait until every replica has reloaded.
-all_reloaded() { local r; for r in 0 1 2 3; do [ "$(metric "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
+all_reloaded() { local r; for r in 0 1 2 3; do [ "$(metric_at "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
 until_true all_reloaded || fail "a replica did not reload its credentials"
 out=$(replay carol "$CLUSTER/users/carol/carol.crt" "$CLUSTER/users/carol/carol.key")
 echo "$out" | grep -v '^ts=' | sed 's/^/    /'

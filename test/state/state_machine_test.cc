@@ -859,5 +859,54 @@ TEST_CASE_METHOD(Fixture, "crypto: requests the admission check verified are not
   }
 }
 
+// ---- ordered revocation (SECURITY.md: revocation is an ordered operation) ----
+
+// From the revocation's log position on, the user's session ends and its logins and session
+// operations are refused — by the state machine, so at every correct replica alike,
+// whoever relayed the request.
+TEST_CASE_METHOD(Fixture, "revocation: a CA-signed revocation ends the user's session and refuses it from then on",
+                 "[revocation]") {
+  LoginAll();
+  REQUIRE(Do(carol.CheckIn("carols", "x")) == pb::STATUS_OK);
+  const std::string carol_checkout = carol.CheckOut("carols");
+  Outcome revoked = cluster.Run(pki.Revocation("carol"));
+  REQUIRE(revoked.status() == pb::STATUS_OK);
+  CHECK(revoked.ex.result.revocation().uid() == "carol");
+  CHECK(revoked.ex.result.revocation().newly_revoked());
+  CHECK(revoked.ex.uid.empty());  // its reply goes to whoever submitted it
+  // Carol's session ops, a fresh login and a copy of a request she signed before: refused.
+  CHECK(Do(carol.CheckOut("carols")) == pb::STATUS_USER_REVOKED);
+  CHECK(Do(carol_checkout) == pb::STATUS_USER_REVOKED);
+  CHECK(Do(carol.Login(kT0 + 1000)) == pb::STATUS_LOGIN_REVOKED);
+  // Others are untouched.
+  CHECK(Do(alice.CheckIn("alices", "y")) == pb::STATUS_OK);
+  // A second revocation of the same user changes nothing.
+  Outcome again = cluster.Run(pki.Revocation("carol", kT0 + 1));
+  CHECK(again.status() == pb::STATUS_OK);
+  CHECK_FALSE(again.ex.result.revocation().newly_revoked());
+  CHECK(again.unchanged());
+}
+
+TEST_CASE_METHOD(Fixture, "revocation: a revocation that a genesis CA did not sign is refused and changes nothing",
+                 "[revocation]") {
+  LoginAll();
+  // Signed by another CA (its own certificate named): not one of the cluster's.
+  const pki::CertificateAuthority other =
+      OrDie(pki::CertificateAuthority::Create("other-ca", kT0Seconds - 86400, kT0Seconds + 86400));
+  Outcome foreign = cluster.Run(TestPki::Revocation(other, "carol"));
+  CHECK(foreign.status() == pb::STATUS_REVOCATION_INVALID);
+  CHECK(foreign.unchanged());
+  // The cluster CA's certificate named, but signed by another key.
+  pb::SignedRequest forged;
+  REQUIRE(forged.ParseFromString(pki.Revocation("carol")));
+  pb::SignedRequest by_other;
+  REQUIRE(by_other.ParseFromString(TestPki::Revocation(other, "carol")));
+  forged.set_signature(by_other.signature());
+  Outcome bad = cluster.Run(forged.SerializeAsString());
+  CHECK(bad.status() == pb::STATUS_REVOCATION_INVALID);
+  CHECK(bad.unchanged());
+  CHECK(Do(carol.CheckIn("still-mine", "z")) == pb::STATUS_OK);
+}
+
 }  // namespace
 }  // namespace belfry::state::testing

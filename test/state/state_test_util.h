@@ -66,6 +66,27 @@ class TestPki {
     return OrDie(ca_.Issue(pki::CertificateRequest{cn, role, not_before_s, not_after_s}));
   }
   const pki::CaBundle& bundle() const { return bundle_; }
+  const pki::CertificateAuthority& ca() const { return ca_; }
+
+  // An ordered revocation of `uid` signed by `signer`'s key, naming `signer`'s certificate
+  // (service.proto Revocation), as belfry-setup makes it.
+  static std::string Revocation(const pki::CertificateAuthority& signer, const std::string& uid,
+                                int64_t issued_unix_ms = kT0) {
+    pb::RequestBody body;
+    body.set_cluster_id(kCluster);
+    body.mutable_revocation()->set_uid(uid);
+    const Bytes der = OrDie(pki::CertificatePemToDer(signer.cert_pem()));
+    body.mutable_revocation()->set_ca_cert_der(std::string(der.begin(), der.end()));
+    body.mutable_revocation()->set_issued_unix_ms(issued_unix_ms);
+    pb::SignedRequest request;
+    request.set_body(body.SerializeAsString());
+    const pki::Ed25519Signature sig = OrDie(signer.key().Sign(RequestSigningMessage(request.body())));
+    request.set_signature(std::string(sig.begin(), sig.end()));
+    return request.SerializeAsString();
+  }
+  std::string Revocation(const std::string& uid, int64_t issued_unix_ms = kT0) const {
+    return Revocation(ca_, uid, issued_unix_ms);
+  }
 
  private:
   pki::CertificateAuthority ca_;
