@@ -14,18 +14,16 @@
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/rng.h"
-#include "proto/net.pb.h"
+#include "base/status.h"
 #include "transport/internal/asio_util.h"
 #include "transport/internal/frame_io.h"
+#include "transport/link.h"
 #include "transport/log.h"
 
 namespace belfry::transport {
 namespace {
 
 constexpr const char* kComponent = "peer_net";
-// Bytes a LinkMessage{data{seq, payload}} adds around its payload: three tags, two
-// length varints (<= 5 bytes each) and the seq varint (<= 10 bytes).
-constexpr size_t kDataOverheadBytes = 32;
 using internal::Bump;
 using internal::MakeStream;
 using internal::SslStream;
@@ -118,16 +116,24 @@ class Inbox {
   bool closed_ = false;
 };
 
-struct PendingMessage {
-  uint64_t seq;
-  std::string payload;
-};
+// The steady clock in microseconds: the time the link classes (link.h) are given.
+uint64_t SteadyNowUs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
 
 class PeerConnection;
 
-// PeerSlot: everything this node keeps about one peer, for both directions.
+// PeerSlot: everything this node keeps about one peer, for both directions. The link
+// protocol itself (seqs, resend buffer, acks, hellos, pacing) is in `sender`, `receiver`
+// and `delivery_budget` (link.h); the slot adds the sockets, timers and counters.
 struct PeerSlot {
-  PeerSlot(NodeId peer_id, asio::io_context& io) : id(peer_id), retry_timer(io) {}
+  PeerSlot(NodeId peer_id, asio::io_context& io, const PeerNetworkConfig& config)
+      : id(peer_id),
+        sender(config.resend_buffer_messages_max, config.resend_buffer_bytes_max),
+        retry_timer(io),
+        receiver(config.ack_delay_us, config.ack_batch_messages) {}
 
   const NodeId id;
   AtomicPeerCounters counters;
@@ -136,15 +142,11 @@ struct PeerSlot {
   std::mutex mu;
   std::string host;
   uint16_t port = 0;
-  std::deque<PendingMessage> unacked;  // consecutive seqs, ascending
-  size_t unacked_bytes = 0;
-  uint64_t next_seq = 1;
+  LinkSender sender;
 
   // Outbound state owned by the network thread.
   std::shared_ptr<PeerConnection> out_conn;  // dialing or established
   bool out_established = false;
-  uint64_t send_cursor = 1;  // next seq to write on out_conn
-  uint64_t highest_sent = 0;
   asio::steady_timer retry_timer;
   uint64_t retry_generation = 0;
   uint32_t failures = 0;  // consecutive failed dials (backoff exponent)
@@ -153,15 +155,8 @@ struct PeerSlot {
 
   // Inbound state (receiver side), owned by the network thread.
   std::shared_ptr<PeerConnection> in_conn;
-  bool in_known = false;
-  uint64_t in_incarnation = 0;
-  bool in_started = false;
-  uint64_t in_last_seq = 0;
-  // Delivery budget (messages_per_second_max), network thread only: tokens, and when
-  // they were last counted.
-  double in_tokens = 0;
-  std::chrono::steady_clock::time_point in_tokens_at{};
-  bool in_tokens_started = false;
+  LinkReceiver receiver;
+  TokenBucket delivery_budget;  // messages_per_second_max
   std::atomic<uint32_t> rate_override{0};  // SetPeerMessageRate; 0: the configured rate
 };
 
@@ -198,7 +193,7 @@ class PeerNetwork::Impl {
   void OnConnectionClosed(const std::shared_ptr<PeerConnection>& conn);
   // Checks an inbound hello; on success records `conn` as the link from `slot` and returns
   // the seq to report back. An error status means: refuse the connection.
-  absl::StatusOr<uint64_t> OnInboundHello(const std::shared_ptr<PeerConnection>& conn,
+  absl::StatusOr<HelloAccepted> OnInboundHello(const std::shared_ptr<PeerConnection>& conn,
                                           PeerSlot& slot, uint64_t incarnation);
   // Outbound link established after the peer's hello: drop what it has, rewind the cursor.
   absl::Status OnOutboundHello(PeerSlot& slot, uint64_t received_seq);
@@ -319,12 +314,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     write_buf_.swap(control_buf_);
     control_frames_ = 0;
     if (direction_ == Direction::kInbound && state_ == State::kEstablished &&
-        pending_ack_ > sent_ack_) {
-      pb::LinkMessage msg;
-      msg.mutable_ack()->set_seq(pending_ack_);
-      AppendMessage(msg, write_buf_);
-      sent_ack_ = pending_ack_;
-      ++frames;
+        slot_->receiver.IsCurrent(link_connection_)) {
+      if (const std::optional<uint64_t> ack = slot_->receiver.TakeAck(); ack.has_value()) {
+        AppendAckFrame(*ack, write_buf_);
+        ++frames;
+      }
     }
     if (direction_ == Direction::kOutbound && state_ == State::kEstablished) {
       frames += net_->FillDataBatch(*slot_, write_buf_);
@@ -359,7 +353,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     if (closed() || !held_.has_value()) {
       return true;
     }
-    if (slot_->in_conn.get() != this || slot_->in_incarnation != incarnation_) {
+    if (slot_->in_conn.get() != this || !slot_->receiver.IsCurrent(link_connection_)) {
       Close("stale_connection", "");
       return true;
     }
@@ -506,9 +500,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       Close("wrong_server_identity", id->common_name);
       return;
     }
-    pb::LinkMessage hello;
-    hello.mutable_hello()->set_incarnation(net_->incarnation());
-    QueueControl(hello);
+    AppendHelloFrame(net_->incarnation(), /*received_seq=*/0, control_buf_);
+    ++control_frames_;
     state_ = State::kHello;
     PumpWrites();
     ReadNext();
@@ -576,57 +569,55 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       Bump(slot_->counters.frames_received);
       Bump(slot_->counters.bytes_received, kFrameHeaderBytes + body_.size());
     }
-    pb::LinkMessage msg;
-    const bool parsed = msg.ParseFromString(body_);
+    absl::StatusOr<LinkFrame> msg = DecodeLinkMessage(body_);
     body_.clear();
-    if (!parsed) {
+    if (!msg.ok()) {
       ProtocolError("malformed_frame", "");
       return;
     }
     if (direction_ == Direction::kInbound) {
-      OnInboundMessage(msg);
+      OnInboundMessage(*msg);
     } else {
-      OnOutboundMessage(msg);
+      OnOutboundMessage(*msg);
     }
     ReadNext();
   }
 
-  void OnInboundMessage(pb::LinkMessage& msg) {
+  void OnInboundMessage(LinkFrame& msg) {
     if (state_ == State::kHello) {
-      if (!msg.has_hello()) {
+      if (msg.kind != LinkFrame::Kind::kHello) {
         ProtocolError("expected_hello", "");
         return;
       }
-      absl::StatusOr<uint64_t> received =
-          net_->OnInboundHello(shared_from_this(), *slot_, msg.hello().incarnation());
-      if (!received.ok()) {
+      absl::StatusOr<HelloAccepted> accepted =
+          net_->OnInboundHello(shared_from_this(), *slot_, msg.incarnation);
+      if (!accepted.ok()) {
         Bump(net_->net_counters().refused_identity);
-        Refuse("stale_incarnation", received.status().message());
+        Refuse("stale_incarnation", accepted.status().message());
         return;
       }
-      incarnation_ = msg.hello().incarnation();
-      pb::LinkMessage reply;
-      reply.mutable_hello()->set_incarnation(net_->incarnation());
-      reply.mutable_hello()->set_received_seq(*received);
-      QueueControl(reply);
+      incarnation_ = msg.incarnation;
+      link_connection_ = accepted->connection;
+      AppendHelloFrame(net_->incarnation(), accepted->received_seq, control_buf_);
+      ++control_frames_;
       Established();
       return;
     }
-    if (!msg.has_data()) {
+    if (msg.kind != LinkFrame::Kind::kData) {
       ProtocolError("expected_data", "");
       return;
     }
-    OnData(msg.data().seq(), std::move(*msg.mutable_data()->mutable_payload()));
+    OnData(msg.seq, std::move(msg.payload));
   }
 
-  void OnOutboundMessage(pb::LinkMessage& msg) {
+  void OnOutboundMessage(LinkFrame& msg) {
     if (state_ == State::kHello) {
-      if (!msg.has_hello()) {
+      if (msg.kind != LinkFrame::Kind::kHello) {
         ProtocolError("expected_hello", "");
         return;
       }
-      incarnation_ = msg.hello().incarnation();
-      absl::Status ok = net_->OnOutboundHello(*slot_, msg.hello().received_seq());
+      incarnation_ = msg.incarnation;
+      absl::Status ok = net_->OnOutboundHello(*slot_, msg.received_seq);
       if (!ok.ok()) {
         ProtocolError("bad_hello", ok.message());
         return;
@@ -634,11 +625,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       Established();
       return;
     }
-    if (!msg.has_ack()) {
+    if (msg.kind != LinkFrame::Kind::kAck) {
       ProtocolError("expected_ack", "");
       return;
     }
-    absl::Status ok = net_->OnAck(*slot_, msg.ack().seq());
+    absl::Status ok = net_->OnAck(*slot_, msg.seq);
     if (!ok.ok()) {
       ProtocolError("bad_ack", ok.message());
     }
@@ -661,24 +652,28 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
   void OnData(uint64_t seq, std::string payload) {
     PeerSlot& s = *slot_;
-    if (s.in_incarnation != incarnation_ || s.in_conn.get() != this) {
+    if (s.in_conn.get() != this) {
       Close("stale_connection", "");
       return;
     }
-    if (seq == 0) {
-      ProtocolError("zero_seq", "");
-      return;
-    }
-    if (s.in_started && seq <= s.in_last_seq) {
-      // Resent after a reconnect but already delivered: drop, and ack again.
-      Bump(s.counters.duplicates_dropped);
-      pending_ack_ = std::max(pending_ack_, s.in_last_seq);
-      PumpWrites();
-      return;
-    }
-    if (s.in_started && seq != s.in_last_seq + 1) {
-      ProtocolError("sequence_gap", absl::StrCat("expected ", s.in_last_seq + 1, " got ", seq));
-      return;
+    switch (s.receiver.OnData(link_connection_, seq)) {
+      case DataVerdict::kStale:
+        Close("stale_connection", "");
+        return;
+      case DataVerdict::kZeroSeq:
+        ProtocolError("zero_seq", "");
+        return;
+      case DataVerdict::kDuplicate:
+        // Resent after a reconnect but already delivered: dropped; ack again at once.
+        Bump(s.counters.duplicates_dropped);
+        PumpWrites();
+        return;
+      case DataVerdict::kGap:
+        ProtocolError("sequence_gap",
+                      absl::StrCat("expected ", s.receiver.last_delivered() + 1, " got ", seq));
+        return;
+      case DataVerdict::kDeliver:
+        break;
     }
     Delivery d{s.id, std::move(payload)};
     const std::chrono::microseconds wait = net_->TakeDeliveryToken(s);
@@ -704,29 +699,29 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     Accepted(seq);
   }
 
+  // The message went into the inbox: it counts as delivered and is owed an ack, written
+  // at once when a batch is due, else within ack_delay_us (one write per batch of small
+  // messages instead of one per message).
   void Accepted(uint64_t seq) {
     PeerSlot& s = *slot_;
-    s.in_started = true;
-    s.in_last_seq = seq;
     Bump(s.counters.messages_delivered);
-    pending_ack_ = seq;
-    AckSoon();
-  }
-
-  // Acknowledges at once when a batch is due, else within ack_delay_us: one write per
-  // batch of small messages instead of one per message.
-  void AckSoon() {
-    if (pending_ack_ - sent_ack_ >= net_->config().ack_batch_messages || net_->config().ack_delay_us == 0) {
-      PumpWrites();
-      return;
+    switch (s.receiver.OnDelivered(seq, SteadyNowUs())) {
+      case AckAction::kWriteNow:
+        PumpWrites();
+        return;
+      case AckAction::kArmTimer:
+        ack_timer_.expires_after(std::chrono::microseconds(net_->config().ack_delay_us));
+        ack_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+          // A cancelled timer of a superseded connection must not disarm the current
+          // connection's timer, which shares the receiver's ack state.
+          if (!self->slot_->receiver.IsCurrent(self->link_connection_)) return;
+          self->slot_->receiver.OnAckTimer();
+          if (!ec) self->PumpWrites();
+        });
+        return;
+      case AckAction::kWait:
+        return;
     }
-    if (ack_timer_armed_) return;
-    ack_timer_armed_ = true;
-    ack_timer_.expires_after(std::chrono::microseconds(net_->config().ack_delay_us));
-    ack_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-      self->ack_timer_armed_ = false;
-      if (!ec) self->PumpWrites();
-    });
   }
 
   void ProtocolError(std::string_view reason, absl::string_view detail) {
@@ -738,16 +733,6 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
       return;
     }
     Close(reason, detail);
-  }
-
-  void QueueControl(const pb::LinkMessage& msg) {
-    AppendMessage(msg, control_buf_);
-    ++control_frames_;
-  }
-
-  static void AppendMessage(const pb::LinkMessage& msg, std::string& out) {
-    internal::AppendFrameHeader(out, static_cast<uint32_t>(msg.ByteSizeLong()));
-    msg.AppendToString(&out);
   }
 
   PeerNetwork::Impl* const net_;
@@ -762,6 +747,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   State state_ = State::kConnecting;
   bool was_established_ = false;
   uint64_t incarnation_ = 0;  // the dialer's (inbound) or the acceptor's (outbound)
+  uint64_t link_connection_ = 0;  // inbound: LinkReceiver's id of this connection
 
   FrameHeader header_{};
   std::string body_;
@@ -769,10 +755,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::string control_buf_;
   uint64_t control_frames_ = 0;
   bool writing_ = false;
-  uint64_t pending_ack_ = 0;
-  uint64_t sent_ack_ = 0;
   asio::steady_timer ack_timer_{stream_->get_executor()};
-  bool ack_timer_armed_ = false;
   asio::steady_timer throttle_{stream_->get_executor()};
   std::optional<Delivery> held_;
   uint64_t held_seq_ = 0;
@@ -798,7 +781,7 @@ PeerNetwork::Impl::Impl(PeerNetworkConfig config, std::shared_ptr<asio::ssl::con
       inbox_(config_.inbox_messages_max, config_.inbox_bytes_max),
       jitter_(incarnation_ ^ (uint64_t{config_.self} << 48)) {
   for (const PeerAddress& p : config_.peers) {
-    auto slot = std::make_unique<PeerSlot>(p.id, io_);
+    auto slot = std::make_unique<PeerSlot>(p.id, io_, config_);
     slot->host = p.host;
     slot->port = p.port;
     slots_.emplace(p.id, std::move(slot));
@@ -1066,46 +1049,31 @@ void PeerNetwork::Impl::OnConnectionClosed(const std::shared_ptr<PeerConnection>
   ScheduleRetry(*slot);
 }
 
-absl::StatusOr<uint64_t> PeerNetwork::Impl::OnInboundHello(
+absl::StatusOr<HelloAccepted> PeerNetwork::Impl::OnInboundHello(
     const std::shared_ptr<PeerConnection>& conn, PeerSlot& slot, uint64_t incarnation) {
-  if (slot.in_known && incarnation < slot.in_incarnation) {
-    return absl::PermissionDeniedError(absl::StrCat("incarnation ", incarnation,
-                                                    " is older than ", slot.in_incarnation));
+  absl::StatusOr<HelloAccepted> accepted = slot.receiver.OnHello(incarnation);
+  if (!accepted.ok()) {
+    return accepted.status();
   }
-  if (!slot.in_known || incarnation > slot.in_incarnation) {
-    if (slot.in_known) {
-      LogLine(LogLevel::kInfo, kComponent, "peer_restarted")
-          .Add("self", config_.self)
-          .Add("peer", slot.id)
-          .Add("old_incarnation", slot.in_incarnation)
-          .Add("new_incarnation", incarnation);
-    }
-    slot.in_known = true;
-    slot.in_incarnation = incarnation;
-    slot.in_started = false;
-    slot.in_last_seq = 0;
+  if (accepted->restarted) {
+    LogLine(LogLevel::kInfo, kComponent, "peer_restarted")
+        .Add("self", config_.self)
+        .Add("peer", slot.id)
+        .Add("old_incarnation", accepted->previous_incarnation)
+        .Add("new_incarnation", incarnation);
   }
   if (slot.in_conn && slot.in_conn != conn) {
     // The dialer gave up on the old connection (it only ever has one); so do we.
     slot.in_conn->Close("superseded", "");
   }
   slot.in_conn = conn;
-  return slot.in_last_seq;
+  return accepted;
 }
 
 absl::Status PeerNetwork::Impl::OnOutboundHello(PeerSlot& slot, uint64_t received_seq) {
   std::lock_guard<std::mutex> lock(slot.mu);
-  if (received_seq >= slot.next_seq) {
-    return absl::InvalidArgumentError(absl::StrCat("peer claims seq ", received_seq,
-                                                   " but only ", slot.next_seq - 1,
-                                                   " were sent"));
-  }
-  while (!slot.unacked.empty() && slot.unacked.front().seq <= received_seq) {
-    slot.unacked_bytes -= slot.unacked.front().payload.size();
-    slot.unacked.pop_front();
-  }
+  BELFRY_RETURN_IF_ERROR(slot.sender.OnHello(received_seq));
   UpdateQueueGauges(slot);
-  slot.send_cursor = slot.unacked.empty() ? slot.next_seq : slot.unacked.front().seq;
   slot.out_established = true;
   slot.counters.outbound_up.store(true);
   slot.failures = 0;
@@ -1119,49 +1087,22 @@ absl::Status PeerNetwork::Impl::OnOutboundHello(PeerSlot& slot, uint64_t receive
 
 absl::Status PeerNetwork::Impl::OnAck(PeerSlot& slot, uint64_t seq) {
   std::lock_guard<std::mutex> lock(slot.mu);
-  if (seq >= slot.send_cursor) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ack ", seq, " beyond the last seq sent ", slot.send_cursor - 1));
-  }
-  while (!slot.unacked.empty() && slot.unacked.front().seq <= seq) {
-    slot.unacked_bytes -= slot.unacked.front().payload.size();
-    slot.unacked.pop_front();
-  }
+  BELFRY_RETURN_IF_ERROR(slot.sender.OnAck(seq));
   UpdateQueueGauges(slot);
   return absl::OkStatus();
 }
 
 uint64_t PeerNetwork::Impl::FillDataBatch(PeerSlot& slot, std::string& out) {
   std::lock_guard<std::mutex> lock(slot.mu);
-  if (slot.unacked.empty()) {
-    return 0;
-  }
-  const uint64_t front = slot.unacked.front().seq;
-  slot.send_cursor = std::max(slot.send_cursor, front);
-  uint64_t frames = 0;
-  for (size_t i = slot.send_cursor - front;
-       i < slot.unacked.size() && out.size() < config_.write_batch_bytes_max; ++i) {
-    const PendingMessage& m = slot.unacked[i];
-    pb::LinkMessage msg;
-    msg.mutable_data()->set_seq(m.seq);
-    msg.mutable_data()->set_payload(m.payload);
-    internal::AppendFrameHeader(out, static_cast<uint32_t>(msg.ByteSizeLong()));
-    msg.AppendToString(&out);
-    if (m.seq <= slot.highest_sent) {
-      Bump(slot.counters.messages_resent);
-    } else {
-      Bump(slot.counters.messages_sent);
-      slot.highest_sent = m.seq;
-    }
-    slot.send_cursor = m.seq + 1;
-    ++frames;
-  }
-  return frames;
+  const DataBatch batch = slot.sender.AppendDataFrames(out, config_.write_batch_bytes_max);
+  Bump(slot.counters.messages_sent, batch.first_sends);
+  Bump(slot.counters.messages_resent, batch.resends);
+  return batch.frames;
 }
 
 void PeerNetwork::Impl::UpdateQueueGauges(PeerSlot& slot) {
-  slot.counters.queue_messages.store(slot.unacked.size(), std::memory_order_relaxed);
-  slot.counters.queue_bytes.store(slot.unacked_bytes, std::memory_order_relaxed);
+  slot.counters.queue_messages.store(slot.sender.queue_messages(), std::memory_order_relaxed);
+  slot.counters.queue_bytes.store(slot.sender.queue_bytes(), std::memory_order_relaxed);
 }
 
 void PeerNetwork::Impl::Kick(PeerSlot& slot) {
@@ -1181,7 +1122,7 @@ absl::Status PeerNetwork::Impl::Send(NodeId to, std::string payload) {
   if (slot == nullptr) {
     return absl::NotFoundError(absl::StrCat("no peer ", to));
   }
-  if (payload.size() + kDataOverheadBytes > config_.frame_bytes_max) {
+  if (payload.size() + kLinkDataOverheadBytes > config_.frame_bytes_max) {
     return absl::InvalidArgumentError(absl::StrCat("payload of ", payload.size(),
                                                    " bytes does not fit frame_bytes_max of ",
                                                    config_.frame_bytes_max));
@@ -1194,15 +1135,13 @@ absl::Status PeerNetwork::Impl::Send(NodeId to, std::string payload) {
   }
   {
     std::lock_guard<std::mutex> lock(slot->mu);
-    if (slot->unacked.size() >= config_.resend_buffer_messages_max ||
-        slot->unacked_bytes + payload.size() > config_.resend_buffer_bytes_max) {
+    absl::StatusOr<uint64_t> seq = slot->sender.Enqueue(std::move(payload));
+    if (!seq.ok()) {
       Bump(slot->counters.sends_refused);
-      return absl::ResourceExhaustedError(
-          absl::StrCat("resend buffer for peer ", to, " is full (", slot->unacked.size(),
-                       " messages, ", slot->unacked_bytes, " bytes unacknowledged)"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "resend buffer for peer ", to, " is full (", slot->sender.queue_messages(),
+          " messages, ", slot->sender.queue_bytes(), " bytes unacknowledged)"));
     }
-    slot->unacked_bytes += payload.size();
-    slot->unacked.push_back(PendingMessage{slot->next_seq++, std::move(payload)});
     UpdateQueueGauges(*slot);
   }
   Kick(*slot);
@@ -1223,19 +1162,7 @@ void PeerNetwork::Impl::HandshakeDone(PeerConnection& conn) {
 std::chrono::microseconds PeerNetwork::Impl::TakeDeliveryToken(PeerSlot& slot) {
   const uint32_t override_rate = slot.rate_override.load(std::memory_order_relaxed);
   const uint32_t rate = override_rate != 0 ? override_rate : config_.messages_per_second_max;
-  if (rate == 0) return std::chrono::microseconds(0);
-  const auto now = std::chrono::steady_clock::now();
-  if (!slot.in_tokens_started) {
-    slot.in_tokens_started = true;
-    slot.in_tokens = rate;  // a full second's burst to start with
-  } else {
-    const double elapsed_s = std::chrono::duration<double>(now - slot.in_tokens_at).count();
-    slot.in_tokens = std::min<double>(rate, slot.in_tokens + elapsed_s * rate);
-  }
-  slot.in_tokens_at = now;
-  slot.in_tokens -= 1;
-  if (slot.in_tokens >= 0) return std::chrono::microseconds(0);
-  return std::chrono::microseconds(static_cast<int64_t>(-slot.in_tokens * 1e6 / rate) + 1);
+  return std::chrono::microseconds(slot.delivery_budget.Take(rate, SteadyNowUs()));
 }
 
 void PeerNetwork::Impl::AddPaused(const std::shared_ptr<PeerConnection>& conn) {
@@ -1392,7 +1319,7 @@ absl::StatusOr<std::unique_ptr<PeerNetwork>> PeerNetwork::Create(PeerNetworkConf
       return absl::InvalidArgumentError(absl::StrCat("peer id ", p.id, " appears twice"));
     }
   }
-  if (config.frame_bytes_max <= kDataOverheadBytes ||
+  if (config.frame_bytes_max <= kLinkDataOverheadBytes ||
       config.frame_bytes_max > kFrameBytesMaxLimit || config.resend_buffer_bytes_max == 0 ||
       config.resend_buffer_messages_max == 0 || config.inbox_bytes_max == 0 ||
       config.inbox_messages_max == 0 || config.write_batch_bytes_max == 0 ||

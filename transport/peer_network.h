@@ -19,6 +19,12 @@
 // from an older incarnation is refused as stale. Reconnection uses capped exponential
 // backoff with jitter, so a peer that is down costs a few dials per second at most.
 //
+// That protocol (numbering, the resend buffer and its bounds, hellos, acks and their
+// batching, duplicate and gap handling, the delivery token bucket, the frame encoding) is
+// transport/link.h, which does no I/O; this file adds the sockets, TLS, timers, threads
+// and counters around it. The whole-replica simulator (test/replica_sim) runs the same
+// link.h classes for its links, so what it shows holds for this transport's semantics.
+//
 // Bounds: each peer's deliveries are paced by messages_per_second_max (a token bucket; a
 // peer over it has its link paused, so TCP pushes back and a flood costs a bounded share
 // of CPU); frames are at most frame_bytes_max (checked before reading the body); the
@@ -43,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "transport/frame.h"
+#include "transport/link.h"
 #include "transport/tls.h"
 
 namespace belfry::transport {
@@ -89,8 +96,8 @@ struct PeerNetworkConfig {
   uint32_t messages_per_second_max = 0;
   // Acknowledgements wait up to this long, or until this many messages are unacknowledged,
   // so a stream of small messages costs one acknowledgement write per batch.
-  uint32_t ack_delay_us = 1000;
-  uint32_t ack_batch_messages = 64;
+  uint32_t ack_delay_us = kDefaultAckDelayUs;
+  uint32_t ack_batch_messages = kDefaultAckBatchMessages;
 };
 
 // Per-peer counters (a snapshot). "sent"/"received" count frames and bytes on the wire,

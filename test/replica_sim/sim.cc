@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -17,6 +18,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "client_lib/internal/requests.h"
+#include "config/cluster_config.h"
 #include "client_lib/internal/pending_call.h"
 #include "proto/reply.pb.h"
 #include "proto/replica.pb.h"
@@ -24,6 +26,7 @@
 #include "replica/node/replica_core.h"
 #include "replica/store/memory_store.h"
 #include "test/replica_sim/cluster.h"
+#include "transport/link.h"
 #include "transport/log.h"
 
 namespace belfry::rsim {
@@ -313,6 +316,11 @@ uint64_t FnvU64(uint64_t h, uint64_t v) {
 
 class Sim;
 
+// The daemon's acknowledgement batching: replica/node/main.cc keeps PeerNetworkConfig's
+// defaults.
+constexpr uint32_t kAckDelayUs = transport::kDefaultAckDelayUs;
+constexpr uint32_t kAckBatchMessages = transport::kDefaultAckBatchMessages;
+
 class SimOutbox final : public replica::Outbox {
  public:
   SimOutbox(Sim* sim, uint32_t self, uint32_t twin) : sim_(sim), self_(self), twin_(twin) {}
@@ -339,6 +347,9 @@ struct Host {
   int64_t skew_ms = 0;
   int64_t last_tick_ms = -1000;
   int64_t last_clock_ms = 0;  // the local clock never runs back
+  // The transport's incarnation of the running process: grows on every start, as the
+  // daemon's (the wall clock at start) does.
+  uint64_t incarnation = 0;
   uint32_t fatal_restarts = 0;
   int64_t restart_at_ms = -1;  // after a fatal error, as a supervisor restarts the daemon
   uint64_t next_before_call = 0;  // the store's next epoch before the current core call
@@ -347,16 +358,28 @@ struct Host {
   uint64_t flood_join_epoch = 0;
 };
 
-// A directed link's unacknowledged frames, oldest first (transport/peer_network.cc keeps
-// each in the sender's resend buffer until the receiver acknowledges it).
+// A directed link from -> to, run by the transport's own link code (transport/link.h, as
+// transport/peer_network.cc runs it): the sending process's LinkSender (seqs, the bounded
+// resend buffer), the receiving process's LinkReceiver (hello answers, in-order
+// exactly-once delivery, batched cumulative acks) and delivery budget, and the one
+// connection between them. Frames are encoded and decoded as on the wire.
 struct Link {
-  std::deque<std::string> frames;
-  uint64_t bytes = 0;
+  // Empty while the sending process is down: a crash loses its resend buffer.
+  std::optional<transport::LinkSender> sender;
+  // Empty while the receiving process is down: a restart knows nothing of the sender.
+  std::optional<transport::LinkReceiver> receiver;
+  transport::TokenBucket budget;  // the receiving process's, messages_per_second_max
+  // A connection is established (hellos exchanged) and neither of its processes died
+  // since. Frames still on the wire of a connection whose sender died stay readable until
+  // a new hello supersedes it.
+  bool connected = false;
+  uint64_t connection = 0;  // the receiver's id of the connection `wire` belongs to
+  std::deque<std::string> wire;  // data frames written and not read yet, oldest first
+  std::deque<std::string> acks;  // ack frames written by the receiver, not read yet
   uint32_t speed = 4;  // scheduler weight
   // Frames at the head already written to the socket when the sender died: the kernel
   // still delivers them, so they arrive although their sender is down.
   uint64_t on_wire = 0;
-  uint64_t max_frames = 0;
 };
 
 struct ClientOp {
@@ -411,8 +434,11 @@ class Sim {
         hosts_(n_),
         links_(n_ * n_) {
     core_options_ = ReplicaCore::OptionsFor(config_);
+    // As replica/node/main.cc configures the daemon's PeerNetwork.
     resend_messages_max_ = config_.limits.peer_resend_buffer_messages_max;
     resend_bytes_max_ = config_.limits.peer_resend_buffer_bytes_max;
+    frame_bytes_max_ = config_.limits.frame_bytes_max;
+    messages_per_second_max_ = config::PeerMessageRate(config_.limits, n_);
   }
 
   Result Run();
@@ -442,6 +468,16 @@ class Sim {
   // after its step); otherwise a random prefix of each link had.
   void Crash(uint32_t id, bool all_on_wire = false);
   void Enqueue(uint32_t from, uint32_t to, std::string payload);
+  bool Runs(uint32_t id) const { return hosts_[id].up && !hosts_[id].paused; }
+  uint64_t NowUs() const { return static_cast<uint64_t>(now_ms_) * 1000; }
+  // Link protocol steps (see Link).
+  void ConnectLinks();
+  void AckStep();
+  void WriteData(Link& l);
+  void WriteAck(uint32_t from, uint32_t to);
+  void ReadAcks(uint32_t from, uint32_t to);
+  void ReadData(uint32_t from, uint32_t to, const std::string& frame);
+  void CloseLink(uint32_t from, uint32_t to, const std::string& why);
   void Mischief(uint32_t id);
   void ApplyEvent(const Event& e);
   bool Deliverable(uint32_t from, uint32_t to) const;
@@ -476,6 +512,8 @@ class Sim {
   std::set<uint32_t> crash_pending_;
   uint64_t resend_messages_max_ = 0;
   uint64_t resend_bytes_max_ = 0;
+  uint64_t frame_bytes_max_ = 0;
+  uint32_t messages_per_second_max_ = 0;
   int64_t now_ms_ = 0;
   uint64_t deliveries_ = 0;
   uint64_t sends_refused_ = 0;
@@ -502,6 +540,18 @@ void Sim::Start(uint32_t id, bool wipe) {
   h.up = true;
   h.paused = false;
   h.last_tick_ms = -1000;
+  // A new process: a new incarnation, empty link state on both sides of its links.
+  ++h.incarnation;
+  for (uint32_t peer = 0; peer < n_; ++peer) {
+    if (peer == id) continue;
+    Link& out = links_[id * n_ + peer];
+    out.sender.emplace(resend_messages_max_, resend_bytes_max_);
+    out.connected = false;
+    out.acks.clear();
+    Link& in = links_[peer * n_ + id];
+    in.receiver.emplace(kAckDelayUs, kAckBatchMessages);
+    in.budget = transport::TokenBucket();
+  }
   absl::StatusOr<std::unique_ptr<ReplicaCore>> core =
       ReplicaCore::Create(config_, id, SimKeys(n_, id), h.store.get(), &SimCaBundle(), h.outbox.get(), o);
   if (!core.ok()) {
@@ -522,6 +572,7 @@ void Sim::Start(uint32_t id, bool wipe) {
     h.twin = *std::move(twin);
   }
   Trace(absl::StrCat("start replica ", id, wipe ? " (wiped)" : "", " next_epoch=", h.core->next_epoch()));
+  ConnectLinks();
 }
 
 void Sim::Crash(uint32_t id, bool all_on_wire) {
@@ -530,33 +581,46 @@ void Sim::Crash(uint32_t id, bool all_on_wire) {
   h.core.reset();
   h.twin.reset();
   h.up = false;
-  // Its resend buffers die with it, except what had been written to the socket already.
+  // Its resend buffers die with it, except what had been written to the socket already:
+  // a prefix of what it had queued on each connection (all of it when it died right
+  // after a step) still reaches the receiver.
   for (uint32_t to = 0; to < n_; ++to) {
     Link& l = links_[id * n_ + to];
-    uint64_t keep = all_on_wire ? l.frames.size() : rng_.Uniform(l.frames.size() + 1);
+    uint64_t keep = all_on_wire ? l.wire.size() : rng_.Uniform(l.wire.size() + 1);
     if (!hosts_[to].up) keep = 0;  // no connection to a process that is down
-    while (l.frames.size() > keep) {
-      l.bytes -= l.frames.back().size();
-      l.frames.pop_back();
-    }
+    while (l.wire.size() > keep) l.wire.pop_back();
     l.on_wire = keep;
+    l.sender.reset();
+    l.connected = false;
+    l.acks.clear();  // nobody reads them any more
   }
-  // Frames it had acknowledged (in its inbox) but not yet handed to the core are lost
-  // too; those still unacknowledged are resent to the next incarnation.
+  // Frames it had read into its inbox and acknowledged, but not yet handed to the core,
+  // are lost too: up to 4 at the head of each connection are read and acknowledged now
+  // (as the ack timer would have), through the real receiver, and never reach a core.
+  // Everything the sender still has unacknowledged, including what this process
+  // delivered but had not acknowledged yet, is resent to the next incarnation, which
+  // answers the hello with 0 (it knows nothing of the sender).
   for (uint32_t from = 0; from < n_; ++from) {
     Link& l = links_[from * n_ + id];
-    uint64_t lost = rng_.Uniform(std::min<uint64_t>(l.frames.size(), 4) + 1);
-    for (; lost > 0; --lost) {
-      l.bytes -= l.frames.front().size();
-      l.frames.pop_front();
+    const uint64_t lost = rng_.Uniform(std::min<uint64_t>(l.wire.size(), 4) + 1);
+    for (uint64_t k = 0; k < lost; ++k) {
+      const std::string frame = std::move(l.wire.front());
+      l.wire.pop_front();
       if (l.on_wire > 0) --l.on_wire;
+      absl::StatusOr<transport::LinkFrame> f = transport::DecodeLinkFrame(frame, frame_bytes_max_);
+      BELFRY_CHECK(f.ok() && f->kind == transport::LinkFrame::Kind::kData);
+      if (l.receiver->OnData(l.connection, f->seq) == transport::DataVerdict::kDeliver) {
+        (void)l.receiver->OnDelivered(f->seq, NowUs());  // the ack is written just below
+      }
     }
-    // What a dead sender had on the wire to a dead receiver is gone with the connection.
-    if (!hosts_[from].up) {
-      l.frames.clear();
-      l.bytes = 0;
-      l.on_wire = 0;
-    }
+    if (lost > 0) WriteAck(from, id);
+    // The connection dies with the process: the rest on the wire is gone (the sender
+    // resends it); the acks it wrote still reach a live sender, which reads them before
+    // it redials.
+    l.wire.clear();
+    l.on_wire = 0;
+    l.connected = false;
+    l.receiver.reset();
   }
   Trace(absl::StrCat("crash replica ", id));
 }
@@ -599,14 +663,142 @@ void Sim::OnSendPeer(uint32_t from, uint32_t twin, uint32_t to, std::string payl
 
 void Sim::Enqueue(uint32_t from, uint32_t to, std::string payload) {
   Link& l = links_[from * n_ + to];
-  if (l.frames.size() >= resend_messages_max_ || l.bytes + payload.size() > resend_bytes_max_) {
-    // PeerNetwork::Send refuses; the daemon's outbox logs it and the message is gone.
+  BELFRY_CHECK(l.sender.has_value());  // only a running process sends
+  // PeerNetwork::Send refuses a payload that cannot fit one frame (INVALID_ARGUMENT).
+  if (payload.size() + transport::kLinkDataOverheadBytes > frame_bytes_max_ ||
+      !l.sender->Enqueue(std::move(payload)).ok()) {
+    // PeerNetwork::Send refuses (the buffer holds what was not acknowledged yet); the
+    // daemon's outbox logs it and the message is gone.
     ++sends_refused_;
     return;
   }
-  l.bytes += payload.size();
-  l.frames.push_back(std::move(payload));
-  l.max_frames = std::max<uint64_t>(l.max_frames, l.frames.size());
+  if (l.connected) WriteData(l);
+}
+
+void Sim::WriteData(Link& l) {
+  while (l.sender->HasUnsent()) {
+    std::string frame;
+    (void)l.sender->AppendDataFrames(frame, SIZE_MAX, /*frames_max=*/1);
+    l.wire.push_back(std::move(frame));
+  }
+}
+
+// Every link whose processes both run and are not cut off from each other gets a
+// connection if it has none: the sender's hello, the receiver's answer with the last seq
+// it delivered from that incarnation, and the sender writes everything after it.
+void Sim::ConnectLinks() {
+  for (uint32_t from = 0; from < n_; ++from) {
+    for (uint32_t to = 0; to < n_; ++to) {
+      Link& l = links_[from * n_ + to];
+      if (from == to || l.connected || !l.sender.has_value() || !l.receiver.has_value()) continue;
+      if (!Runs(from) || !Runs(to) || cut_.count({from, to}) != 0) continue;
+      ReadAcks(from, to);  // the old connection's acks come before its end
+      std::string hello;
+      transport::AppendHelloFrame(hosts_[from].incarnation, 0, hello);
+      absl::StatusOr<transport::LinkFrame> h = transport::DecodeLinkFrame(hello, frame_bytes_max_);
+      BELFRY_CHECK(h.ok() && h->kind == transport::LinkFrame::Kind::kHello);
+      absl::StatusOr<transport::HelloAccepted> accepted = l.receiver->OnHello(h->incarnation);
+      if (!accepted.ok()) {
+        Fail(absl::StrCat("link ", from, "->", to, ": hello refused: ", accepted.status().message()));
+        return;
+      }
+      // The new connection supersedes the old one: what was still on its wire is gone.
+      l.wire.clear();
+      l.on_wire = 0;
+      l.acks.clear();
+      l.connection = accepted->connection;
+      std::string answer;
+      transport::AppendHelloFrame(hosts_[to].incarnation, accepted->received_seq, answer);
+      absl::StatusOr<transport::LinkFrame> a = transport::DecodeLinkFrame(answer, frame_bytes_max_);
+      BELFRY_CHECK(a.ok() && a->kind == transport::LinkFrame::Kind::kHello);
+      absl::Status ok = l.sender->OnHello(a->received_seq);
+      if (!ok.ok()) {
+        Fail(absl::StrCat("link ", from, "->", to, ": bad hello answer: ", ok.message()));
+        return;
+      }
+      l.connected = true;
+      WriteData(l);
+    }
+  }
+}
+
+// Ack timers that expired write their acks; senders read the acks that reached them.
+void Sim::AckStep() {
+  for (uint32_t from = 0; from < n_; ++from) {
+    for (uint32_t to = 0; to < n_; ++to) {
+      Link& l = links_[from * n_ + to];
+      if (l.receiver.has_value() && Runs(to) && l.receiver->AckTimerDue(NowUs())) {
+        l.receiver->OnAckTimer();
+        WriteAck(from, to);
+      }
+      ReadAcks(from, to);
+    }
+  }
+}
+
+void Sim::WriteAck(uint32_t from, uint32_t to) {
+  Link& l = links_[from * n_ + to];
+  if (!l.receiver.has_value()) return;
+  const std::optional<uint64_t> ack = l.receiver->TakeAck();
+  // On a connection whose sender died (frames it had on the wire are still read) the ack
+  // goes nowhere; above all it never reaches the sender's next incarnation.
+  if (!ack.has_value() || !l.connected) return;
+  std::string frame;
+  transport::AppendAckFrame(*ack, frame);
+  l.acks.push_back(std::move(frame));
+}
+
+void Sim::ReadAcks(uint32_t from, uint32_t to) {
+  Link& l = links_[from * n_ + to];
+  if (l.acks.empty() || !l.sender.has_value() || !Runs(from) || cut_.count({to, from}) != 0) return;
+  while (!l.acks.empty()) {
+    absl::StatusOr<transport::LinkFrame> f = transport::DecodeLinkFrame(l.acks.front(), frame_bytes_max_);
+    l.acks.pop_front();
+    BELFRY_CHECK(f.ok() && f->kind == transport::LinkFrame::Kind::kAck);
+    absl::Status ok = l.sender->OnAck(f->seq);
+    if (!ok.ok()) {
+      CloseLink(from, to, absl::StrCat("bad ack: ", ok.message()));
+      return;
+    }
+  }
+}
+
+// A link protocol error closes the connection in the daemon (the resend on the next one
+// repairs it). Nothing in the simulation forges link frames, so one here is a bug in the
+// link code or in this model: the run fails.
+void Sim::CloseLink(uint32_t from, uint32_t to, const std::string& why) {
+  Link& l = links_[from * n_ + to];
+  l.connected = false;
+  l.wire.clear();
+  l.on_wire = 0;
+  l.acks.clear();
+  Fail(absl::StrCat("link ", from, "->", to, " protocol error: ", why));
+}
+
+void Sim::ReadData(uint32_t from, uint32_t to, const std::string& frame) {
+  Link& l = links_[from * n_ + to];
+  absl::StatusOr<transport::LinkFrame> f = transport::DecodeLinkFrame(frame, frame_bytes_max_);
+  BELFRY_CHECK(f.ok() && f->kind == transport::LinkFrame::Kind::kData);
+  switch (l.receiver->OnData(l.connection, f->seq)) {
+    case transport::DataVerdict::kDeliver:
+      break;
+    case transport::DataVerdict::kDuplicate:
+      WriteAck(from, to);
+      return;
+    case transport::DataVerdict::kZeroSeq:
+      CloseLink(from, to, "zero seq");
+      return;
+    case transport::DataVerdict::kGap:
+      CloseLink(from, to, absl::StrCat("gap: expected ", l.receiver->last_delivered() + 1, " got ", f->seq));
+      return;
+    case transport::DataVerdict::kStale:
+      CloseLink(from, to, "frame of a superseded connection");
+      return;
+  }
+  // Deliverable() let this link go only with a token in its budget.
+  (void)l.budget.Take(messages_per_second_max_, NowUs());
+  if (l.receiver->OnDelivered(f->seq, NowUs()) == transport::AckAction::kWriteNow) WriteAck(from, to);
+  Deliver(from, to, f->payload);
 }
 
 void Sim::OnSendClient(uint32_t from, uint32_t twin, uint64_t connection, std::string frame) {
@@ -769,8 +961,10 @@ void Sim::ApplyEvent(const Event& e) {
 bool Sim::Deliverable(uint32_t from, uint32_t to) const {
   const Host& a = hosts_[from];
   const Host& b = hosts_[to];
-  const bool sender_ok = (a.up && !a.paused) || links_[from * n_ + to].on_wire > 0;
-  return sender_ok && b.up && !b.paused && cut_.count({from, to}) == 0;
+  const Link& l = links_[from * n_ + to];
+  const bool sender_ok = (a.up && !a.paused) || l.on_wire > 0;
+  return sender_ok && b.up && !b.paused && cut_.count({from, to}) == 0 &&
+         l.budget.WaitUs(messages_per_second_max_, NowUs()) == 0;
 }
 
 bool Sim::DeliverOne() {
@@ -780,7 +974,7 @@ bool Sim::DeliverOne() {
   for (uint32_t from = 0; from < n_; ++from) {
     for (uint32_t to = 0; to < n_; ++to) {
       const Link& l = links_[from * n_ + to];
-      if (l.frames.empty() || !Deliverable(from, to)) continue;
+      if (l.wire.empty() || !Deliverable(from, to)) continue;
       if (now_ms_ < plan_.slow_until_ms && plan_.slow_links.count({from, to}) != 0) {
         any_slow = true;
         continue;
@@ -797,7 +991,7 @@ bool Sim::DeliverOne() {
     for (uint32_t from = 0; from < n_ && !found; ++from) {
       for (uint32_t to = 0; to < n_ && !found; ++to) {
         const Link& l = links_[from * n_ + to];
-        if (!l.frames.empty() && Deliverable(from, to)) {
+        if (!l.wire.empty() && Deliverable(from, to)) {
           pick_from = from;
           pick_to = to;
           found = true;
@@ -810,7 +1004,7 @@ bool Sim::DeliverOne() {
     for (uint32_t from = 0; from < n_ && !found; ++from) {
       for (uint32_t to = 0; to < n_ && !found; ++to) {
         const Link& l = links_[from * n_ + to];
-        if (l.frames.empty() || !Deliverable(from, to)) continue;
+        if (l.wire.empty() || !Deliverable(from, to)) continue;
         if (now_ms_ < plan_.slow_until_ms && plan_.slow_links.count({from, to}) != 0) continue;
         if (r < l.speed) {
           pick_from = from;
@@ -823,11 +1017,10 @@ bool Sim::DeliverOne() {
     }
   }
   Link& l = links_[pick_from * n_ + pick_to];
-  std::string payload = std::move(l.frames.front());
-  l.frames.pop_front();
+  const std::string frame = std::move(l.wire.front());
+  l.wire.pop_front();
   if (l.on_wire > 0) --l.on_wire;
-  l.bytes -= payload.size();
-  Deliver(pick_from, pick_to, payload);
+  ReadData(pick_from, pick_to, frame);
   return true;
 }
 
@@ -1115,7 +1308,10 @@ std::string Sim::Status() {
     }
     const replica::CoreCounters c = h.core->counters();
     uint64_t queued = 0;
-    for (uint32_t from = 0; from < n_; ++from) queued += links_[from * n_ + id].frames.size();
+    for (uint32_t from = 0; from < n_; ++from) {
+      const Link& l = links_[from * n_ + id];
+      queued += l.sender.has_value() ? l.sender->queue_messages() : l.wire.size();
+    }
     parts.push_back(absl::StrCat("r", id, ":next=", h.core->next_epoch(), h.core->catching_up() ? ",catching_up" : "",
                                  ",mempool=", c.mempool_requests, ",inbound_queued=", queued,
                                  ",caught_up=", c.epochs_caught_up, ",transfers=", c.state_transfers_started, "/",
@@ -1160,6 +1356,8 @@ Result Sim::Run() {
         Start(id, false);
       }
     }
+    ConnectLinks();
+    AckStep();
     if (plan_.random_speeds && now_ms_ >= next_speed_draw_ms_) {
       next_speed_draw_ms_ = now_ms_ + 300;
       for (Link& l : links_) l.speed = 1u << (2 * rng_.Uniform(3));  // 1, 4 or 16

@@ -4,18 +4,29 @@
 // on its own MemoryStore, with the same keys, limits and code the daemon runs; simulated
 // clients log in and check documents in and out with real signed requests, and accept a
 // result only when 2f+1 replicas signed one identical reply body (client::ReplyQuorum),
-// as the client library does. Every peer message goes through a model of the deployed
-// transport (transport/peer_network.{h,cc}), never kinder than it:
+// as the client library does. Every peer message goes through the deployed transport's
+// own link code (transport/link.h, the classes transport/peer_network.cc runs), its frames
+// encoded and decoded as on the wire; only sockets, TLS and threads are left out:
 //
-//  * each directed link delivers in order, exactly once, while both processes live
-//    (sequence numbers, cumulative acks, resend after reconnect);
-//  * what a sender has not had acknowledged survives a partition, a pause or the
-//    receiver's restart and is delivered after it (the receiver's new incarnation reports
-//    received_seq 0, so the sender resends its whole buffer); what the receiver had
-//    acknowledged but its core had not taken yet dies with the receiver's process;
-//  * a sender's crash loses its whole resend buffer; a new incarnation numbers from 1;
-//  * the resend buffer is bounded per link (peer_resend_buffer_{bytes,messages}_max):
-//    a Send beyond it is refused and the message is gone (the daemon logs and drops);
+//  * each directed link has the sending process's LinkSender (seqs 1, 2, 3, ... per
+//    incarnation; a resend buffer bounded by peer_resend_buffer_{bytes,messages}_max that
+//    holds each message until its ack comes back: a Send beyond it is refused and the
+//    message is gone, as the daemon logs and drops it) and the receiving process's
+//    LinkReceiver (in order, exactly once, duplicates dropped; acks batched by the
+//    daemon's ack_delay_us and ack_batch_messages) and delivery token bucket (the
+//    daemon's peer_messages_per_second_max). A link protocol error (a gap, a bad ack)
+//    fails the run: nothing here forges link frames, so it would be a bug;
+//  * a connection is made by the real hello exchange whenever both processes run and are
+//    not cut off from each other: the receiver answers with the last seq it delivered and
+//    the sender resends everything after it. A partition or a pause stalls a connection;
+//    what the sender has not had acknowledged survives it and the receiver's restart (the
+//    new incarnation answers 0, so the sender resends its whole buffer, including what the
+//    old process delivered but had not acknowledged yet); what the receiver had
+//    acknowledged but its core had not taken yet (up to 4 frames per link, read and
+//    acknowledged through the real receiver) dies with the receiver's process;
+//  * a sender's crash loses its whole resend buffer, except a prefix of each connection
+//    already written to the socket, which still arrives unless the restarted sender's new
+//    connection (a higher incarnation, numbered from 1) supersedes the old one first;
 //  * a frame for an epoch beyond the receiver's consensus window is handed to the core
 //    like any other (the transport knows nothing of epochs); today's core refuses it.
 //
