@@ -2,10 +2,12 @@
 // checkpoints.h): four ReplicaCores with in-memory stores, their outboxes wired to each
 // other through a queue the test can drop, delay or tamper with, driven by real signed
 // logins from a test CA.
+#include <array>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -98,8 +100,12 @@ class TestNet {
   // A new core on the replica's store (or on an empty one), as after a restart.
   void Restart(uint32_t id, bool wipe) {
     cores_[id].reset();
-    if (wipe) stores_[id] = std::make_unique<store::MemoryStore>();
-    auto core = ReplicaCore::Create(Cluster(), id, KeysFor(id), stores_[id].get(), &bundle_,
+    if (wipe) {
+      stores_[id] = std::make_unique<store::MemoryStore>();
+      disks_[id] = nullptr;
+    }
+    store::Store* disk = disks_[id] != nullptr ? disks_[id] : stores_[id].get();
+    auto core = ReplicaCore::Create(Cluster(), id, KeysFor(id), disk, &bundle_,
                                     outboxes_[id].get(), TestOptions());
     INFO(core.status().ToString());
     REQUIRE(core.ok());
@@ -192,6 +198,15 @@ class TestNet {
   ReplicaCore& core(uint32_t id) { return *cores_[id]; }
   store::MemoryStore& store(uint32_t id) { return *stores_[id]; }
   void SetDown(uint32_t id, bool down) { down_[id] = down; }
+  // From the next Restart on, the replica reads and writes `disk` (which wraps store(id)).
+  void SetDisk(uint32_t id, store::Store* disk) { disks_[id] = disk; }
+  // One tick of every up core, without delivering anything.
+  void TickAll() {
+    now_ms_ += 5;
+    for (uint32_t id = 0; id < kN; ++id) {
+      if (!down_[id]) cores_[id]->OnTick(now_ms_);
+    }
+  }
 
   std::function<bool(PeerMsg&)> tamper;
   // Sees every message a core sends, when it sends it.
@@ -201,6 +216,7 @@ class TestNet {
  private:
   pki::CaBundle bundle_;
   std::vector<std::unique_ptr<store::MemoryStore>> stores_;
+  std::array<store::Store*, kN> disks_{};
   std::vector<std::unique_ptr<RoutingOutbox>> outboxes_;
   std::vector<std::unique_ptr<ReplicaCore>> cores_;
   std::deque<PeerMsg> queue_;
@@ -660,6 +676,195 @@ TEST_CASE("consensus input records round-trip and corrupt ones are refused", "[n
   CHECK(ConsensusInput::Decode(bytes + "x").status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(ConsensusInput::Decode("").status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(ConsensusInput::Decode(std::string(1, '\x07')).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+// A replica's disk on which the stored record of one epoch reads back with another head
+// (rot that the store's own checks do not catch, as the rotten state value above), while
+// the chain tip, the state and every other record are intact. Everything else is passed
+// to the MemoryStore it wraps.
+class RottenRecordStore final : public store::Store {
+ public:
+  explicit RottenRecordStore(store::MemoryStore& disk) : disk_(disk) {}
+  // From now on the record of `epoch` reads back rotten, until a state transfer replaces
+  // the log.
+  void Rot(uint64_t epoch) { rotten_epoch_ = epoch; }
+
+  absl::StatusOr<std::optional<pb::EpochRecord>> ReadEpochRecord(uint64_t epoch) const override {
+    absl::StatusOr<std::optional<pb::EpochRecord>> record = disk_.ReadEpochRecord(epoch);
+    if (rotten_epoch_ == epoch && record.ok() && record->has_value() && !(*record)->head().empty()) {
+      std::string head = (*record)->head();
+      head[0] = static_cast<char>(head[0] ^ 0x01);
+      (*record)->set_head(head);
+    }
+    return record;
+  }
+  absl::Status InstallStaged(uint64_t next_epoch, const store::Digest& head, int64_t consensus_time_ms) override {
+    rotten_epoch_.reset();  // every epoch record is dropped, the rotten one with them
+    return disk_.InstallStaged(next_epoch, head, consensus_time_ms);
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override { return disk_.Get(key); }
+  absl::Status CommitEpoch(uint64_t epoch, int64_t consensus_time_ms, const state::WriteSet& writes,
+                           const store::Digest& batch_digest) override {
+    return disk_.CommitEpoch(epoch, consensus_time_ms, writes, batch_digest);
+  }
+  uint64_t next_epoch() const override { return disk_.next_epoch(); }
+  store::Digest log_head() const override { return disk_.log_head(); }
+  int64_t last_consensus_time_ms() const override { return disk_.last_consensus_time_ms(); }
+  absl::StatusOr<store::Digest> ComputeStateDigest() const override { return disk_.ComputeStateDigest(); }
+  absl::StatusOr<store::Digest> ComputePrefixDigest(std::string_view prefix) const override {
+    return disk_.ComputePrefixDigest(prefix);
+  }
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> FreezeState() const override {
+    return disk_.FreezeState();
+  }
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> FreezeStateDurably(uint64_t epoch) override {
+    return disk_.FreezeStateDurably(epoch);
+  }
+  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> OpenFrozen(uint64_t epoch) const override {
+    return disk_.OpenFrozen(epoch);
+  }
+  absl::Status DropFrozenExcept(const std::set<uint64_t>& keep) override { return disk_.DropFrozenExcept(keep); }
+  absl::Status WriteCheckpoint(const pb::CheckpointCertificate& certificate) override {
+    return disk_.WriteCheckpoint(certificate);
+  }
+  absl::StatusOr<std::optional<pb::CheckpointCertificate>> ReadCheckpoint() const override {
+    return disk_.ReadCheckpoint();
+  }
+  absl::Status PruneLogBefore(uint64_t epoch) override { return disk_.PruneLogBefore(epoch); }
+  uint64_t log_base_epoch() const override { return disk_.log_base_epoch(); }
+  absl::Status ClearStaging() override { return disk_.ClearStaging(); }
+  absl::Status StageEntries(const std::vector<std::pair<std::string, std::string>>& entries) override {
+    return disk_.StageEntries(entries);
+  }
+  absl::StatusOr<store::Digest> ComputeStagedDigest() const override { return disk_.ComputeStagedDigest(); }
+  absl::Status AppendConsensusInputs(const std::vector<store::ConsensusInput>& inputs) override {
+    return disk_.AppendConsensusInputs(inputs);
+  }
+  absl::StatusOr<std::vector<store::ConsensusInput>> ReadConsensusInputs() const override {
+    return disk_.ReadConsensusInputs();
+  }
+  absl::Status PruneConsensusInputsBefore(uint64_t epoch) override { return disk_.PruneConsensusInputsBefore(epoch); }
+  absl::Status PutMeta(std::string_view name, std::string_view value) override { return disk_.PutMeta(name, value); }
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const override {
+    return disk_.GetMeta(name);
+  }
+ private:
+  store::MemoryStore& disk_;
+  std::optional<uint64_t> rotten_epoch_;
+};
+
+// Finding 7: on ce68edb MaybeCheckpoint handed the replica's own checkpoint vote to
+// HandleCheckpointVote with now_ms = 0. When that vote is the one that completes a
+// certificate and adopting it starts a state transfer (AdoptCertificate -> StartTransfer
+// -> RequestNextChunk), the first chunk request was stamped at time 0, so the next tick
+// found the source silent since 0: it was replaced and counted as a failed source
+// although it is correct. The own vote now carries the time of the latest input.
+//
+// The path to that transfer: a replica flagged as diverged whose stable checkpoint is at
+// or past the diverging epoch waits for the next certificate and installs it
+// (AdoptCertificate's diverged_ branch). Replica 3 restarts on a disk on which the record
+// of epoch 6 later rots; its JoinEpochs(6) reaches the peers late, after epochs 6 and 7,
+// so all three answer with their record of epoch 6, which no longer matches its own:
+// 2f+1 evidence of divergence, with checkpoint 7 already stable. Then replica 3 is the
+// last to decide checkpoint epoch 11, after two peers' votes (a slow link), so its own
+// vote is the third signature.
+//
+// Why a rotten record: the own vote is one of the 2f+1 matching signatures, so the
+// digest-mismatch branch cannot start the transfer, and its epoch is below next_epoch, so
+// the rollback branch cannot either. Only diverged_ remains, and a replica whose log
+// really differs from 2f+1 peers' cannot sign the same checkpoint as f+1 correct ones
+// (the log head is a chain): the evidence must be wrong about its log, as a record that
+// rotted on its disk makes it.
+TEST_CASE("a transfer started by the replica's own checkpoint vote does not blame a correct source (finding 7)",
+          "[node][checkpoint]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  constexpr uint32_t kLate = 3;
+  const uint64_t interval = TestOptions().checkpoint_interval_epochs;
+  net.Logins(6, ca);
+  const uint64_t rotten = net.core(0).next_epoch();
+  RottenRecordStore disk(net.store(kLate));
+  net.SetDisk(kLate, &disk);
+  net.DropQueued(kLate);
+  net.Restart(kLate, /*wipe=*/false);
+  std::vector<PeerMsg> held;
+  net.tamper = [&](PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.from != kLate || !msg.ParseFromString(m.payload) || !msg.has_join_epochs()) return true;
+    held.push_back(m);
+    return false;
+  };
+  // Epochs until a checkpoint at or past `rotten` is stable (with the numbers here:
+  // epochs 6 and 7, checkpoint 7).
+  for (int i = 0; i < 8 && net.core(kLate).stable_checkpoint_epoch().value_or(0) < rotten; ++i) net.Logins(1, ca);
+  REQUIRE(net.core(kLate).stable_checkpoint_epoch().value_or(0) >= rotten);
+  REQUIRE(held.size() >= kN - 1);
+  disk.Rot(rotten);
+  net.tamper = nullptr;
+  for (PeerMsg& m : held) net.Send(std::move(m));
+  held.clear();
+  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(kLate).counters().log_divergences == 1; }));
+  // Its stable checkpoint is past the diverging epoch: it waits for the next certificate.
+  REQUIRE(net.core(kLate).counters().state_transfers_started == 0);
+  // Up to the epoch before the next checkpoint (epochs 8, 9 and 10).
+  for (int i = 0; i < 8 && (net.core(0).next_epoch() + 1) % interval != 0; ++i) net.Logins(1, ca);
+  const uint64_t checkpoint_epoch = net.core(0).next_epoch();
+  REQUIRE((checkpoint_epoch + 1) % interval == 0);
+  REQUIRE(net.core(kLate).next_epoch() == checkpoint_epoch);
+
+  // That epoch (11): replica 3's consensus messages are slow until two peers' checkpoint
+  // votes reached it; the third vote and the peers' certificates come after its own vote.
+  std::vector<PeerMsg> slow;
+  std::vector<PeerMsg> after_own_vote;
+  int votes_delivered = 0;
+  net.tamper = [&](PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.to != kLate || net.core(kLate).next_epoch() > checkpoint_epoch || !msg.ParseFromString(m.payload)) {
+      return true;
+    }
+    if (msg.has_consensus() && msg.consensus().epoch() == checkpoint_epoch && votes_delivered < 2) {
+      slow.push_back(m);
+      return false;
+    }
+    if (msg.has_checkpoint_vote() && msg.checkpoint_vote().epoch() == checkpoint_epoch) {
+      if (votes_delivered == 2) {
+        after_own_vote.push_back(m);
+        return false;
+      }
+      if (++votes_delivered == 2) {
+        for (PeerMsg& s : slow) net.Send(std::move(s));
+        slow.clear();
+      }
+      return true;
+    }
+    if (msg.has_checkpoint()) {
+      after_own_vote.push_back(m);
+      return false;
+    }
+    return true;
+  };
+  net.Submit(FreshLogin(ca, "checkpoint-login", net.now_ms()));
+  REQUIRE(net.RunUntil([&] { return net.core(kLate).next_epoch() > checkpoint_epoch; }));
+  net.tamper = nullptr;
+  for (PeerMsg& m : after_own_vote) net.Send(std::move(m));
+  REQUIRE(net.core(kLate).counters().state_transfers_started == 1);
+  // A tick before the source's first chunk is back, as the daemon ticks every 20 ms.
+  net.TickAll();
+  REQUIRE(net.RunUntil([&] {
+    return net.Quiet() && net.core(kLate).counters().state_transfers_completed == 1 &&
+           net.core(kLate).next_epoch() == net.core(0).next_epoch();
+  }));
+  const CoreCounters c = net.core(kLate).counters();
+  CHECK(c.log_divergences == 1);
+  CHECK(c.state_transfers_started == 1);
+  CHECK(c.state_transfer_source_failures == 0);
+  CHECK(c.faults == 0);
+  CHECK(c.faults_by_kind.empty());
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(net.core(kLate).stable_checkpoint_epoch() == checkpoint_epoch);
+  CHECK(net.Digest(kLate) == net.Digest(0));
+  CHECK(net.store(kLate).log_head() == net.store(0).log_head());
 }
 
 TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificates are refused",
