@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/bytes.h"
 #include "base/status.h"
 #include "config/cluster_config.h"
 #include "config/layout.h"
@@ -221,7 +222,8 @@ int Usage() {
                "                      [--peer-address K=HOST:PORT]...\n"
                "                      [--log-level debug|info|warn|error] [--log-format kv|json]\n"
                "                      [--log-file PATH]\n"
-               "       belfry-replica --health-check IP:PORT [--path /readyz]\n");
+               "       belfry-replica --health-check IP:PORT [--path /readyz]\n"
+               "       belfry-replica --state-digest --data PATH\n");
 #ifdef BELFRY_BYZANTINE
   std::fprintf(stderr, "test-only: [--byzantine STRATEGY[,STRATEGY]] [--byzantine-seed S] [--clock-offset-ms MS] [--leak-dir DIR]\n"
                        "strategies: %s\n", belfry::byzantine::StrategyNames().c_str());
@@ -587,6 +589,25 @@ absl::Status Run(const Flags& flags) {
   return absl::OkStatus();
 }
 
+// --state-digest: what a stopped replica committed, for comparing replicas offline (two
+// correct replicas at one epoch print the same three values). Opens the store without
+// creating it, so a mistyped path is an error rather than an empty store.
+int PrintStateDigest(const std::string& data) {
+  store::StoreOptions options;
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<store::RocksStore>> opened = store::RocksStore::Open(data, options);
+  absl::StatusOr<store::Digest> digest =
+      opened.ok() ? (*opened)->ComputeStateDigest() : absl::StatusOr<store::Digest>(opened.status());
+  if (!digest.ok()) {
+    std::fprintf(stderr, "belfry-replica: %s: %s\n", data.c_str(), std::string(digest.status().message()).c_str());
+    return 1;
+  }
+  std::printf("next_epoch=%llu log_head=%s state_digest=%s\n",
+              static_cast<unsigned long long>((*opened)->next_epoch()), ToHex((*opened)->log_head()).c_str(),
+              ToHex(*digest).c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace belfry::replica
 
@@ -595,8 +616,13 @@ int main(int argc, char** argv) {
   using belfry::transport::LogLevel;
   belfry::replica::Flags flags;
   std::string log_level = "info", log_format = "kv", log_file;
+  bool state_digest = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--state-digest") {
+      state_digest = true;
+      continue;
+    }
     if (i + 1 >= argc) return belfry::replica::Usage();
     const std::string value = argv[++i];
     if (arg == "--config") {
@@ -660,6 +686,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+  if (state_digest) {
+    if (flags.data.empty()) return belfry::replica::Usage();
+    return belfry::replica::PrintStateDigest(flags.data);
   }
   if (flags.config.empty() || flags.data.empty() || flags.id < 0) return belfry::replica::Usage();
   absl::StatusOr<LogLevel> level = belfry::transport::ParseLogLevel(log_level);

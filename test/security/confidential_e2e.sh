@@ -7,11 +7,14 @@
 #   2. as alice herself, after she logged out;
 #   3. as carol, after she was revoked: first by an ordered revocation, which every correct
 #      replica then enforces at execution (her own new requests get USER_REVOKED
-#      everywhere), then at the connections (CRL + SIGHUP);
+#      everywhere), then at the connections (CRL + SIGHUP on the correct replicas; the
+#      faulty one keeps accepting her, and relays her next request into consensus, where
+#      every correct replica refuses it at execution);
 #   4. as mallory, whose certificate comes from another cluster's CA;
 # each time trying everything received to decrypt: the share attachments as plain shares
 # and opened as sealed boxes with its own key (share-thief). Then a canary grep over all
-# that was received and written must find no plaintext.
+# that was received and written must find no plaintext. Last, with the cluster stopped,
+# the correct replicas' stores must hold one state: same epoch, log head and state digest.
 # Usage: confidential_e2e.sh BIN SHARE_THIEF BASE_PORT
 set -euo pipefail
 BIN=$1
@@ -105,16 +108,31 @@ until_true refused_everywhere || fail "a correct replica did not refuse carol's 
 echo "  ordered revocation: every correct replica refused carol's checkin (USER_REVOKED)"
 RELOADS='belfry_credential_reloads_total{result="ok"}'
 declare -a reloads_before
-for r in 0 1 2 3; do reloads_before[$r]=$(metric_at "$r" "$RELOADS"); done
+for r in 0 1 2; do reloads_before[$r]=$(metric_at "$r" "$RELOADS"); done
+# Only the correct replicas load the new CRL: the faulty one goes on accepting carol.
 for r in 0 1 2; do kill -HUP "$(cat "$CLUSTER/run/replica-$r.pid")"; done
-kill -HUP "$BYZ_PID"
-# The replay must meet the new CRL everywhere: wait until every replica has reloaded.
-all_reloaded() { local r; for r in 0 1 2 3; do [ "$(metric_at "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
-until_true all_reloaded || fail "a replica did not reload its credentials"
+all_reloaded() { local r; for r in 0 1 2; do [ "$(metric_at "$r" "$RELOADS")" -gt "${reloads_before[$r]}" ] || return 1; done; }
+until_true all_reloaded || fail "a correct replica did not reload its credentials"
 out=$(replay carol "$CLUSTER/users/carol/carol.crt" "$CLUSTER/users/carol/carol.key")
 echo "$out" | grep -v '^ts=' | sed 's/^/    /'
 echo "$out" | grep -q 'reply OK' && fail "a replica sent the revoked carol alice's reply"
 echo "  no plaintext"
+
+step "3b. carol's next request, relayed by the faulty replica alone"
+declare -a refused_before
+for r in 0 1 2; do refused_before[$r]=$(metric_at "$r" "$REFUSED"); done
+relay_before=$(metric_at 3 'belfry_requests_admitted_total')
+# The correct replicas refuse her connection (CRL); only the faulty one takes the request
+# and proposes it, so the client hears at most one reply and gives up.
+rc=0
+"$BIN/belfry" --timeout 3 --user carol checkin carols-doc "$WORK/carol.txt" > "$WORK/carol-relayed.out" 2>&1 || rc=$?
+[ "$rc" = 0 ] && { cat "$WORK/carol-relayed.out" >&2; fail "carol's relayed checkin was accepted"; }
+[ "$(metric_at 3 'belfry_requests_admitted_total')" -gt "$relay_before" ] ||
+  fail "the faulty replica did not take carol's request (it should relay it)"
+refused_again() { local r; for r in 0 1 2; do [ "$(metric_at "$r" "$REFUSED")" -gt "${refused_before[$r]}" ] || return 1; done; }
+until_true --what "USER_REVOKED for the relayed request at replicas 0, 1 and 2" refused_again ||
+  fail "a correct replica did not refuse carol's relayed checkin at execution"
+echo "  relayed by replica 3 alone, ordered, and refused at execution by replicas 0, 1, 2 (USER_REVOKED)"
 
 step "4. mallory, from another CA, replays alice's checkout"
 out=$(replay mallory "$OTHER/users/mallory/mallory.crt" "$OTHER/users/mallory/mallory.key")
@@ -129,4 +147,23 @@ if grep -rl --binary-files=text "$CANARY" "$WORK"/got-* "$WORK"/thief-*.out "$LE
 fi
 [ -n "$(ls "$WORK"/got-*/plaintext 2>/dev/null)" ] && fail "an attacker wrote a plaintext"
 echo "  the canary appears nowhere in $(find "$WORK"/got-* "$LEAKS" -type f | wc -l) received, leaked and written files"
+
+step "one state at every correct replica"
+same_epoch() {
+  local e0; e0=$(metric_at 0 belfry_next_epoch)
+  [ "$e0" -gt 0 ] && [ "$(metric_at 1 belfry_next_epoch)" = "$e0" ] && [ "$(metric_at 2 belfry_next_epoch)" = "$e0" ]
+}
+until_true --what "replicas 0, 1 and 2 at one epoch" same_epoch || fail "the correct replicas did not reach one epoch"
+kill "$BYZ_PID" 2>/dev/null || true
+wait "$BYZ_PID" 2>/dev/null || true
+BYZ_PID=""
+"$BIN/belfry-cluster" down --dir "$CLUSTER" >/dev/null
+for r in 0 1 2; do
+  "$BIN/belfry-replica" --state-digest --data "$CLUSTER/data/replica-$r" > "$WORK/digest-$r" ||
+    fail "replica $r's store did not open"
+  echo "  replica $r: $(cut -c1-60 "$WORK/digest-$r")..."
+done
+cmp -s "$WORK/digest-0" "$WORK/digest-1" && cmp -s "$WORK/digest-0" "$WORK/digest-2" ||
+  fail "the correct replicas' states differ after the relayed request: $(cat "$WORK"/digest-[012])"
+echo "  replicas 0, 1, 2: one epoch, log head and state digest"
 echo "confidential e2e: OK"
