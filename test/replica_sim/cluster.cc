@@ -82,7 +82,7 @@ const config::ClusterConfig& SimCluster(uint32_t n) {
   // Small enough that short runs reach every bound the replica layer has.
   l->set_epochs_in_flight_max(3);
   l->set_batch_requests_max(2);
-  l->set_checkpoint_interval_epochs(8);
+  l->set_checkpoint_interval_epochs(4);
   l->set_log_retained_epochs(16);
   absl::StatusOr<config::ClusterConfig> parsed =
       config::ParseClusterConfig(config::FormatClusterConfig(p), "cluster.conf", "/nonexistent");

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "test/replica_sim/sim.h"
 
@@ -68,9 +71,11 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("seed %" PRIu64 " scenario %s: %s  n=%u epochs=%" PRIu64 " accepted=%" PRIu64
                 " deliveries=%" PRIu64 " sim_ms=%" PRIu64 " sends_refused=%" PRIu64
-                " refused_beyond_window=%" PRIu64 " trace=%016" PRIx64 " (%.2fs)\n  faults: %s\n",
+                " refused_beyond_window=%" PRIu64 " caught_up=%" PRIu64 " transfers=%" PRIu64
+                " overtaken=%" PRIu64 " trace=%016" PRIx64 " (%.2fs)\n  faults: %s\n",
                 o.seed, o.scenario.c_str(), r.ok ? "ok" : "FAILED", r.n, r.epochs, r.accepted, r.deliveries,
-                r.sim_ms, r.sends_refused, r.refused_beyond_window, r.trace_hash, secs, r.faults.c_str());
+                r.sim_ms, r.sends_refused, r.refused_beyond_window, r.epochs_caught_up, r.transfers_started,
+                r.transfers_overtaken, r.trace_hash, secs, r.faults.c_str());
     if (!r.ok) std::printf("  failure: %s\n  replay: %s\n", r.failure.c_str(), r.replay.c_str());
     return r.ok ? 0 : 1;
   }
@@ -79,6 +84,9 @@ int main(int argc, char** argv) {
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> by_n;  // n -> (runs, failures)
   uint64_t failures = 0;
   uint64_t beyond = 0;
+  // Coverage: how many runs reached the paths the findings live on.
+  uint64_t reached_catchup = 0, reached_transfer = 0, reached_overtaken = 0;
+  std::vector<uint64_t> overtaken_seeds;
   for (uint64_t k = 0; k < seeds; ++k) {
     belfry::rsim::Options run = o;
     run.seed = o.seed + k;
@@ -86,6 +94,10 @@ int main(int argc, char** argv) {
     auto& row = by_n[r.n];
     ++row.first;
     beyond += r.refused_beyond_window;
+    reached_catchup += r.epochs_caught_up != 0;
+    reached_transfer += r.transfers_started != 0;
+    if (r.transfers_overtaken != 0 && overtaken_seeds.size() < 8) overtaken_seeds.push_back(run.seed);
+    reached_overtaken += r.transfers_overtaken != 0;
     if (!r.ok) {
       ++row.second;
       ++failures;
@@ -102,5 +114,10 @@ int main(int argc, char** argv) {
   std::printf("| N | runs | failed |\n|---|---|---|\n");
   for (const auto& [n, row] : by_n) std::printf("| %u | %" PRIu64 " | %" PRIu64 " |\n", n, row.first, row.second);
   std::printf("frames refused beyond the window (all runs): %" PRIu64 "\n", beyond);
+  std::string first_overtaken;
+  for (uint64_t s : overtaken_seeds) absl::StrAppend(&first_overtaken, first_overtaken.empty() ? "" : ",", s);
+  std::printf("runs that caught up: %" PRIu64 ", started a state transfer: %" PRIu64
+              ", had a transfer overtaken by consensus: %" PRIu64 " (seeds %s)\n",
+              reached_catchup, reached_transfer, reached_overtaken, first_overtaken.c_str());
   return failures == 0 ? 0 : 1;
 }

@@ -194,6 +194,19 @@ Plan MixPlan(uint64_t seed, uint32_t n_forced, bool benign) {
     p.events.push_back({at, EventKind::kPartition, 0, side});
     p.events.push_back({at + 100 + static_cast<int64_t>(rng.Uniform(1300)), EventKind::kHeal, 0, {}});
   }
+  // One run in four is long enough (about 40 epochs) for the peers of a replica that lost
+  // its disk or was down long to have pruned what it misses: it must come back by state
+  // transfer, where the lying-chunks strategy and the transfer's bounds get exercised.
+  // Drawn last, so the shorter runs' plans do not depend on it.
+  // In those runs the restarts come late, once the others are a checkpoint and a retained
+  // log ahead.
+  if (rng.Uniform(4) == 0) {
+    p.ops_per_client = 15;
+    for (Event& e : p.events) {
+      if (e.kind == EventKind::kRestart || e.kind == EventKind::kWipeRestart) e.at_ms += 6000;
+    }
+    p.heal_ms += 6000;
+  }
   std::stable_sort(p.events.begin(), p.events.end(), [](const Event& a, const Event& b) { return a.at_ms < b.at_ms; });
   // A crash-restart whose restart precedes a second crash of the same replica is fine;
   // restarts of a replica already up are ignored by the runner.
@@ -1406,9 +1419,19 @@ Result Sim::Run() {
     const replica::CoreCounters c = h.core->counters();
     if (c.waiting_requests > core_options_.waiting_requests_max) Fail(absl::StrCat("replica ", id, " waiting_requests over its bound"));
     if (c.mempool_requests > config_.limits.mempool_requests_max) Fail(absl::StrCat("replica ", id, " mempool over its bound"));
+    const uint64_t peers = n_ - 1;
+    if (c.future_frame_bytes_held > core_options_.future_frames_bytes_per_peer_max * peers) {
+      Fail(absl::StrCat("replica ", id, " holds ", c.future_frame_bytes_held, " bytes of beyond-window frames, over its bound"));
+    }
+    if (c.catchup_bytes_held > core_options_.catchup_bytes_per_peer_max * peers) {
+      Fail(absl::StrCat("replica ", id, " holds ", c.catchup_bytes_held, " bytes of catch-up records, over its bound"));
+    }
     for (const auto& [name, v] : c.faults_by_kind) {
       if (name.find("epoch_out_of_window") != std::string::npos) result.refused_beyond_window += v;
     }
+    result.transfers_started += c.state_transfers_started;
+    result.transfers_overtaken += c.state_transfers_overtaken;
+    result.epochs_caught_up += c.epochs_caught_up;
   }
   result.ok = failure_.empty();
   result.failure = failure_;

@@ -76,6 +76,11 @@ struct Result {
   uint64_t accepted = 0;        // client operations accepted on 2f+1 replies
   uint64_t sends_refused = 0;   // by full resend buffers
   uint64_t refused_beyond_window = 0;  // frames the cores refused as beyond their window
+  // Summed over the correct replicas, so that a named seed can assert it still reaches the
+  // path it was kept for.
+  uint64_t transfers_started = 0;
+  uint64_t transfers_overtaken = 0;  // abandoned: consensus committed past the checkpoint
+  uint64_t epochs_caught_up = 0;
   uint64_t sim_ms = 0;
 };
 
