@@ -81,7 +81,7 @@
 #include "proto/reply.pb.h"
 #include "replica/mempool/mempool.h"
 #include "replica/node/checkpoints.h"
-#include "replica/node/reply_guard.h"
+#include "replica/node/replies/reply_guard.h"
 #include "replica/node/reply_signer.h"
 #include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
