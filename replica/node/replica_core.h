@@ -80,7 +80,7 @@
 #include "proto/replica.pb.h"
 #include "proto/reply.pb.h"
 #include "replica/mempool/mempool.h"
-#include "replica/node/checkpoints.h"
+#include "replica/node/checkpoint/checkpoint_votes.h"
 #include "replica/node/replies/reply_guard.h"
 #include "replica/node/reply_signer.h"
 #include "replica/state/precheck.h"
