@@ -538,9 +538,13 @@ absl::Status Run(const Flags& flags) {
     core->EndStep();
     if (now - last_penalty_check >= 1000) {
       last_penalty_check = now;
-      // Typed: protocol faults and beyond-window frames by peer; no penalty while this
-      // replica catches up (then correct peers' frames are beyond its window too).
-      const std::vector<uint64_t> faults = core->counters().faults_by_peer;
+      // From the typed fault events (peer_fault.h says which kinds count: protocol faults
+      // and beyond-window frames); no penalty while this replica catches up (then correct
+      // peers' frames are beyond its window too).
+      std::vector<uint64_t> faults(cfg.n(), 0);
+      for (const auto& [fault, count] : core->counters().peer_faults) {
+        if (CountsTowardPenalty(fault) && fault.peer < cfg.n()) faults[fault.peer] += count;
+      }
       for (uint32_t p = 0; p < cfg.n(); ++p) {
         if (p == self) continue;
         const uint64_t delta = faults[p] - penalties[p].last_faults;

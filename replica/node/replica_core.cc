@@ -15,8 +15,6 @@
 #include "replica/state/request_format.h"
 #include "replica/state/state_keys.h"
 #include "replica/state/tdh2_ciphertext_check.h"
-#include "threshold/sealed_share.h"
-#include "transport/log.h"
 #include "wire/statements.h"
 
 namespace belfry::replica {
@@ -53,23 +51,17 @@ std::string ClientKeyOf(const state::ParsedRequest& parsed) {
 
 }  // namespace
 
-CoreCounters::CoreCounters()
-    : epoch_latency_seconds({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-      batch_requests({0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {}
-
 CoreCounters ReplicaCore::counters() const {
-  CoreCounters out = counters_;
+  CoreCounters out = effects_.counters();
+  out.DeriveFaultViews(config_.n());
+  // The running total (a signed status reports it) is the typed faults' sum.
+  BELFRY_CHECK(out.faults == effects_.counters().faults);
   out.mempool_requests = mempool_.size();
-  out.waiting_requests = waiting_.size();
+  out.waiting_requests = replies_.waiting();
   out.in_flight_requests = in_flight_.size();
-  out.future_frames_held = 0;
-  out.future_frame_bytes_held = 0;
-  for (const auto& [peer, held] : future_) {
-    out.future_frames_held += held.frames.size();
-    out.future_frame_bytes_held += held.bytes;
-  }
-  out.catchup_bytes_held = 0;
-  for (const auto& [peer, bytes] : catchup_bytes_by_peer_) out.catchup_bytes_held += bytes;
+  out.future_frames_held = future_.frames();
+  out.future_frame_bytes_held = future_.bytes();
+  out.catchup_bytes_held = catch_up_.bytes_held();
   return out;
 }
 
@@ -81,8 +73,38 @@ ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, Rep
       keys_(std::move(keys)),
       store_(store),
       ca_(ca),
-      outbox_(outbox),
       options_(options),
+      rng_(options.rng != nullptr ? *options.rng : static_cast<Rng&>(crypto_rng_)),
+      proposal_rng_(options.proposal_rng != nullptr ? *options.proposal_rng : rng_),
+      effects_(self, config.n(), outbox, options.logger),
+      replies_(config, keys_.reply, keys_.decryption.get(),
+               Replies::Limits{.waiting_requests_max = options.waiting_requests_max,
+                               .waiting_frames_per_request_max = options.waiting_frames_per_request_max,
+                               .executed_remembered_max = options.executed_remembered_max,
+                               .executed_reply_bytes_max = options.executed_reply_bytes_max},
+               effects_),
+      checkpoints_(config, keys_.reply, *store,
+                   Checkpoints::Limits{.interval_epochs = options.checkpoint_interval_epochs,
+                                       .served_max = options.served_checkpoints_max,
+                                       .state_chunk_bytes_max = options.state_chunk_bytes_max,
+                                       .retained_batches = options.retained_batches},
+                   effects_),
+      transfer_(config, *store,
+                StateTransfer::Limits{.timeout_ms = options.state_transfer_timeout_ms,
+                                      .deadline_ms = options.state_transfer_deadline_ms,
+                                      .bytes_max = options.state_transfer_bytes_max,
+                                      .checkpoint_request_interval_ms = options.fetch_interval_ms},
+                effects_),
+      catch_up_(config.f(),
+                CatchUp::Limits{.fetch_epochs_max = options.fetch_epochs_max,
+                                .fetch_interval_ms = options.fetch_interval_ms,
+                                .fetch_served_interval_ms = options.fetch_served_interval_ms,
+                                .bytes_per_peer_max = options.catchup_bytes_per_peer_max},
+                effects_),
+      divergence_(config.f(), options.fetch_epochs_max),
+      joins_(options.join_interval_ms),
+      sent_log_(options.sent_log_bytes_max),
+      future_(options.future_frames_bytes_per_peer_max, effects_),
       mempool_(MempoolLimits{.requests_max = config.limits.mempool_requests_max,
                              .bytes_max = 4 * config.limits.frame_bytes_max,
                              .per_client_requests_max = config.limits.pending_requests_per_client_max}) {}
@@ -116,7 +138,6 @@ absl::Status ReplicaCore::Init() {
   state_config_.session_window_requests = l.session_window_requests;
   state_config_.login_clock_skew_ms_max = int64_t{l.login_clock_skew_seconds} * 1000;
   BELFRY_RETURN_IF_ERROR(state_config_.Validate());
-  counters_.faults_by_peer.assign(config_.n(), 0);
 
   // The genesis: refuse to run under settings other than those this store was made with.
   const config::Genesis genesis = config::ComputeGenesis(config_, ca_->Fingerprint());
@@ -148,17 +169,7 @@ absl::Status ReplicaCore::Init() {
   hb_config_.proposal_bytes_max =
       std::min<uint64_t>(l.frame_bytes_max / 2,
                          uint64_t{l.batch_requests_max} * (state_config_.request_bytes_max() + 16));
-  // Votes are kept a few intervals ahead of the stable checkpoint: correct replicas vote
-  // only for epochs they committed, within the consensus window of each other.
-  checkpoint_votes_ = std::make_unique<CheckpointVotes>(
-      config_, std::max<uint64_t>(4 * options_.checkpoint_interval_epochs, 64));
-  BELFRY_ASSIGN_OR_RETURN(stable_, store_->ReadCheckpoint());
-  if (stable_.has_value()) {
-    counters_.stable_checkpoint_epoch = stable_->epoch();
-    ReopenServedCheckpoint();
-  }
-  // Own checkpoints not yet stable died with this replica's memory of the votes.
-  KeepFrozen();
+  BELFRY_RETURN_IF_ERROR(checkpoints_.Open());
   BeginStep();
   StartConsensusAt(store_->next_epoch());
   EndStep();
@@ -168,12 +179,8 @@ absl::Status ReplicaCore::Init() {
 void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   // What the old instance was handed must be in the log the new one replays.
   if (!unsynced_inputs_.empty()) {
-    absl::Status synced = store_->AppendConsensusInputs(unsynced_inputs_);
-    if (!synced.ok()) {
-      Fail(std::move(synced));
-      return;
-    }
-    ++counters_.consensus_input_syncs;
+    if (!Check(store_->AppendConsensusInputs(unsynced_inputs_))) return;
+    ++effects_.counters().consensus_input_syncs;
     unsynced_inputs_.clear();
     unsynced_input_bytes_ = 0;
   }
@@ -186,8 +193,7 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   // duplicates the peers' consensus drops from the epochs to come, and so must ours.
   for (const std::vector<std::string>& batch : RecentBatches(epoch)) hb_->RememberOutput(batch);
   epoch_started_ms_.clear();
-  sent_log_.clear();
-  sent_log_bytes_ = 0;
+  sent_log_.Clear();
   absl::StatusOr<std::vector<store::ConsensusInput>> logged = store_->ReadConsensusInputs();
   if (!logged.ok()) {
     Fail(logged.status());
@@ -200,12 +206,13 @@ void ReplicaCore::StartConsensusAt(uint64_t epoch) {
   RebuildSentLog(epoch, *logged);
   ReplayConsensusInputs(epoch, *logged);
   // Peers may be running epochs from here on already: ask them for what they sent us.
+  SendJoinToPeers(epoch);
+}
+
+void ReplicaCore::SendJoinToPeers(uint64_t first_epoch) {
   pb::PeerMessage join;
-  join.mutable_join_epochs()->set_first_epoch(epoch);
-  const std::string bytes = join.SerializeAsString();
-  for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) SendPeer(to, bytes);
-  }
+  join.mutable_join_epochs()->set_first_epoch(first_epoch);
+  effects_.SendOtherPeers(join.SerializeAsString());
 }
 
 std::vector<std::vector<std::string>> ReplicaCore::RecentBatches(uint64_t epoch) const {
@@ -260,7 +267,7 @@ void ReplicaCore::ReplayConsensusInputs(uint64_t first_epoch, const std::vector<
       Fail(step.status());
       break;
     }
-    ++counters_.consensus_inputs_replayed;
+    ++effects_.counters().consensus_inputs_replayed;
     if (!step->has_value()) continue;
     epoch_started_ms_.emplace(record.epoch, last_now_ms_);
     ProcessStep(**std::move(step), last_now_ms_);
@@ -288,9 +295,8 @@ void ReplicaCore::RebuildSentLog(uint64_t epoch, const std::vector<store::Consen
       if (tm.message.epoch() >= epoch) continue;
       pb::PeerMessage out;
       *out.mutable_consensus() = std::move(tm.message);
-      std::string bytes = out.SerializeAsString();
-      sent_log_bytes_ += bytes.size();
-      sent_log_[out.consensus().epoch()].emplace_back(std::move(tm.target), std::move(bytes));
+      const uint64_t sent_epoch = out.consensus().epoch();
+      sent_log_.AddRebuilt(sent_epoch, std::move(tm.target), out.SerializeAsString());
     }
   }
 }
@@ -306,24 +312,13 @@ void ReplicaCore::AdvanceConsensus(int64_t now_ms) {
   }
   consensus::epoch::HbStep step =
       hb_->AdvanceTo(next, static_cast<uint64_t>(store_->last_consensus_time_ms()), RecentBatches(next));
-  absl::Status pruned = store_->PruneConsensusInputsBefore(SentLogFirstEpoch());
-  if (!pruned.ok()) {
-    Fail(std::move(pruned));
-    return;
-  }
-  PruneSentLog();
+  if (!Check(store_->PruneConsensusInputsBefore(SentLogFirstEpoch()))) return;
+  sent_log_.PruneBefore(SentLogFirstEpoch());
   epoch_started_ms_.erase(epoch_started_ms_.begin(), epoch_started_ms_.lower_bound(next));
   // Peers may be running epochs from here on already: ask them for what they sent us.
-  pb::PeerMessage join;
-  join.mutable_join_epochs()->set_first_epoch(next);
-  const std::string bytes = join.SerializeAsString();
-  for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) SendPeer(to, bytes);
-  }
+  SendJoinToPeers(next);
   ProcessStep(std::move(step), now_ms);
 }
-
-// ---- what this replica sent, for late joiners ----
 
 // The sent log keeps the last 2·epochs_in_flight_max committed epochs too. A peer that
 // restarts replays the inputs it had synced, but a message it had received (and its
@@ -339,33 +334,19 @@ uint64_t ReplicaCore::SentLogFirstEpoch() const {
   return next > kept ? next - kept : 0;
 }
 
-void ReplicaCore::PruneSentLog() {
-  const uint64_t first = SentLogFirstEpoch();
-  for (auto it = sent_log_.begin(); it != sent_log_.end() && it->first < first; it = sent_log_.erase(it)) {
-    for (const auto& [target, b] : it->second) sent_log_bytes_ -= b.size();
-  }
-}
-
 // ---- effects ----
 
-void ReplicaCore::BeginStep() { ++step_depth_; }
+void ReplicaCore::BeginStep() { effects_.BeginStep(); }
 
 void ReplicaCore::EndStep() {
-  BELFRY_CHECK(step_depth_ > 0);
-  if (--step_depth_ == 0) FlushEffects();
-}
-
-void ReplicaCore::SendPeer(uint32_t to, std::string payload, bool consensus) {
-  held_consensus_ |= consensus;
-  held_sends_.emplace_back(to, std::move(payload));
-  if (step_depth_ == 0) FlushEffects();
+  if (effects_.EndStep()) FlushEffects();
 }
 
 void ReplicaCore::LogInput(uint64_t epoch, std::string bytes) {
   if (replaying_) return;  // in the log already
   unsynced_input_bytes_ += bytes.size();
   unsynced_inputs_.push_back(store::ConsensusInput{epoch, next_input_sequence_++, std::move(bytes)});
-  ++counters_.consensus_inputs_logged;
+  ++effects_.counters().consensus_inputs_logged;
 }
 
 void ReplicaCore::FlushEffects() {
@@ -373,27 +354,26 @@ void ReplicaCore::FlushEffects() {
   // input it depends on is in the log. Steps that send no consensus message keep their
   // inputs in memory (a crash loses them with their effects, which never left), unless
   // too many have gathered.
-  if (!unsynced_inputs_.empty() && (held_consensus_ || unsynced_input_bytes_ > options_.unsynced_input_bytes_max)) {
+  if (!unsynced_inputs_.empty() &&
+      (effects_.held_consensus() || unsynced_input_bytes_ > options_.unsynced_input_bytes_max)) {
     absl::Status synced = store_->AppendConsensusInputs(unsynced_inputs_);
     if (!synced.ok()) {
-      held_sends_.clear();  // never send what the log does not back
-      held_consensus_ = false;
+      effects_.DropPeerSends();  // never send what the log does not back
       Fail(std::move(synced));
       return;
     }
-    ++counters_.consensus_input_syncs;
+    ++effects_.counters().consensus_input_syncs;
     unsynced_inputs_.clear();
     unsynced_input_bytes_ = 0;
   }
   if (!fatal_.ok()) {
-    held_sends_.clear();
-    held_consensus_ = false;
+    effects_.DropPeerSends();
     return;
   }
-  std::vector<std::pair<uint32_t, std::string>> sends = std::move(held_sends_);
-  held_sends_.clear();
-  held_consensus_ = false;
-  for (auto& [to, payload] : sends) outbox_->SendPeer(to, std::move(payload));
+  // The durable-votes rule itself: no consensus message leaves ahead of its inputs.
+  BELFRY_CHECK(!effects_.held_consensus() || unsynced_inputs_.empty());
+  BELFRY_CHECK(unsynced_input_bytes_ <= options_.unsynced_input_bytes_max || unsynced_inputs_.empty());
+  effects_.ReleasePeerSends();
 }
 
 uint64_t ReplicaCore::next_epoch() const { return store_->next_epoch(); }
@@ -401,10 +381,17 @@ uint64_t ReplicaCore::next_epoch() const { return store_->next_epoch(); }
 int64_t ReplicaCore::consensus_time_ms() const { return store_->last_consensus_time_ms(); }
 
 void ReplicaCore::Fail(absl::Status status) {
+  BELFRY_CHECK(!status.ok());
   if (fatal_.ok()) {
     fatal_ = std::move(status);
-    transport::LogLine(transport::LogLevel::kWarn, "replica", "fatal").Add("reason", fatal_.message());
+    effects_.Log(LogLevel::kWarn, "replica", "fatal").Add("reason", fatal_.message());
   }
+}
+
+bool ReplicaCore::Check(absl::Status status) {
+  if (status.ok()) return true;
+  Fail(std::move(status));
+  return false;
 }
 
 // ---- peers ----
@@ -420,9 +407,8 @@ void ReplicaCore::OnPeerMessage(uint32_t from, const std::string& payload, int64
 void ReplicaCore::HandlePeerMessage(uint32_t from, const std::string& payload, int64_t now_ms) {
   pb::PeerMessage msg;
   if (!msg.ParseFromString(payload)) {
-    ++counters_.peer_messages_malformed;
-    ++counters_.faults;
-    ++counters_.faults_by_kind[absl::StrCat(from, "/malformed_peer_message")];
+    ++effects_.counters().peer_messages_malformed;
+    effects_.Fault({.peer = from, .kind = PeerFaultKind::kMalformedPeerMessage});
     return;
   }
   switch (msg.kind_case()) {
@@ -430,7 +416,9 @@ void ReplicaCore::HandlePeerMessage(uint32_t from, const std::string& payload, i
       HandleConsensus(from, msg, payload, now_ms);
       break;
     case pb::PeerMessage::kFetchEpochs:
-      HandleFetch(from, msg.fetch_epochs());
+      if (catch_up_.AllowServing(from, last_now_ms_)) {
+        ServeEpochs(from, msg.fetch_epochs().first_epoch(), msg.fetch_epochs().count());
+      }
       break;
     case pb::PeerMessage::kCommittedEpoch:
       HandleCommittedEpoch(from, msg.committed_epoch(), now_ms);
@@ -439,17 +427,13 @@ void ReplicaCore::HandlePeerMessage(uint32_t from, const std::string& payload, i
       HandleCheckpointVote(from, msg.checkpoint_vote(), now_ms);
       break;
     case pb::PeerMessage::kFetchCheckpoint:
-      if (stable_.has_value()) {
-        pb::PeerMessage out;
-        *out.mutable_checkpoint() = *stable_;
-        SendPeer(from, out.SerializeAsString());
-      }
+      checkpoints_.ServeStable(from);
       break;
     case pb::PeerMessage::kCheckpoint:
-      HandleCertificate(from, msg.checkpoint(), now_ms);
+      if (checkpoints_.Accept(from, msg.checkpoint())) AdoptCertificate(msg.checkpoint(), now_ms);
       break;
     case pb::PeerMessage::kFetchState:
-      HandleFetchState(from, msg.fetch_state());
+      checkpoints_.ServeState(from, msg.fetch_state());
       break;
     case pb::PeerMessage::kStateChunk:
       HandleStateChunk(from, msg.state_chunk(), now_ms);
@@ -458,7 +442,7 @@ void ReplicaCore::HandlePeerMessage(uint32_t from, const std::string& payload, i
       HandleJoin(from, msg.join_epochs(), now_ms);
       break;
     case pb::PeerMessage::KIND_NOT_SET:
-      ++counters_.peer_messages_malformed;
+      ++effects_.counters().peer_messages_malformed;
       break;
   }
 }
@@ -470,15 +454,14 @@ void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, con
     case consensus::epoch::EpochPosition::kFinished:
       return;  // decided and dropped: nothing this message could change
     case consensus::epoch::EpochPosition::kBeyondWindow:
-      ++counters_.faults_by_kind[absl::StrCat(from, "/", consensus::FaultKindName(consensus::FaultKind::kEpochOutOfWindow))];
       // Counted against the peer for the penalty (main.cc), which is lifted while this
       // replica catches up: then correct peers are ahead, and their frames are expected.
-      ++counters_.faults_by_peer[from];
-      beyond_window_[from] = epoch;
-      HoldFutureFrame(from, epoch, payload);
-      if (PeersAhead()) {
+      effects_.Fault({.peer = from, .kind = PeerFaultKind::kFrameBeyondWindow});
+      catch_up_.NoteBeyondWindow(from, epoch);
+      future_.Hold(from, epoch, payload);
+      if (catch_up_.PeersAhead(*hb_, store_->next_epoch())) {
         // Peers are further along than our window: we missed epochs.
-        behind_ = true;
+        catch_up_.set_behind(true);
         RequestCatchUp(now_ms);
       }
       return;
@@ -489,26 +472,6 @@ void ReplicaCore::HandleConsensus(uint32_t from, const pb::PeerMessage& msg, con
   ProcessStep(hb_->HandleMessage(from, msg.consensus()), now_ms);
 }
 
-// A correct peer that is ahead counts on this replica receiving what it sent, so a frame
-// beyond the window is kept and handed in when the window gets there. Bounded per peer:
-// past the bound the frames of the latest epochs go first (they are needed last), and the
-// first epoch that lost one is remembered, to ask that peer again (JoinEpochs) when the
-// window reaches it. A Byzantine peer's far-future flood costs at most the bound.
-void ReplicaCore::HoldFutureFrame(uint32_t from, uint64_t epoch, const std::string& payload) {
-  FutureFrames& held = future_[from];
-  // A multimap keeps equal epochs in insertion order, so each epoch's frames stay in the
-  // order the link delivered them; the latest epoch's last frame is the first to go.
-  held.frames.emplace_hint(held.frames.end(), epoch, payload);
-  held.bytes += payload.size();
-  while (held.bytes > options_.future_frames_bytes_per_peer_max) {
-    auto latest = std::prev(held.frames.end());
-    held.dropped_from = std::min(held.dropped_from.value_or(latest->first), latest->first);
-    held.bytes -= latest->second.size();
-    held.frames.erase(latest);
-    ++counters_.future_frames_dropped;
-  }
-}
-
 void ReplicaCore::DeliverFutureFrames(int64_t now_ms) {
   if (delivering_future_ || replaying_) return;
   delivering_future_ = true;
@@ -516,35 +479,35 @@ void ReplicaCore::DeliverFutureFrames(int64_t now_ms) {
   // epoch and so let in frames of a peer already passed.
   for (bool delivered = true; delivered && fatal_.ok();) {
     delivered = false;
-    for (auto& [peer, held] : future_) {
-      delivered |= DeliverFutureFramesOf(peer, held, now_ms);
+    for (std::optional<uint32_t> peer = future_.PeerAfter(std::nullopt); peer.has_value();
+         peer = future_.PeerAfter(peer)) {
+      delivered |= DeliverFutureFramesOf(*peer, now_ms);
     }
   }
   delivering_future_ = false;
 }
 
-bool ReplicaCore::DeliverFutureFramesOf(uint32_t from, FutureFrames& held, int64_t now_ms) {
+bool ReplicaCore::DeliverFutureFramesOf(uint32_t from, int64_t now_ms) {
   bool delivered = false;
-  if (held.dropped_from.has_value() &&
-      hb_->Classify(*held.dropped_from) != consensus::epoch::EpochPosition::kBeyondWindow) {
+  const std::optional<uint64_t> dropped_from = future_.dropped_from(from);
+  if (dropped_from.has_value() && hb_->Classify(*dropped_from) != consensus::epoch::EpochPosition::kBeyondWindow) {
     // Frames of these epochs were dropped here: ask the peer for them again.
     pb::PeerMessage join;
-    join.mutable_join_epochs()->set_first_epoch(std::max(*held.dropped_from, hb_->next_epoch_to_output()));
-    held.dropped_from.reset();
-    SendPeer(from, join.SerializeAsString());
+    join.mutable_join_epochs()->set_first_epoch(std::max(*dropped_from, hb_->next_epoch_to_output()));
+    future_.ClearDropped(from);
+    effects_.SendPeer(from, join.SerializeAsString());
   }
   // Oldest epochs first. Handing one in may move the window further (an epoch decides),
   // which only lets more of the following frames in; it never puts a frame already
   // passed back beyond the window.
-  while (!held.frames.empty() && fatal_.ok()) {
-    auto first = held.frames.begin();
-    const consensus::epoch::EpochPosition position = hb_->Classify(first->first);
+  while (fatal_.ok()) {
+    const std::optional<uint64_t> epoch = future_.FrontEpoch(from);
+    if (!epoch.has_value()) break;
+    const consensus::epoch::EpochPosition position = hb_->Classify(*epoch);
     if (position == consensus::epoch::EpochPosition::kBeyondWindow) break;
-    std::string payload = std::move(first->second);
-    held.bytes -= payload.size();
-    held.frames.erase(first);
+    std::string payload = future_.PopFront(from);
     if (position != consensus::epoch::EpochPosition::kInWindow) continue;  // decided meanwhile
-    ++counters_.future_frames_delivered;
+    ++effects_.counters().future_frames_delivered;
     delivered = true;
     pb::PeerMessage msg;
     if (!msg.ParseFromString(payload)) continue;  // parsed once already
@@ -560,48 +523,31 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
     *out.mutable_consensus() = std::move(tm.message);
     std::string bytes = out.SerializeAsString();
     for (uint32_t to = 0; to < config_.n(); ++to) {
-      if (to != self_ && tm.target.Contains(to)) SendPeer(to, bytes, /*consensus=*/true);
+      if (to != self_ && tm.target.Contains(to)) effects_.SendConsensus(to, bytes);
     }
-    if (epoch >= SentLogFirstEpoch()) {
-      sent_log_bytes_ += bytes.size();
-      sent_log_[epoch].emplace_back(std::move(tm.target), std::move(bytes));
-      // Bounded: the newest epochs go first, as they matter least to a late joiner.
-      while (sent_log_bytes_ > options_.sent_log_bytes_max && !sent_log_.empty()) {
-        for (const auto& [target, b] : sent_log_.rbegin()->second) sent_log_bytes_ -= b.size();
-        sent_log_.erase(std::prev(sent_log_.end()));
-      }
-    }
+    if (epoch >= SentLogFirstEpoch()) sent_log_.Add(epoch, std::move(tm.target), std::move(bytes));
   }
   for (const consensus::Fault& fault : step.faults) {
-    // A message beyond our window usually means we are behind, not that the peer lies.
-    if (fault.kind == consensus::FaultKind::kEpochOutOfWindow) {
-      ++counters_.faults_by_kind[absl::StrCat(fault.node, "/", consensus::FaultKindName(fault.kind))];
-      continue;
-    }
-    ++counters_.faults;
-    ++counters_.faults_by_kind[absl::StrCat(fault.node, "/", consensus::FaultKindName(fault.kind))];
-    if (fault.node < counters_.faults_by_peer.size()) ++counters_.faults_by_peer[fault.node];
-    transport::LogLine(transport::LogLevel::kWarn, "consensus", "peer_fault")
-        .Add("peer", fault.node)
-        .Add("kind", consensus::FaultKindName(fault.kind));
+    // A message beyond our window usually means we are behind, not that the peer lies:
+    // counted by name only (peer_fault.h).
+    effects_.Fault({.peer = fault.node, .kind = PeerFaultKind::kConsensus, .consensus_kind = fault.kind});
   }
   for (const consensus::epoch::Batch& batch : step.outputs) {
     if (!fatal_.ok()) return;
     if (batch.epoch != store_->next_epoch()) continue;  // applied already by catch-up
-    absl::Status s = ExecuteAndCommit(batch.epoch, static_cast<int64_t>(batch.consensus_time),
-                                      batch.requests, /*send_replies=*/true);
-    if (!s.ok()) {
-      Fail(std::move(s));
+    if (!Check(ExecuteAndCommit(batch.epoch, static_cast<int64_t>(batch.consensus_time), batch.requests,
+                                /*send_replies=*/true))) {
       return;
     }
     // A peer that sent us another record of this epoch (as it answered our JoinEpochs, say)
     // committed something else: tell it what we committed.
     CorrectConflictingRecords(batch.epoch);
-    DropCatchupThrough(batch.epoch);
+    catch_up_.DropThrough(batch.epoch);
     auto started = epoch_started_ms_.find(batch.epoch);
     if (started != epoch_started_ms_.end()) {
-      counters_.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
-      counters_.epoch_latency_seconds.Observe(static_cast<double>(counters_.last_epoch_latency_ms) / 1000.0);
+      CoreCounters& counters = effects_.counters();
+      counters.last_epoch_latency_ms = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - started->second));
+      counters.epoch_latency_seconds.Observe(static_cast<double>(counters.last_epoch_latency_ms) / 1000.0);
       epoch_started_ms_.erase(epoch_started_ms_.begin(), std::next(started));
     }
   }
@@ -610,7 +556,7 @@ void ReplicaCore::ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms) {
 }
 
 void ReplicaCore::MaybePropose(int64_t now_ms) {
-  if (!fatal_.ok() || replaying_ || transfer_.has_value() || !hb_->can_propose()) return;
+  if (!fatal_.ok() || replaying_ || transfer_.active() || !hb_->can_propose()) return;
   // Propose when there is a reason to run the epoch: requests here that no running epoch
   // carries yet, or peers already running it (they need our proposal, or will count us
   // among the f missing).
@@ -645,8 +591,7 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
   // The slice is logged before it is proposed, so a restart proposes exactly it again.
   ConsensusInput in;
   in.kind = ConsensusInput::Kind::kProposal;
-  Rng& rng = options_.proposal_rng != nullptr ? *options_.proposal_rng : static_cast<Rng&>(rng_);
-  in.requests = hb_->SelectProposal(pending, rng);
+  in.requests = hb_->SelectProposal(pending, proposal_rng_);
   in.clock_reading = static_cast<uint64_t>(now_ms);
   LogInput(epoch, in.Encode());
   // ProcessStep calls MaybePropose again for the epochs after this one.
@@ -656,6 +601,8 @@ void ReplicaCore::MaybePropose(int64_t now_ms) {
 absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
                                            const std::vector<std::string>& requests,
                                            bool send_replies, const std::string* expected_head) {
+  // Epochs commit one after another: never one twice, never one skipped.
+  BELFRY_CHECK(epoch == store_->next_epoch());
   state::StateView view(*store_);
   BELFRY_ASSIGN_OR_RETURN(std::vector<state::Executed> executed,
                           state_machine_->ExecuteBatch(
@@ -688,124 +635,40 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
     }
   }
   BELFRY_RETURN_IF_ERROR(store_->CommitEpoch(epoch, consensus_time_ms, view.writes(), batch_digest));
+  BELFRY_CHECK(store_->next_epoch() == epoch + 1);
   // Inputs of committed epochs are replayed only to rebuild what this replica sent in the
   // last few (RebuildSentLog); older ones go, which needs no sync.
   BELFRY_RETURN_IF_ERROR(store_->PruneConsensusInputsBefore(SentLogFirstEpoch()));
-  ++counters_.epochs_committed;
-  counters_.requests_executed += executed.size();
-  counters_.batch_requests.Observe(static_cast<double>(executed.size()));
+  CoreCounters& counters = effects_.counters();
+  ++counters.epochs_committed;
+  counters.requests_executed += executed.size();
+  counters.batch_requests.Observe(static_cast<double>(executed.size()));
   for (const state::Executed& e : executed) {
-    ++counters_.executed_by_op_status[{e.op, e.result.status()}];
+    ++counters.executed_by_op_status[{e.op, e.result.status()}];
   }
 
   std::vector<std::string> ids;
   ids.reserve(executed.size());
   for (const state::Executed& e : executed) ids.push_back(DigestString(e.request_id));
   mempool_.Remove(ids);
-  counters_.mempool_requests = mempool_.size();
+  counters.mempool_requests = mempool_.size();
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     it = it->second <= epoch ? in_flight_.erase(it) : std::next(it);
   }
 
   const store::Digest head = store_->log_head();
   for (size_t i = 0; i < executed.size(); ++i) {
-    std::string frame =
-        BuildReplyFrame(executed[i], epoch, static_cast<uint32_t>(i), consensus_time_ms, head);
-    auto waiting = waiting_.find(ids[i]);
-    if (waiting != waiting_.end()) {
-      if (send_replies) {
-        for (const ReplyWaiter& waiter : waiting->second) {
-          DeliverReply(waiter, executed[i].uid, ids[i], frame);
-        }
-      }
-      waiting_.erase(waiting);
-    }
-    RememberExecuted(ids[i], executed[i].uid, std::move(frame));
+    std::string frame = replies_.BuildReplyFrame(executed[i], epoch, static_cast<uint32_t>(i), consensus_time_ms, head);
+    replies_.OnExecuted(ids[i], executed[i].uid, epoch, std::move(frame), send_replies, store_->next_epoch());
   }
-  PruneSentLog();
+  sent_log_.PruneBefore(SentLogFirstEpoch());
   MaybeCheckpoint(epoch);
   // Debug: at load this is many lines a second; the metrics carry the same story.
-  transport::LogLine(transport::LogLevel::kDebug, "replica", "epoch_committed")
+  effects_.Log(LogLevel::kDebug, "replica", "epoch_committed")
       .Add("epoch", epoch)
       .Add("requests", static_cast<uint64_t>(requests.size()))
       .Add("consensus_time_ms", consensus_time_ms);
   return absl::OkStatus();
-}
-
-std::string ReplicaCore::BuildReplyFrame(const state::Executed& executed, uint64_t epoch,
-                                         uint32_t position, int64_t consensus_time_ms,
-                                         const store::Digest& head) {
-  pb::ReplyBody body;
-  body.set_cluster_id(config_.cluster_id());
-  body.set_request_id(DigestString(executed.request_id));
-  body.set_result(executed.result.SerializeAsString());
-  body.set_epoch(epoch);
-  body.set_position(position);
-  body.set_log_head(DigestString(head));
-  body.set_consensus_time_ms(consensus_time_ms);
-
-  pb::SignedReply reply;
-  reply.set_replica(self_);
-  reply.set_body(body.SerializeAsString());
-  if (executed.decryption.has_value() && keys_.decryption != nullptr) {
-    absl::StatusOr<threshold::Ciphertext> ct =
-        threshold::Ciphertext::Parse(AsBytes(executed.decryption->ciphertext));
-    if (ct.ok()) {
-      const std::string label(executed.decryption->label.begin(), executed.decryption->label.end());
-      absl::StatusOr<threshold::DecryptionShare> share = keys_.decryption->MakeShare(*ct, label);
-      // Sealed to the checkout's own key: the reply may be cached and sent again, and
-      // whoever holds a copy of the request must not be able to use the share.
-      absl::StatusOr<std::string> sealed =
-          share.ok() ? threshold::SealShare(executed.decryption->recipient_key, self_,
-                                            executed.decryption->label, share->Serialize())
-                     : share.status();
-      if (sealed.ok()) reply.mutable_attachments()->set_sealed_decryption_share(*std::move(sealed));
-    }
-  }
-  const pb::Result& result = executed.result;
-  if (result.status() == pb::STATUS_OK && result.has_check_out() && result.check_out().integrity()) {
-    const pb::CheckOutResult& co = result.check_out();
-    wire::Digest sha{};
-    if (co.sha256().size() == sha.size()) {
-      std::copy(co.sha256().begin(), co.sha256().end(), sha.begin());
-      const Bytes statement = wire::IntegrityStatement(config_.cluster_id(), co.doc(), co.version(),
-                                                       sha, co.confidential(), co.integrity());
-      reply.mutable_attachments()->set_integrity_signature(keys_.reply.Sign(statement));
-    }
-  }
-  reply.set_signature(keys_.reply.Sign(
-      wire::ReplyStatement(self_, AsBytes(reply.body()), reply.attachments())));
-  pb::ClientFrame frame;
-  *frame.mutable_reply() = std::move(reply);
-  return frame.SerializeAsString();
-}
-
-void ReplicaCore::RememberExecuted(const std::string& request_id, const std::string& uid,
-                                   std::string reply_frame) {
-  auto [it, inserted] = executed_replies_.emplace(request_id, CachedReply{});
-  if (inserted) {
-    executed_order_.push_back(request_id);
-  } else {
-    // Executed again (a retransmission that a replica without the first reply ordered
-    // anew): the latest reply replaces the first. Every correct replica executes the same
-    // log, so they all end up answering with the reply of the same epoch and a client
-    // can gather 2f+1 matching ones; keeping the first would leave the replicas that
-    // restarted (and lost their cache) answering with another epoch than the rest.
-    executed_reply_bytes_ -= it->second.frame.size();
-    it->second.frame.clear();
-  }
-  it->second.uid = uid;
-  if (reply_frame.size() <= options_.executed_reply_bytes_max / 16) {
-    executed_reply_bytes_ += reply_frame.size();
-    it->second.frame = std::move(reply_frame);
-  }
-  while (executed_order_.size() > options_.executed_remembered_max ||
-         executed_reply_bytes_ > options_.executed_reply_bytes_max) {
-    auto old = executed_replies_.find(executed_order_.front());
-    executed_reply_bytes_ -= old->second.frame.size();
-    executed_replies_.erase(old);
-    executed_order_.pop_front();
-  }
 }
 
 // ---- clients ----
@@ -815,18 +678,6 @@ void ReplicaCore::OnClientFrame(uint64_t connection, const std::string& frame_by
   CheckedFrame checked = CheckClientFrame(frame_bytes);
   checked.peer_uid = std::move(peer_uid);
   OnCheckedFrame(connection, std::move(checked), now_ms);
-}
-
-void ReplicaCore::DeliverReply(const ReplyWaiter& waiter, const std::string& uid,
-                               const std::string& request_id, const std::string& frame) {
-  if (!ReplyAllowed(uid, waiter.peer_uid)) {
-    ++counters_.requests_refused;
-    ++counters_.refused_by_status[pb::STATUS_NOT_REQUESTER];
-    Reject(waiter.connection, request_id, pb::STATUS_NOT_REQUESTER, std::string(kNotRequesterMessage));
-    return;
-  }
-  outbox_->SendClient(waiter.connection, frame);
-  ++counters_.replies_sent;
 }
 
 CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const {
@@ -869,7 +720,7 @@ void ReplicaCore::OnCheckedFrame(uint64_t connection, CheckedFrame checked, int6
 void ReplicaCore::HandleCheckedFrame(uint64_t connection, CheckedFrame checked, int64_t now_ms) {
   switch (checked.kind) {
     case CheckedFrame::Kind::kMalformed:
-      Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "client frame does not parse");
+      replies_.Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "client frame does not parse");
       break;
     case CheckedFrame::Kind::kRequest:
       HandleClientRequest(connection, std::move(checked), now_ms);
@@ -878,51 +729,34 @@ void ReplicaCore::HandleCheckedFrame(uint64_t connection, CheckedFrame checked, 
       HandleStatusQuery(connection, checked.status_nonce);
       break;
     case CheckedFrame::Kind::kUnsupported:
-      Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "clients may send requests and status queries only");
+      replies_.Reject(connection, "", pb::STATUS_MALFORMED_REQUEST, "clients may send requests and status queries only");
       break;
   }
 }
 
 void ReplicaCore::HandleClientRequest(uint64_t connection, CheckedFrame checked, int64_t now_ms) {
   const std::string& id = checked.request_id;
-  auto done = executed_replies_.find(id);
-  if (done != executed_replies_.end()) {
-    // A copy of a request already executed (it reached this replica late, or the client
-    // retransmitted): answer with the reply already signed, never order it again.
-    if (!done->second.frame.empty()) {
-      DeliverReply({connection, checked.peer_uid}, done->second.uid, id, done->second.frame);
-    } else {
-      Reject(connection, id, pb::STATUS_UNSPECIFIED, "request already executed; its reply is no longer cached here");
-    }
-    return;
-  }
+  if (replies_.AnswerIfExecuted({connection, checked.peer_uid}, id)) return;
   const state::Verdict& verdict = checked.verdict;
   if (!verdict.ok()) {
-    ++counters_.requests_refused;
-    ++counters_.refused_by_status[verdict.status];
-    Reject(connection, id, static_cast<uint32_t>(verdict.status), verdict.message);
+    replies_.RefuseAdmission(connection, id, verdict);
     return;
   }
-  if (waiting_.size() >= options_.waiting_requests_max && waiting_.count(id) == 0) {
-    RejectOverloaded(connection, id, "waiting", "replica is overloaded; retry later");
+  if (replies_.WaitingFull(id)) {
+    replies_.RejectOverloaded(connection, id, "waiting", "replica is overloaded; retry later");
     return;
   }
   absl::Status admitted = mempool_.Add(id, std::move(checked.request), checked.client_key);
   if (admitted.code() == absl::StatusCode::kResourceExhausted) {
     const bool own_bound =
         mempool_.pending_for(checked.client_key) >= config_.limits.pending_requests_per_client_max;
-    RejectOverloaded(connection, id, own_bound ? "client_pending" : "mempool",
-                     std::string(admitted.message()));
+    replies_.RejectOverloaded(connection, id, own_bound ? "client_pending" : "mempool",
+                              std::string(admitted.message()));
     return;
   }
-  if (admitted.ok()) ++counters_.requests_admitted;
-  std::vector<ReplyWaiter>& waiters = waiting_[id];
-  if (waiters.size() >= options_.waiting_frames_per_request_max) {
-    RejectOverloaded(connection, id, "copies", "too many copies of this request are waiting");
-    return;
-  }
-  waiters.push_back({connection, std::move(checked.peer_uid)});
-  counters_.mempool_requests = mempool_.size();
+  if (admitted.ok()) ++effects_.counters().requests_admitted;
+  if (!replies_.AddWaiter(id, {connection, std::move(checked.peer_uid)})) return;
+  effects_.counters().mempool_requests = mempool_.size();
   MaybePropose(now_ms);
 }
 
@@ -934,92 +768,34 @@ void ReplicaCore::HandleStatusQuery(uint64_t connection, const std::string& nonc
   status.set_last_epoch(store_->next_epoch());
   status.set_consensus_time_ms(store_->last_consensus_time_ms());
   status.set_log_head(DigestString(store_->log_head()));
-  status.set_checkpoint_epoch(stable_.has_value() ? stable_->epoch() : 0);
-  status.set_faults_seen(counters_.faults);
-  status.set_signature(keys_.reply.Sign(wire::StatusStatement(status)));
-  pb::ClientFrame frame;
-  *frame.mutable_status() = std::move(status);
-  outbox_->SendClient(connection, frame.SerializeAsString());
+  status.set_checkpoint_epoch(checkpoints_.stable_epoch().value_or(0));
+  status.set_faults_seen(effects_.counters().faults);
+  replies_.SendStatus(connection, std::move(status));
 }
 
-void ReplicaCore::Reject(uint64_t connection, const std::string& request_id, uint32_t code,
-                         const std::string& message) {
-  pb::Rejection r;
-  r.set_replica(self_);
-  r.set_request_id(request_id);
-  r.set_code(code);
-  r.set_message(message);
-  r.set_signature(keys_.reply.Sign(wire::RejectionStatement(self_, AsBytes(request_id), code, message)));
-  pb::ClientFrame frame;
-  *frame.mutable_rejection() = std::move(r);
-  outbox_->SendClient(connection, frame.SerializeAsString());
-}
-
-// Code 0 is the one refusal that is not final: the client offers the request again later
-// (client_lib/internal/pending_call.h), since it depends on this replica's load, not on
-// the request.
-void ReplicaCore::RejectOverloaded(uint64_t connection, const std::string& request_id,
-                                   const char* reason, const std::string& message) {
-  ++counters_.requests_overloaded;
-  ++counters_.overloaded_by_reason[reason];
-  Reject(connection, request_id, pb::STATUS_UNSPECIFIED, message);
-}
-
-// ---- catch-up ----
-
-bool ReplicaCore::PeersAhead() const {
-  uint32_t ahead = 0;
-  for (uint32_t peer = 0; peer < config_.n(); ++peer) {
-    auto beyond = beyond_window_.find(peer);
-    auto joined = joined_at_.find(peer);
-    if ((beyond != beyond_window_.end() &&
-         hb_->Classify(beyond->second) == consensus::epoch::EpochPosition::kBeyondWindow) ||
-        (joined != joined_at_.end() && joined->second > store_->next_epoch())) {
-      ++ahead;
-    }
-  }
-  return ahead >= config_.f() + 1;
-}
+// ---- catch-up and divergence ----
 
 void ReplicaCore::OnTick(int64_t now_ms) {
   if (!fatal_.ok()) return;
   last_now_ms_ = now_ms;
   BeginStep();
-  if (transfer_.has_value() && now_ms - transfer_->source_started_ms > options_.state_transfer_deadline_ms) {
-    // A source may answer every request in time and still never finish (a trickle, or a
-    // state far larger than it should be): each source gets one overall deadline.
-    ReplaceTransferSource(now_ms, "deadline");
+  Check(transfer_.OnTick(now_ms));
+  if (catch_up_.behind()) RequestCatchUp(now_ms);
+  for (const auto& [from, first_epoch] : joins_.TakeDue(now_ms)) {
+    joins_.Served(from, first_epoch, now_ms);
+    ServeJoin(from, first_epoch);
   }
-  if (want_transfer_ && !transfer_.has_value()) RequestCheckpoints();
-  if (transfer_.has_value() && now_ms - transfer_->last_request_ms > options_.state_transfer_timeout_ms) {
-    ReplaceTransferSource(now_ms, "timeout");
-  }
-  if (behind_) RequestCatchUp(now_ms);
-  ServeDeferredJoins(now_ms);
   MaybePropose(now_ms);
   EndStep();
 }
 
 void ReplicaCore::RequestCatchUp(int64_t now_ms) {
-  if (now_ms - last_fetch_ms_ < options_.fetch_interval_ms) return;
-  last_fetch_ms_ = now_ms;
-  if (++fetches_without_progress_ > 3) {
-    behind_ = false;  // a later beyond-window message sets it again
-    fetches_without_progress_ = 0;
-    // Nobody could serve the epochs we lack: they are pruned. A stable checkpoint beyond
-    // our state is then the way back.
-    if (!transfer_.has_value()) {
-      want_transfer_ = true;
-      RequestCheckpoints();
-    }
-    return;
-  }
-  pb::PeerMessage msg;
-  msg.mutable_fetch_epochs()->set_first_epoch(store_->next_epoch());
-  msg.mutable_fetch_epochs()->set_count(options_.fetch_epochs_max);
-  const std::string bytes = msg.SerializeAsString();
-  for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) SendPeer(to, bytes);
+  if (catch_up_.Request(now_ms, store_->next_epoch()) != CatchUp::Fetch::kGaveUp) return;
+  // Nobody could serve the epochs we lack: they are pruned. A stable checkpoint beyond
+  // our state is then the way back.
+  if (!transfer_.active()) {
+    transfer_.set_wanted(true);
+    RequestCheckpoints();
   }
 }
 
@@ -1038,579 +814,91 @@ std::optional<pb::PeerMessage> ReplicaCore::CommittedRecord(uint64_t epoch) cons
   return msg;
 }
 
-void ReplicaCore::HandleFetch(uint32_t from, const pb::FetchEpochs& fetch) {
-  // Rate-limited per peer: an answer can be fetch_epochs_max whole batches, so a faulty
-  // peer's stream of small fetches must not become a stream of large answers. A correct
-  // peer asks every fetch_interval_ms, far less often.
-  auto [last, first_time] = last_fetch_served_ms_.emplace(from, last_now_ms_);
-  if (!first_time) {
-    if (last_now_ms_ - last->second < options_.fetch_served_interval_ms) {
-      ++counters_.fetches_refused;
-      return;
-    }
-    last->second = last_now_ms_;
-  }
-  ServeEpochs(from, fetch.first_epoch(), fetch.count());
-}
-
 void ReplicaCore::ServeEpochs(uint32_t to, uint64_t first_epoch, uint64_t count) {
   count = std::min<uint64_t>(count, options_.fetch_epochs_max);
   const uint64_t end = std::min<uint64_t>(store_->next_epoch(), first_epoch + count);
   for (uint64_t e = first_epoch; e < end; ++e) {
     std::optional<pb::PeerMessage> msg = CommittedRecord(e);
     if (!msg.has_value()) return;
-    SendPeer(to, msg->SerializeAsString());
+    effects_.SendPeer(to, msg->SerializeAsString());
   }
 }
 
 void ReplicaCore::CorrectConflictingRecords(uint64_t epoch) {
-  auto it = catchup_votes_.find(epoch);
-  if (it == catchup_votes_.end()) return;
+  if (!catch_up_.Holds(epoch)) return;
   std::optional<pb::PeerMessage> own = CommittedRecord(epoch);
   if (!own.has_value()) return;
-  const std::string own_record = own->committed_epoch().SerializeAsString();
   const std::string bytes = own->SerializeAsString();
-  for (const auto& [record, held] : it->second) {
-    if (record == own_record) continue;
-    for (uint32_t to : held.senders) SendPeer(to, bytes);
+  for (uint32_t to : catch_up_.SendersOfOtherRecords(epoch, own->committed_epoch().SerializeAsString())) {
+    effects_.SendPeer(to, bytes);
   }
 }
 
 void ReplicaCore::HandleOlderRecord(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms) {
   const uint64_t epoch = committed.epoch();
-  if (diverged_ || epoch < store_->log_base_epoch()) return;
+  if (divergence_.diverged() || epoch < store_->log_base_epoch()) return;
   absl::StatusOr<std::optional<pb::EpochRecord>> own = store_->ReadEpochRecord(epoch);
   if (!own.ok() || !own->has_value() || (*own)->head() == committed.log_head()) return;
-  auto votes = divergence_votes_.find(epoch);
-  if (votes == divergence_votes_.end()) {
-    // Bounded: the newest epochs are kept, as a cluster that runs on corrects those.
-    if (divergence_votes_.size() >= options_.fetch_epochs_max) {
-      if (epoch < divergence_votes_.begin()->first) return;
-      divergence_votes_.erase(divergence_votes_.begin());
-    }
-    votes = divergence_votes_.emplace(epoch, std::map<uint32_t, std::string>()).first;
-  }
   // A digest, not the record: bounded at 32 bytes per peer and epoch.
-  const std::string& record = votes->second[from] = Sha256String(committed.SerializeAsString());
-  uint32_t agreeing = 0;
-  for (const auto& [peer, r] : votes->second) agreeing += r == record ? 1 : 0;
-  // 2f+1, so at least f+1 correct replicas committed that record: it is the cluster's,
-  // and ours can never gather the 2f+1 replies a client needs. Fewer could be f liars.
-  if (agreeing < 2 * config_.f() + 1) return;
-  MarkDiverged(epoch, now_ms);
+  if (divergence_.AddCorrection(from, epoch, Sha256String(committed.SerializeAsString()))) {
+    MarkDiverged(epoch, now_ms);
+  }
 }
 
 void ReplicaCore::MarkDiverged(uint64_t epoch, int64_t now_ms) {
-  ++counters_.log_divergences;
-  transport::LogLine(transport::LogLevel::kError, "replica", "log_diverged")
+  ++effects_.counters().log_divergences;
+  effects_.Log(LogLevel::kError, "replica", "log_diverged")
       .Add("epoch", epoch)
       .Add("next_epoch", store_->next_epoch())
-      .Add("stable_checkpoint_epoch", stable_.has_value() ? stable_->epoch() : 0);
-  diverged_ = true;
-  divergence_votes_.clear();
-  if (transfer_.has_value()) return;
-  if (stable_.has_value() && stable_->epoch() < epoch) {
-    StartTransfer(*stable_, now_ms);
+      .Add("stable_checkpoint_epoch", checkpoints_.stable_epoch().value_or(0));
+  divergence_.MarkDiverged();
+  if (transfer_.active()) return;
+  const std::optional<pb::CheckpointCertificate>& stable = checkpoints_.stable();
+  if (stable.has_value() && stable->epoch() < epoch) {
+    StartTransfer(*stable, now_ms);
   } else {
-    want_transfer_ = true;
+    transfer_.set_wanted(true);
     RequestCheckpoints();
   }
 }
 
-void ReplicaCore::DropCatchupThrough(uint64_t epoch) {
-  for (auto it = catchup_votes_.begin(); it != catchup_votes_.end() && it->first <= epoch;
-       it = catchup_votes_.erase(it)) {
-    for (const auto& [record, held] : it->second) {
-      uint64_t& charged = catchup_bytes_by_peer_[held.charged_to];
-      charged -= std::min<uint64_t>(charged, record.size());
-    }
-  }
-}
-
-void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed,
-                                       int64_t now_ms) {
-  const uint64_t next = store_->next_epoch();
-  if (committed.epoch() < next) {
+void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& committed, int64_t now_ms) {
+  if (committed.epoch() < store_->next_epoch()) {
     HandleOlderRecord(from, committed, now_ms);
     return;
   }
-  // Only epochs we could apply soon are kept: bounded by the fetch size.
-  if (committed.epoch() >= next + options_.fetch_epochs_max) return;
-  // One record per peer and epoch (its latest): a faulty peer cannot pile up records.
-  std::map<std::string, CatchupRecord>& records = catchup_votes_[committed.epoch()];
-  for (auto it = records.begin(); it != records.end();) {
-    it->second.senders.erase(from);
-    if (it->second.senders.empty()) {
-      uint64_t& charged = catchup_bytes_by_peer_[it->second.charged_to];
-      charged -= std::min<uint64_t>(charged, it->first.size());
-      it = records.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  std::string bytes = committed.SerializeAsString();
-  auto existing = records.find(bytes);
-  if (existing == records.end()) {
-    // A record nobody else sent is charged to its sender, so one peer's records (each up
-    // to a frame) cannot fill memory; a record others sent already costs nothing more.
-    uint64_t& charged = catchup_bytes_by_peer_[from];
-    if (charged + bytes.size() > options_.catchup_bytes_per_peer_max) {
-      ++counters_.catchup_records_refused;
-      if (records.empty()) catchup_votes_.erase(committed.epoch());
-      return;
-    }
-    charged += bytes.size();
-    existing = records.emplace(std::move(bytes), CatchupRecord{{}, from}).first;
-  }
-  existing->second.senders.insert(from);
-
+  if (!catch_up_.Add(from, committed, store_->next_epoch())) return;
   bool applied = false;
   for (;;) {
-    auto it = catchup_votes_.find(store_->next_epoch());
-    if (it == catchup_votes_.end()) break;
-    const std::string* winner = nullptr;
-    for (const auto& [record, held] : it->second) {
-      if (held.senders.size() >= config_.f() + 1) winner = &record;
-    }
-    if (winner == nullptr) break;
-    pb::CommittedEpoch c;
-    BELFRY_CHECK(c.ParseFromString(*winner));
-    std::vector<std::string> requests(c.requests().begin(), c.requests().end());
-    const std::string expected_head = c.log_head();
-    absl::Status s = ExecuteAndCommit(c.epoch(), c.consensus_time_ms(), requests, /*send_replies=*/true, &expected_head);
+    std::optional<pb::CommittedEpoch> c = catch_up_.Agreed(store_->next_epoch());
+    if (!c.has_value()) break;
+    std::vector<std::string> requests(c->requests().begin(), c->requests().end());
+    const std::string expected_head = c->log_head();
+    absl::Status s = ExecuteAndCommit(c->epoch(), c->consensus_time_ms(), requests, /*send_replies=*/true, &expected_head);
     if (s.code() == absl::StatusCode::kAborted) {
       // f+1 replicas, so at least one correct one, committed this batch and reached a head
       // our execution does not: our state before it is not the cluster's.
-      ++counters_.catchup_head_mismatches;
-      DropCatchupThrough(c.epoch());
-      MarkDiverged(c.epoch(), now_ms);
+      ++effects_.counters().catchup_head_mismatches;
+      catch_up_.DropThrough(c->epoch());
+      MarkDiverged(c->epoch(), now_ms);
       return;
     }
-    if (!s.ok()) {
-      Fail(std::move(s));
-      return;
-    }
+    if (!Check(std::move(s))) return;
     BELFRY_CHECK(DigestString(store_->log_head()) == expected_head);
-    ++counters_.epochs_caught_up;
-    CorrectConflictingRecords(c.epoch());
-    DropCatchupThrough(c.epoch());
+    ++effects_.counters().epochs_caught_up;
+    CorrectConflictingRecords(c->epoch());
+    catch_up_.DropThrough(c->epoch());
     applied = true;
   }
   if (applied) {
-    want_transfer_ = false;  // the log serves us again
+    transfer_.set_wanted(false);  // the log serves us again
     // The running instance moves past the applied epochs and keeps the later ones, with
     // every vote it already sent there (a new instance would vote again from scratch).
     AdvanceConsensus(now_ms);
-    behind_ = true;
-    fetches_without_progress_ = 0;  // keep fetching until a fetch brings nothing new
-    last_fetch_ms_ = 0;
+    catch_up_.Resume();
     RequestCatchUp(now_ms);
   }
 }
-
-// ---- checkpoints ----
-
-void ReplicaCore::RecordFault(uint32_t peer, absl::string_view kind, absl::string_view detail) {
-  ++counters_.faults;
-  if (peer < counters_.faults_by_peer.size()) ++counters_.faults_by_peer[peer];
-  ++counters_.faults_by_kind[absl::StrCat(peer, "/", kind)];
-  transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_fault")
-      .Add("peer", peer)
-      .Add("kind", kind)
-      .Add("detail", detail);
-}
-
-void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
-  const uint64_t k = options_.checkpoint_interval_epochs;
-  if (k == 0 || (epoch + 1) % k != 0) return;
-  absl::StatusOr<store::Digest> digest = store_->ComputeStateDigest();
-  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeStateDurably(epoch);
-  if (!digest.ok() || !frozen.ok()) {
-    Fail(!digest.ok() ? digest.status() : frozen.status());
-    return;
-  }
-  OwnCheckpoint own{DigestString(*digest), DigestString(store_->log_head()), *std::move(frozen)};
-  pb::PeerMessage msg;
-  pb::CheckpointVote* vote = msg.mutable_checkpoint_vote();
-  vote->set_epoch(epoch);
-  vote->set_state_digest(own.state_digest);
-  vote->set_log_head(own.log_head);
-  vote->set_consensus_time_ms(store_->last_consensus_time_ms());
-  const Bytes statement =
-      CheckpointStatementOf(config_, epoch, vote->state_digest(), vote->log_head(), vote->consensus_time_ms());
-  vote->set_signature(keys_.reply.Sign(statement));
-  own_checkpoints_[epoch] = std::move(own);
-  while (own_checkpoints_.size() > options_.served_checkpoints_max) own_checkpoints_.erase(own_checkpoints_.begin());
-  KeepFrozen();
-  ++counters_.checkpoints_taken;
-  const std::string bytes = msg.SerializeAsString();
-  for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) SendPeer(to, bytes);
-  }
-  HandleCheckpointVote(self_, msg.checkpoint_vote(), last_now_ms_);
-}
-
-void ReplicaCore::HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& vote, int64_t now_ms) {
-  absl::StatusOr<std::optional<pb::CheckpointCertificate>> added =
-      checkpoint_votes_->Add(from, vote, stable_checkpoint_epoch());
-  if (!added.ok()) {
-    if (added.status().code() != absl::StatusCode::kOutOfRange) {
-      RecordFault(from, "bad_checkpoint_vote", added.status().message());
-    }
-    return;
-  }
-  if (added->has_value()) AdoptCertificate(**added, now_ms);
-}
-
-void ReplicaCore::RequestCheckpoints() {
-  // Paced: when every peer answers that it no longer holds the checkpoint it certified
-  // (it restarted, or moved on), asking again at once would only spin. OnTick asks again.
-  if (last_checkpoint_request_ms_ >= 0 && last_now_ms_ - last_checkpoint_request_ms_ < options_.fetch_interval_ms) {
-    return;
-  }
-  last_checkpoint_request_ms_ = last_now_ms_;
-  pb::PeerMessage msg;
-  msg.mutable_fetch_checkpoint();
-  const std::string bytes = msg.SerializeAsString();
-  for (uint32_t to = 0; to < config_.n(); ++to) {
-    if (to != self_) SendPeer(to, bytes);
-  }
-}
-
-void ReplicaCore::HandleCertificate(uint32_t from, const pb::CheckpointCertificate& cert, int64_t now_ms) {
-  if (stable_.has_value() && cert.epoch() <= stable_->epoch()) return;
-  absl::Status valid = VerifyCheckpointCertificate(config_, cert);
-  if (!valid.ok()) {
-    RecordFault(from, "bad_checkpoint_certificate", valid.message());
-    return;
-  }
-  AdoptCertificate(cert, now_ms);
-}
-
-// A verified certificate, from votes or from a peer.
-void ReplicaCore::AdoptCertificate(const pb::CheckpointCertificate& cert, int64_t now_ms) {
-  if (stable_.has_value() && cert.epoch() <= stable_->epoch()) return;
-  if (diverged_) {
-    if (!transfer_.has_value()) StartTransfer(cert, now_ms);
-    return;
-  }
-  const uint64_t next = store_->next_epoch();
-  if (cert.epoch() >= next) {
-    // The cluster certified a state this replica does not have. If this replica signed
-    // it, it had that state once: its disk was rolled back or lost.
-    bool signed_by_self = false;
-    for (const pb::CheckpointSignature& sig : cert.signatures()) signed_by_self |= sig.replica() == self_;
-    if (signed_by_self) {
-      ++counters_.rollbacks_detected;
-      transport::LogLine(transport::LogLevel::kError, "replica", "rollback_detected")
-          .Add("checkpoint_epoch", cert.epoch())
-          .Add("next_epoch", next);
-    }
-    if ((want_transfer_ || signed_by_self) && !transfer_.has_value()) StartTransfer(cert, now_ms);
-    return;
-  }
-  std::shared_ptr<const store::StateSnapshot> state;
-  auto own = own_checkpoints_.find(cert.epoch());
-  if (own != own_checkpoints_.end()) {
-    if (own->second.state_digest != cert.state_digest() || own->second.log_head != cert.log_head()) {
-      // 2f+1 replicas, so at least f+1 correct ones, hold another state than we computed
-      // at that epoch: ours is corrupt. Stop serving it and fetch theirs.
-      ++counters_.state_divergences;
-      transport::LogLine(transport::LogLevel::kError, "replica", "state_diverged")
-          .Add("checkpoint_epoch", cert.epoch());
-      if (!transfer_.has_value()) StartTransfer(cert, now_ms);
-      return;
-    }
-    state = own->second.state;
-  }
-  absl::Status written = store_->WriteCheckpoint(cert);
-  if (!written.ok()) {
-    Fail(std::move(written));
-    return;
-  }
-  stable_ = cert;
-  ++counters_.checkpoints_stable;
-  counters_.stable_checkpoint_epoch = cert.epoch();
-  if (state != nullptr) {
-    served_[cert.epoch()] = std::move(state);
-    while (served_.size() > options_.served_checkpoints_max) served_.erase(served_.begin());
-  }
-  own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(cert.epoch()));
-  KeepFrozen();
-  checkpoint_votes_->ForgetThrough(cert.epoch());
-  // Epoch records are needed to serve catch-up for the retained batches only, and a
-  // stable checkpoint covers everything before it: prune below both.
-  if (next > options_.retained_batches) {
-    absl::Status pruned = store_->PruneLogBefore(std::min<uint64_t>(cert.epoch() + 1, next - options_.retained_batches));
-    if (!pruned.ok()) {
-      Fail(std::move(pruned));
-      return;
-    }
-  }
-  counters_.log_base_epoch = store_->log_base_epoch();
-}
-
-// ---- state transfer ----
-
-void ReplicaCore::HandleFetchState(uint32_t from, const pb::FetchState& fetch) {
-  pb::PeerMessage msg;
-  pb::StateChunk* chunk = msg.mutable_state_chunk();
-  chunk->set_epoch(fetch.epoch());
-  chunk->set_after_key(fetch.after_key());
-  auto it = served_.find(fetch.epoch());
-  if (it == served_.end()) {
-    chunk->set_unavailable(true);
-  } else {
-    std::vector<std::pair<std::string, std::string>> entries;
-    bool done = false;
-    absl::Status scanned = it->second->Scan(fetch.after_key(), options_.state_chunk_bytes_max, &entries, &done);
-    if (!scanned.ok()) {
-      chunk->set_unavailable(true);
-    } else {
-      for (auto& [key, value] : entries) {
-        pb::StateEntry* e = chunk->add_entries();
-        e->set_key(std::move(key));
-        e->set_value(std::move(value));
-      }
-      chunk->set_last(done);
-      ++counters_.state_chunks_served;
-    }
-  }
-  SendPeer(from, msg.SerializeAsString());
-}
-
-void ReplicaCore::StartTransfer(const pb::CheckpointCertificate& cert, int64_t now_ms) {
-  Transfer t;
-  t.cert = cert;
-  t.source_started_ms = now_ms;
-  t.going_back = diverged_ || cert.epoch() < store_->next_epoch();
-  // A signer (signers hold that state), starting one further on with every transfer, so
-  // a source that stalls one transfer is not the first one asked in the next.
-  t.source = self_;
-  const uint32_t offset = static_cast<uint32_t>(counters_.state_transfers_started % config_.n());
-  for (uint32_t step = 1; step <= 2 * config_.n() && t.source == self_; ++step) {
-    const uint32_t candidate = (self_ + offset + step) % config_.n();
-    if (candidate == self_) continue;
-    for (const pb::CheckpointSignature& sig : cert.signatures()) {
-      if (sig.replica() == candidate) t.source = candidate;
-    }
-  }
-  if (t.source == self_) return;  // a certificate signed only by us cannot happen (2f+1 > 1)
-  absl::Status cleared = store_->ClearStaging();
-  if (!cleared.ok()) {
-    Fail(std::move(cleared));
-    return;
-  }
-  transfer_ = std::move(t);
-  ++counters_.state_transfers_started;
-  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_started")
-      .Add("checkpoint_epoch", cert.epoch())
-      .Add("next_epoch", store_->next_epoch())
-      .Add("source", transfer_->source);
-  RequestNextChunk(now_ms);
-}
-
-void ReplicaCore::RequestNextChunk(int64_t now_ms) {
-  pb::PeerMessage msg;
-  msg.mutable_fetch_state()->set_epoch(transfer_->cert.epoch());
-  msg.mutable_fetch_state()->set_after_key(transfer_->after_key);
-  transfer_->last_request_ms = now_ms;
-  SendPeer(transfer_->source, msg.SerializeAsString());
-}
-
-void ReplicaCore::ReplaceTransferSource(int64_t now_ms, absl::string_view why) {
-  ++counters_.state_transfer_source_failures;
-  transfer_->failed.insert(transfer_->source);
-  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_source_replaced")
-      .Add("source", transfer_->source)
-      .Add("reason", why);
-  // What was staged came from the old source and is unverified: start over, so a bad
-  // digest is always blamed on the one replica that sent all of it.
-  absl::Status cleared = store_->ClearStaging();
-  if (!cleared.ok()) {
-    Fail(std::move(cleared));
-    return;
-  }
-  transfer_->after_key.clear();
-  transfer_->entries = 0;
-  transfer_->bytes = 0;
-  transfer_->source_started_ms = now_ms;
-  for (uint32_t step = 1; step < config_.n(); ++step) {
-    const uint32_t candidate = (transfer_->source + step) % config_.n();
-    if (candidate != self_ && transfer_->failed.count(candidate) == 0) {
-      transfer_->source = candidate;
-      RequestNextChunk(now_ms);
-      return;
-    }
-  }
-  // Every peer failed for this checkpoint (most likely they moved on and no longer hold
-  // it): ask for their newest.
-  transfer_.reset();
-  want_transfer_ = true;
-  RequestCheckpoints();
-}
-
-void ReplicaCore::HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, int64_t now_ms) {
-  if (!transfer_.has_value() || from != transfer_->source || chunk.epoch() != transfer_->cert.epoch() ||
-      chunk.after_key() != transfer_->after_key) {
-    return;  // stale, or not asked for
-  }
-  if (chunk.unavailable()) {
-    ReplaceTransferSource(now_ms, "unavailable");
-    return;
-  }
-  std::vector<std::pair<std::string, std::string>> entries;
-  entries.reserve(chunk.entries_size());
-  const std::string* previous = &transfer_->after_key;
-  for (const pb::StateEntry& e : chunk.entries()) {
-    if (e.key().empty() || (!previous->empty() && e.key() <= *previous)) {
-      RecordFault(from, "bad_state_chunk", "keys not ascending");
-      ReplaceTransferSource(now_ms, "bad_chunk");
-      return;
-    }
-    previous = &e.key();
-    transfer_->bytes += e.key().size() + e.value().size();
-    entries.emplace_back(e.key(), e.value());
-  }
-  if (transfer_->bytes > options_.state_transfer_bytes_max) {
-    // No certified state is this large: the source is sending something else.
-    RecordFault(from, "bad_state_chunk", "more state than a transfer may bring");
-    ReplaceTransferSource(now_ms, "oversized");
-    return;
-  }
-  if (entries.empty() && !chunk.last()) {
-    RecordFault(from, "bad_state_chunk", "an empty chunk that is not the last");
-    ReplaceTransferSource(now_ms, "bad_chunk");
-    return;
-  }
-  if (!entries.empty()) {
-    absl::Status staged = store_->StageEntries(entries);
-    if (!staged.ok()) {
-      Fail(std::move(staged));
-      return;
-    }
-    transfer_->after_key = entries.back().first;
-    transfer_->entries += entries.size();
-  }
-  if (!chunk.last()) {
-    RequestNextChunk(now_ms);
-    return;
-  }
-  absl::StatusOr<store::Digest> digest = store_->ComputeStagedDigest();
-  if (!digest.ok()) {
-    Fail(digest.status());
-    return;
-  }
-  if (DigestString(*digest) != transfer_->cert.state_digest()) {
-    RecordFault(from, "bad_state_transfer", "the state sent does not hash to the certified digest");
-    ReplaceTransferSource(now_ms, "bad_digest");
-    return;
-  }
-  FinishTransfer(now_ms);
-}
-
-void ReplicaCore::FinishTransfer(int64_t now_ms) {
-  const pb::CheckpointCertificate cert = transfer_->cert;
-  if (!transfer_->going_back && store_->next_epoch() > cert.epoch()) {
-    // Consensus carried this replica past the checkpoint while the state came in (its
-    // epochs went on deciding). Installing it now would take the store back to epochs
-    // whose logged consensus inputs are pruned already, and the consensus instance rebuilt
-    // there would propose and vote in them again, differently. Its own log is good: keep
-    // it. (A replica whose log or state is not the cluster's goes back on purpose.)
-    transport::LogLine(transport::LogLevel::kInfo, "replica", "state_transfer_overtaken")
-        .Add("checkpoint_epoch", cert.epoch())
-        .Add("next_epoch", store_->next_epoch());
-    ++counters_.state_transfers_overtaken;
-    transfer_.reset();
-    want_transfer_ = false;
-    absl::Status cleared = store_->ClearStaging();
-    if (!cleared.ok()) Fail(std::move(cleared));
-    return;
-  }
-  store::Digest head{};
-  std::copy(cert.log_head().begin(), cert.log_head().end(), head.begin());
-  absl::Status installed = store_->InstallStaged(cert.epoch() + 1, head, cert.consensus_time_ms());
-  if (installed.ok()) installed = store_->WriteCheckpoint(cert);
-  if (!installed.ok()) {
-    Fail(std::move(installed));
-    return;
-  }
-  transport::LogLine(transport::LogLevel::kWarn, "replica", "state_transfer_finished")
-      .Add("checkpoint_epoch", cert.epoch())
-      .Add("entries", transfer_->entries)
-      .Add("source", transfer_->source);
-  transfer_.reset();
-  want_transfer_ = false;
-  diverged_ = false;
-  divergence_votes_.clear();
-  ++counters_.state_transfers_completed;
-  stable_ = cert;
-  counters_.stable_checkpoint_epoch = cert.epoch();
-  counters_.log_base_epoch = store_->log_base_epoch();
-  served_.clear();
-  own_checkpoints_.clear();
-  // The state now is the certified one: kept to serve the next replica that needs it.
-  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->FreezeStateDurably(cert.epoch());
-  if (frozen.ok()) {
-    served_[cert.epoch()] = *std::move(frozen);
-  } else {
-    transport::LogLine(transport::LogLevel::kWarn, "replica", "freeze_failed").Add("reason", frozen.status().message());
-  }
-  KeepFrozen();
-  checkpoint_votes_->ForgetThrough(cert.epoch());
-  // Requests answered in the epochs we skipped get their replies from other replicas.
-  waiting_.clear();
-  in_flight_.clear();
-  DropCatchupThrough(UINT64_MAX);
-  // Forward: the running instance keeps its epochs after the checkpoint. Back (this
-  // replica had diverged past it): a new instance, fed the logged inputs.
-  AdvanceConsensus(now_ms);
-  // Then the epochs after the checkpoint, by ordinary catch-up.
-  behind_ = true;
-  fetches_without_progress_ = 0;
-  last_fetch_ms_ = 0;
-  RequestCatchUp(now_ms);
-}
-
-// ---- durable frozen states ----
-
-void ReplicaCore::KeepFrozen() {
-  std::set<uint64_t> keep;
-  for (const auto& [epoch, own] : own_checkpoints_) keep.insert(epoch);
-  for (const auto& [epoch, state] : served_) keep.insert(epoch);
-  absl::Status dropped = store_->DropFrozenExcept(keep);
-  if (!dropped.ok()) {
-    // Only disk space is at stake; the next checkpoint tries again.
-    transport::LogLine(transport::LogLevel::kWarn, "replica", "frozen_drop_failed").Add("reason", dropped.message());
-  }
-}
-
-void ReplicaCore::ReopenServedCheckpoint() {
-  const uint64_t epoch = stable_->epoch();
-  absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_->OpenFrozen(epoch);
-  if (!frozen.ok()) {
-    if (frozen.status().code() != absl::StatusCode::kNotFound) {
-      ++counters_.frozen_states_refused;
-      transport::LogLine(transport::LogLevel::kWarn, "replica", "frozen_state_unreadable")
-          .Add("checkpoint_epoch", epoch)
-          .Add("reason", frozen.status().message());
-    }
-    return;
-  }
-  // Checked in full before it is served: a peer would find a bad chunk only at the end of
-  // a transfer, and blame us.
-  absl::StatusOr<store::Digest> digest = (*frozen)->ComputeDigest();
-  if (!digest.ok() || DigestString(*digest) != stable_->state_digest()) {
-    ++counters_.frozen_states_refused;
-    transport::LogLine(transport::LogLevel::kError, "replica", "frozen_state_refused")
-        .Add("checkpoint_epoch", epoch)
-        .Add("reason", digest.ok() ? "digest differs from the certificate" : digest.status().message());
-    return;
-  }
-  served_[epoch] = *std::move(frozen);
-}
-
-// ---- late joiners ----
 
 void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t now_ms) {
   // A peer that (re)starts consensus after epochs this replica has not committed has
@@ -1618,54 +906,106 @@ void ReplicaCore::HandleJoin(uint32_t from, const pb::JoinEpochs& join, int64_t 
   // is behind (no epoch runs, so no frame arrives beyond its window), and the peers that
   // restarted no longer hold the consensus state of those epochs. f+1 such peers, as for
   // frames beyond the window, so that one faulty peer cannot make it fetch.
-  joined_at_[from] = join.first_epoch();
-  if (join.first_epoch() > store_->next_epoch() && PeersAhead()) {
-    behind_ = true;
+  catch_up_.NoteJoin(from, join.first_epoch());
+  if (join.first_epoch() > store_->next_epoch() && catch_up_.PeersAhead(*hb_, store_->next_epoch())) {
+    catch_up_.set_behind(true);
     RequestCatchUp(now_ms);
   }
-  // Bounded: one join per peer is served per interval; one that comes sooner is deferred,
-  // never dropped (the peer counts on it: it asks only when it (re)starts consensus), and
-  // a deferred one is replaced by the next, keeping the earlier first epoch. So a faulty
-  // peer's flood of joins, rising first epochs or not, costs one resend per interval.
-  JoinServed& last = last_join_served_[from];
-  if (now_ms - last.at_ms < options_.join_interval_ms) {
-    ++counters_.joins_deferred;
-    deferred_joins_[from] = std::min(deferred_joins_.count(from) != 0 ? deferred_joins_[from] : UINT64_MAX,
-                                     join.first_epoch());
+  if (!joins_.Admit(from, join.first_epoch(), now_ms)) {
+    ++effects_.counters().joins_deferred;
+    BELFRY_CHECK(joins_.deferred() < config_.n());
     return;
   }
-  ServeJoin(from, join.first_epoch(), now_ms);
+  joins_.Served(from, join.first_epoch(), now_ms);
+  ServeJoin(from, join.first_epoch());
 }
 
-void ReplicaCore::ServeDeferredJoins(int64_t now_ms) {
-  for (auto it = deferred_joins_.begin(); it != deferred_joins_.end();) {
-    if (now_ms - last_join_served_[it->first].at_ms < options_.join_interval_ms) {
-      ++it;
-      continue;
-    }
-    const auto [from, first_epoch] = *it;
-    it = deferred_joins_.erase(it);
-    ServeJoin(from, first_epoch, now_ms);
-  }
-}
-
-void ReplicaCore::ServeJoin(uint32_t from, uint64_t first_epoch, int64_t now_ms) {
-  last_join_served_[from] = JoinServed{first_epoch, now_ms};
-  ++counters_.joins_served;
+void ReplicaCore::ServeJoin(uint32_t from, uint64_t first_epoch) {
+  ++effects_.counters().joins_served;
   if (first_epoch < store_->next_epoch()) {
     // It joins epochs we already committed: it is behind. Our records of them, with f+1
     // other replicas' matching ones, let it catch up at once, even when the cluster is
     // idle or its peers are still within its window (then nothing else would tell it).
     ServeEpochs(from, first_epoch, options_.fetch_epochs_max);
   }
-  for (auto it = sent_log_.lower_bound(first_epoch); it != sent_log_.end(); ++it) {
-    for (const auto& [target, bytes] : it->second) {
-      if (target.Contains(from)) {
-        SendPeer(from, bytes);
-        ++counters_.messages_resent_on_join;
-      }
-    }
+  for (const std::string* bytes : sent_log_.SentTo(from, first_epoch)) {
+    effects_.SendPeer(from, *bytes);
+    ++effects_.counters().messages_resent_on_join;
   }
+}
+
+// ---- checkpoints and state transfer ----
+
+void ReplicaCore::MaybeCheckpoint(uint64_t epoch) {
+  absl::StatusOr<std::optional<pb::CheckpointVote>> vote = checkpoints_.MaybeTake(epoch);
+  if (!vote.ok()) {
+    Fail(vote.status());
+    return;
+  }
+  if (vote->has_value()) HandleCheckpointVote(self_, **vote, last_now_ms_);
+}
+
+void ReplicaCore::HandleCheckpointVote(uint32_t from, const pb::CheckpointVote& vote, int64_t now_ms) {
+  std::optional<pb::CheckpointCertificate> cert = checkpoints_.AddVote(from, vote);
+  if (cert.has_value()) AdoptCertificate(*cert, now_ms);
+}
+
+void ReplicaCore::AdoptCertificate(const pb::CheckpointCertificate& cert, int64_t now_ms) {
+  if (checkpoints_.IsStale(cert)) return;
+  if (divergence_.diverged()) {
+    if (!transfer_.active()) StartTransfer(cert, now_ms);
+    return;
+  }
+  const uint64_t next = store_->next_epoch();
+  switch (checkpoints_.Judge(cert, next)) {
+    case Checkpoints::Verdict::kAhead:
+      if (transfer_.wanted() && !transfer_.active()) StartTransfer(cert, now_ms);
+      return;
+    case Checkpoints::Verdict::kAheadSignedBySelf:
+    case Checkpoints::Verdict::kOwnStateDiffers:
+      if (!transfer_.active()) StartTransfer(cert, now_ms);
+      return;
+    case Checkpoints::Verdict::kAdoptable:
+      break;
+  }
+  if (!Check(checkpoints_.Adopt(cert, next))) return;
+}
+
+void ReplicaCore::StartTransfer(const pb::CheckpointCertificate& cert, int64_t now_ms) {
+  Check(transfer_.Start(cert, now_ms, divergence_.diverged() || cert.epoch() < store_->next_epoch()));
+}
+
+void ReplicaCore::RequestCheckpoints() { transfer_.RequestCheckpoints(last_now_ms_); }
+
+void ReplicaCore::HandleStateChunk(uint32_t from, const pb::StateChunk& chunk, int64_t now_ms) {
+  absl::StatusOr<StateTransfer::Progress> progress = transfer_.OnChunk(from, chunk, now_ms);
+  if (!progress.ok()) {
+    Fail(progress.status());
+    return;
+  }
+  if (*progress == StateTransfer::Progress::kStateComplete) FinishTransfer(now_ms);
+}
+
+void ReplicaCore::FinishTransfer(int64_t now_ms) {
+  absl::StatusOr<std::optional<pb::CheckpointCertificate>> installed = transfer_.Finish();
+  if (!installed.ok()) {
+    Fail(installed.status());
+    return;
+  }
+  if (!installed->has_value()) return;  // overtaken: this replica's own log is good
+  const pb::CheckpointCertificate& cert = **installed;
+  divergence_.Clear();
+  checkpoints_.ResetTo(cert);
+  // Requests answered in the epochs we skipped get their replies from other replicas.
+  replies_.ForgetWaiting();
+  in_flight_.clear();
+  catch_up_.DropThrough(UINT64_MAX);
+  // Forward: the running instance keeps its epochs after the checkpoint. Back (this
+  // replica had diverged past it): a new instance, fed the logged inputs.
+  AdvanceConsensus(now_ms);
+  // Then the epochs after the checkpoint, by ordinary catch-up.
+  catch_up_.Resume();
+  RequestCatchUp(now_ms);
 }
 
 }  // namespace belfry::replica

@@ -103,7 +103,7 @@ class Store : public state::StateReader {
   // records without the retained batches, which change with every epoch).
   virtual absl::StatusOr<Digest> ComputePrefixDigest(std::string_view prefix) const = 0;
 
-  // ---- checkpoints and state transfer (replica/node/checkpoints.h) ----
+  // ---- checkpoints and state transfer (replica/node/checkpoint/checkpoint_votes.h) ----
 
   // The state as it is now, frozen (in memory: gone at a restart).
   virtual absl::StatusOr<std::shared_ptr<const StateSnapshot>> FreezeState() const = 0;

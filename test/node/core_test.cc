@@ -20,7 +20,7 @@
 #include "consensus/threshold_coin.h"
 #include "proto/replica.pb.h"
 #include "proto/reply.pb.h"
-#include "replica/node/checkpoints.h"
+#include "replica/node/checkpoint/checkpoint_votes.h"
 #include "config/genesis.h"
 #include "replica/node/consensus_inputs.h"
 #include "replica/node/replica_core.h"

@@ -1,4 +1,4 @@
-#include "replica/node/checkpoints.h"
+#include "replica/node/checkpoint/checkpoint_votes.h"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-// replica/node/checkpoints.h — checkpoint votes and certificates, without I/O.
+// replica/node/checkpoint/checkpoint_votes.h — checkpoint votes and certificates, without I/O.
 //
 // Every checkpoint_interval_epochs epochs each replica hashes its whole replicated state
 // (Store::ComputeStateDigest) after committing epoch e and signs
@@ -11,8 +11,8 @@
 // window above the latest stable checkpoint and at most a window's worth per replica,
 // one vote per replica and epoch (a second, different vote from the same replica is a
 // fault), and forgets what a newer stable checkpoint makes moot.
-#ifndef BELFRY_REPLICA_NODE_CHECKPOINTS_H_
-#define BELFRY_REPLICA_NODE_CHECKPOINTS_H_
+#ifndef BELFRY_REPLICA_NODE_CHECKPOINT_CHECKPOINT_VOTES_H_
+#define BELFRY_REPLICA_NODE_CHECKPOINT_CHECKPOINT_VOTES_H_
 
 #include <cstdint>
 #include <map>
@@ -76,4 +76,4 @@ class CheckpointVotes {
 
 }  // namespace belfry::replica
 
-#endif  // BELFRY_REPLICA_NODE_CHECKPOINTS_H_
+#endif  // BELFRY_REPLICA_NODE_CHECKPOINT_CHECKPOINT_VOTES_H_

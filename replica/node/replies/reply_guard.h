@@ -1,4 +1,4 @@
-// replica/node/reply_guard.h — who may receive a reply.
+// replica/node/replies/reply_guard.h — who may receive a reply.
 //
 // Why. Every replica sees every request's bytes (consensus orders them, the log keeps
 // them), so holding a copy of a request proves nothing about who sent it. A reply, though,
@@ -14,8 +14,8 @@
 // key (threshold/sealed_share.h), and the state machine judges a repeated checkout again.
 //
 // Plain values and a pure function; thread-safe.
-#ifndef BELFRY_REPLICA_NODE_REPLY_GUARD_H_
-#define BELFRY_REPLICA_NODE_REPLY_GUARD_H_
+#ifndef BELFRY_REPLICA_NODE_REPLIES_REPLY_GUARD_H_
+#define BELFRY_REPLICA_NODE_REPLIES_REPLY_GUARD_H_
 
 #include <cstdint>
 #include <optional>
@@ -48,4 +48,4 @@ inline constexpr std::string_view kNotRequesterMessage =
 
 }  // namespace belfry::replica
 
-#endif  // BELFRY_REPLICA_NODE_REPLY_GUARD_H_
+#endif  // BELFRY_REPLICA_NODE_REPLIES_REPLY_GUARD_H_

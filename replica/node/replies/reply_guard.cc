@@ -1,4 +1,4 @@
-#include "replica/node/reply_guard.h"
+#include "replica/node/replies/reply_guard.h"
 
 namespace belfry::replica {
 
