@@ -880,6 +880,10 @@ void ReplicaCore::HandleCommittedEpoch(uint32_t from, const pb::CommittedEpoch& 
       // our execution does not: our state before it is not the cluster's.
       ++effects_.counters().catchup_head_mismatches;
       catch_up_.DropThrough(c->epoch());
+      // The epochs applied before this one are committed: move the instance past them
+      // first, or it would keep running epochs the store is done with, its window stuck
+      // behind them until a transfer restarts it.
+      if (applied) AdvanceConsensus(now_ms);
       MarkDiverged(c->epoch(), now_ms);
       return;
     }
