@@ -125,9 +125,10 @@ relay_before=$(metric_at 3 'belfry_requests_admitted_total')
 # The correct replicas refuse her connection (CRL); only the faulty one takes the request
 # and proposes it, so the client hears at most one reply and gives up.
 rc=0
-"$BIN/belfry" --timeout 3 --user carol checkin carols-doc "$WORK/carol.txt" > "$WORK/carol-relayed.out" 2>&1 || rc=$?
+"$BIN/belfry" --timeout 10 --user carol checkin carols-doc "$WORK/carol.txt" > "$WORK/carol-relayed.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] && { cat "$WORK/carol-relayed.out" >&2; fail "carol's relayed checkin was accepted"; }
-[ "$(metric_at 3 'belfry_requests_admitted_total')" -gt "$relay_before" ] ||
+relayed() { [ "$(metric_at 3 'belfry_requests_admitted_total')" -gt "$relay_before" ]; }
+until_true --what "replica 3 admitting carol's request" relayed ||
   fail "the faulty replica did not take carol's request (it should relay it)"
 refused_again() { local r; for r in 0 1 2; do [ "$(metric_at "$r" "$REFUSED")" -gt "${refused_before[$r]}" ] || return 1; done; }
 until_true --what "USER_REVOKED for the relayed request at replicas 0, 1 and 2" refused_again ||
