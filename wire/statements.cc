@@ -11,7 +11,7 @@ constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
 constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
 constexpr absl::string_view kStatusDomain = "belfry/status/v2";
 constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
-constexpr absl::string_view kCheckpointDomain = "belfry/checkpoint/v1";
+constexpr absl::string_view kCheckpointDomain = "belfry/checkpoint/v2";
 
 ByteSpan Span(absl::string_view s) {
   return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
@@ -69,14 +69,17 @@ Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, ui
 }
 
 Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,
-                          ByteSpan log_head, int64_t consensus_time_ms) {
+                          ByteSpan log_head, int64_t consensus_time_ms, uint64_t state_entries,
+                          uint64_t state_bytes) {
   ByteWriter w;
   w.LengthPrefixed(Span(kCheckpointDomain))
       .LengthPrefixed(Span(cluster_id))
       .U64(epoch)
       .LengthPrefixed(state_digest)
       .LengthPrefixed(log_head)
-      .U64(static_cast<uint64_t>(consensus_time_ms));
+      .U64(static_cast<uint64_t>(consensus_time_ms))
+      .U64(state_entries)
+      .U64(state_bytes);
   return w.Take();
 }
 

@@ -46,10 +46,13 @@ Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, ui
 
 // What a replica signs in a checkpoint vote: after committing `epoch` of cluster
 // `cluster_id`, its replicated state hashes to `state_digest` and its log head is
-// `log_head`, at consensus time `consensus_time_ms`. 2f+1 such signatures on one statement
-// make a stable checkpoint, which a replica that lost its state may install.
+// `log_head`, at consensus time `consensus_time_ms`, and the state is `state_entries`
+// entries of `state_bytes` key and value bytes. 2f+1 such signatures on one statement
+// make a stable checkpoint, which a replica that lost its state may install; the size
+// bounds what a transfer of it may bring.
 Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,
-                          ByteSpan log_head, int64_t consensus_time_ms);
+                          ByteSpan log_head, int64_t consensus_time_ms, uint64_t state_entries,
+                          uint64_t state_bytes);
 
 }  // namespace belfry::wire
 

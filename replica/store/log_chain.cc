@@ -113,6 +113,7 @@ void StateDigestBuilder::Add(std::string_view key, std::string_view value) {
   crypto_hash_sha256_update(&state_, w.bytes().data(), w.bytes().size());
   crypto_hash_sha256_update(&state_, reinterpret_cast<const uint8_t*>(value.data()), value.size());
   ++count_;
+  bytes_ += key.size() + value.size();
 }
 
 Digest StateDigestBuilder::Finish() {
@@ -125,6 +126,11 @@ Digest StateDigestBuilder::Finish() {
 }
 
 absl::StatusOr<Digest> StateSnapshot::ComputeDigest() const {
+  BELFRY_ASSIGN_OR_RETURN(StateSummary summary, ComputeSummary());
+  return summary.digest;
+}
+
+absl::StatusOr<StateSummary> StateSnapshot::ComputeSummary() const {
   StateDigestBuilder builder;
   std::string after;
   bool done = false;
@@ -135,7 +141,11 @@ absl::StatusOr<Digest> StateSnapshot::ComputeDigest() const {
     if (entries.empty()) break;
     after = entries.back().first;
   }
-  return builder.Finish();
+  StateSummary summary;
+  summary.entries = builder.entries();
+  summary.bytes = builder.bytes();
+  summary.digest = builder.Finish();
+  return summary;
 }
 
 }  // namespace belfry::store

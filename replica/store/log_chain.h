@@ -54,10 +54,14 @@ class StateDigestBuilder {
   StateDigestBuilder();
   void Add(std::string_view key, std::string_view value);
   Digest Finish();
+  // What was added so far: entries, and the bytes of their keys and values.
+  uint64_t entries() const { return count_; }
+  uint64_t bytes() const { return bytes_; }
 
  private:
   crypto_hash_sha256_state state_;
   uint64_t count_ = 0;
+  uint64_t bytes_ = 0;
 };
 
 }  // namespace belfry::store

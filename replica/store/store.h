@@ -44,6 +44,14 @@ struct ConsensusInput {
   std::string bytes;
 };
 
+// StateSummary: a state's digest (Store::ComputeStateDigest) and its size as a state
+// transfer sends it: the entries, and the bytes of their keys and values.
+struct StateSummary {
+  Digest digest{};
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+
 // StateSnapshot: the state frozen at one moment, readable while commits go on (a replica
 // serves state transfer for its latest stable checkpoint from one). Thread-safe.
 class StateSnapshot {
@@ -58,6 +66,8 @@ class StateSnapshot {
 
   // Store::ComputeStateDigest's digest of the frozen state (reads all of it).
   absl::StatusOr<Digest> ComputeDigest() const;
+  // That digest with the frozen state's size, in the same one read.
+  absl::StatusOr<StateSummary> ComputeSummary() const;
 };
 
 // Store: state reads, epoch commits, the chain tip. Get, ReadEpochRecord,

@@ -289,9 +289,82 @@ TEST_CASE("a source that sends bad state is blamed and another replica's state i
   net.tamper = [&](PeerMsg& m) {
     pb::PeerMessage msg;
     if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
-    if (liar == kN) liar = m.from;  // the first source lies in every value it sends
+    if (liar == kN) liar = m.from;  // the first source lies in every value it sends, keeping its size
     if (m.from == liar) {
-      for (pb::StateEntry& e : *msg.mutable_state_chunk()->mutable_entries()) e.set_value(e.value() + "!");
+      for (pb::StateEntry& e : *msg.mutable_state_chunk()->mutable_entries()) {
+        std::string v = e.value();
+        if (!v.empty()) v[0] = static_cast<char>(v[0] ^ 0x01);
+        e.set_value(v);
+      }
+      m.payload = msg.SerializeAsString();
+    }
+    return true;
+  };
+  net.Logins(4, ca);
+  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
+  const CoreCounters c = net.core(3).counters();
+  REQUIRE(liar < kN);
+  CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 1);
+  CHECK(c.state_transfer_source_failures == 1);
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(net.Digest(3) == net.Digest(0));
+}
+
+TEST_CASE("a source that sends more state than the checkpoint certifies is stopped at that chunk",
+          "[node][checkpoint][bounds]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.LeaveBehind(3, ca);
+  net.Restart(3, /*wipe=*/true);
+  net.SetDown(3, false);
+  uint32_t liar = kN;
+  int liar_chunks = 0;
+  net.tamper = [&](PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
+    if (liar == kN) liar = m.from;
+    if (m.from == liar) {
+      // Every chunk of the first source grows: one more entry after its last key, which
+      // would go on until the whole state was hashed, or forever if it never said last.
+      ++liar_chunks;
+      pb::StateChunk* chunk = msg.mutable_state_chunk();
+      chunk->set_last(false);
+      const std::string after = chunk->entries_size() > 0 ? chunk->entries(chunk->entries_size() - 1).key()
+                                                          : chunk->after_key();
+      pb::StateEntry* extra = chunk->add_entries();
+      extra->set_key(after + "~");
+      extra->set_value(std::string(64, 'p'));
+      m.payload = msg.SerializeAsString();
+    }
+    return true;
+  };
+  net.Logins(4, ca);
+  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
+  const CoreCounters c = net.core(3).counters();
+  REQUIRE(liar < kN);
+  // Blamed at a chunk, before the state's end, and never for a digest.
+  CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_chunk") == 1);
+  CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 0);
+  CHECK(c.state_transfer_source_failures == 1);
+  CHECK(c.state_transfers_completed == 1);
+  CHECK(liar_chunks >= 1);
+  CHECK(net.Digest(3) == net.Digest(0));
+}
+
+TEST_CASE("a source whose last chunk comes short of the certified size is blamed",
+          "[node][checkpoint][bounds]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.LeaveBehind(3, ca);
+  net.Restart(3, /*wipe=*/true);
+  net.SetDown(3, false);
+  uint32_t liar = kN;
+  net.tamper = [&](PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
+    if (liar == kN) liar = m.from;
+    if (m.from == liar && msg.state_chunk().entries_size() > 0) {
+      msg.mutable_state_chunk()->set_last(true);  // the state ends here, it says
       m.payload = msg.SerializeAsString();
     }
     return true;
@@ -574,6 +647,57 @@ TEST_CASE("a caught-up epoch whose log head differs is never committed (finding 
   CHECK_FALSE(net.store(0).ReadEpochRecord(next)->has_value());
   CHECK(net.core(0).counters().catchup_head_mismatches == 1);
   CHECK(net.core(0).counters().log_divergences == 1);
+}
+
+// A catch-up message can apply epochs and then meet a head mismatch at the next one. The
+// applied epochs are committed, so the running consensus instance must move past them
+// then and there; before 108813a it stayed on them, its window stuck behind the store,
+// until a state transfer happened to restart it.
+TEST_CASE("epochs caught up before a head mismatch still move consensus past them", "[node][catchup]") {
+  testing::TestCa ca;
+  TestNet net(ca);
+  net.Logins(2, ca);
+  const uint64_t e = net.core(3).next_epoch();
+  REQUIRE(net.core(0).next_epoch() == e);
+  net.tamper = [](PeerMsg& m) { return m.to != 3; };  // replica 3 hears nothing
+  net.Submit(FreshLogin(ca, "behind", net.now_ms()));
+  REQUIRE(net.RunUntil([&] { return net.core(0).next_epoch() > e && net.core(1).next_epoch() > e; }));
+  REQUIRE(net.core(3).next_epoch() == e);
+
+  // Replicas 0 and 1 answer replica 3's fetch with their true records of epoch e.
+  std::map<uint32_t, std::string> record_of;
+  bool joined_past_e = false;
+  net.on_send = [&](const PeerMsg& m) {
+    pb::PeerMessage msg;
+    if (!msg.ParseFromString(m.payload)) return;
+    if (m.to == 3 && msg.has_committed_epoch() && msg.committed_epoch().epoch() == e) record_of[m.from] = m.payload;
+    if (m.from == 3 && msg.has_join_epochs() && msg.join_epochs().first_epoch() == e + 1) joined_past_e = true;
+  };
+  pb::PeerMessage fetch;
+  fetch.mutable_fetch_epochs()->set_first_epoch(e);
+  fetch.mutable_fetch_epochs()->set_count(1);
+  net.core(0).OnPeerMessage(3, fetch.SerializeAsString(), net.now_ms());
+  net.core(1).OnPeerMessage(3, fetch.SerializeAsString(), net.now_ms());
+  REQUIRE(record_of.size() == 2);
+
+  // f+1 matching records for epoch e+1 whose head replica 3's execution cannot reach.
+  pb::PeerMessage forged;
+  pb::CommittedEpoch* c = forged.mutable_committed_epoch();
+  c->set_epoch(e + 1);
+  c->set_consensus_time_ms(net.store(0).last_consensus_time_ms() + 1);
+  c->set_log_head(std::string(32, '\x5a'));
+  net.core(3).OnPeerMessage(0, record_of[0], net.now_ms());
+  net.core(3).OnPeerMessage(0, forged.SerializeAsString(), net.now_ms());
+  net.core(3).OnPeerMessage(1, forged.SerializeAsString(), net.now_ms());
+  REQUIRE(net.core(3).next_epoch() == e);
+  // The second record of e applies it, and in the same message e+1 mismatches.
+  net.core(3).OnPeerMessage(1, record_of[1], net.now_ms());
+  CHECK(net.core(3).fatal().ok());
+  CHECK(net.core(3).next_epoch() == e + 1);
+  CHECK(net.core(3).counters().epochs_caught_up == 1);
+  CHECK(net.core(3).counters().catchup_head_mismatches == 1);
+  // The instance moved to e+1: it asks its peers for what they sent it from there on.
+  CHECK(joined_past_e);
 }
 
 // Finding 5 (execution depends on local configuration): a genesis setting changed under
@@ -877,8 +1001,9 @@ TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificate
     v.set_state_digest(std::string(32, digest_fill));
     v.set_log_head(std::string(32, 'h'));
     v.set_consensus_time_ms(1000);
-    v.set_signature(fuzz::SignAsReplica(
-        replica, CheckpointStatementOf(cfg, epoch, v.state_digest(), v.log_head(), v.consensus_time_ms())));
+    v.set_state_entries(7);
+    v.set_state_bytes(700);
+    v.set_signature(fuzz::SignAsReplica(replica, CheckpointStatementOf(cfg, v)));
     return v;
   };
   // Replica 1 signs as itself, but the vote is presented as replica 2's.
@@ -901,9 +1026,16 @@ TEST_CASE("checkpoint votes: bad signatures, equivocation and forged certificate
   CHECK(votes.Add(0, vote_of(0, 3, 'd'), 3).status().code() == absl::StatusCode::kOutOfRange);
   CHECK(votes.Add(0, vote_of(0, 100, 'd'), 3).status().code() == absl::StatusCode::kOutOfRange);
 
+  CHECK(cert.state_entries() == 7);
+  CHECK(cert.state_bytes() == 700);
+
   pb::CheckpointCertificate forged = cert;
   forged.set_state_digest(std::string(32, 'x'));
   CHECK(VerifyCheckpointCertificate(cfg, forged).code() == absl::StatusCode::kPermissionDenied);
+  // The size is signed too: a source cannot make a transfer of its own allow more.
+  pb::CheckpointCertificate larger = cert;
+  larger.set_state_bytes(cert.state_bytes() * 1000);
+  CHECK(VerifyCheckpointCertificate(cfg, larger).code() == absl::StatusCode::kPermissionDenied);
   pb::CheckpointCertificate short_one = cert;
   short_one.mutable_signatures()->RemoveLast();
   CHECK(VerifyCheckpointCertificate(cfg, short_one).code() == absl::StatusCode::kPermissionDenied);

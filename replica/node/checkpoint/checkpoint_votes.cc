@@ -20,13 +20,21 @@ ByteSpan SpanOf(const std::string& s) {
 
 uint32_t Quorum(const config::ClusterConfig& config) { return 2 * config.f() + 1; }
 
+// A vote and a certificate carry the same statement fields under the same names.
+template <typename Signed>
+Bytes StatementOf(const config::ClusterConfig& config, const Signed& s) {
+  return wire::CheckpointStatement(config.cluster_id(), s.epoch(), SpanOf(s.state_digest()), SpanOf(s.log_head()),
+                                   s.consensus_time_ms(), s.state_entries(), s.state_bytes());
+}
+
 }  // namespace
 
-Bytes CheckpointStatementOf(const config::ClusterConfig& config, uint64_t epoch,
-                            const std::string& state_digest, const std::string& log_head,
-                            int64_t consensus_time_ms) {
-  return wire::CheckpointStatement(config.cluster_id(), epoch, SpanOf(state_digest), SpanOf(log_head),
-                                   consensus_time_ms);
+Bytes CheckpointStatementOf(const config::ClusterConfig& config, const pb::CheckpointVote& vote) {
+  return StatementOf(config, vote);
+}
+
+Bytes CheckpointStatementOf(const config::ClusterConfig& config, const pb::CheckpointCertificate& certificate) {
+  return StatementOf(config, certificate);
 }
 
 bool VerifyReplicaSignature(const config::ClusterConfig& config, uint32_t replica, ByteSpan statement,
@@ -45,8 +53,7 @@ absl::Status VerifyCheckpointCertificate(const config::ClusterConfig& config,
   if (certificate.signatures_size() > static_cast<int>(config.n())) {
     return absl::InvalidArgumentError("checkpoint certificate: more signatures than replicas");
   }
-  const Bytes statement = CheckpointStatementOf(config, certificate.epoch(), certificate.state_digest(),
-                                                certificate.log_head(), certificate.consensus_time_ms());
+  const Bytes statement = CheckpointStatementOf(config, certificate);
   int64_t previous = -1;
   uint32_t valid = 0;
   for (const pb::CheckpointSignature& sig : certificate.signatures()) {
@@ -76,8 +83,7 @@ absl::StatusOr<std::optional<pb::CheckpointCertificate>> CheckpointVotes::Add(
   if (vote.state_digest().size() != kDigestBytes || vote.log_head().size() != kDigestBytes) {
     return absl::InvalidArgumentError("checkpoint vote: digest or head is not 32 bytes");
   }
-  const Bytes statement_bytes = CheckpointStatementOf(config_, vote.epoch(), vote.state_digest(),
-                                                      vote.log_head(), vote.consensus_time_ms());
+  const Bytes statement_bytes = CheckpointStatementOf(config_, vote);
   if (!VerifyReplicaSignature(config_, from, statement_bytes, vote.signature())) {
     return absl::InvalidArgumentError("checkpoint vote: bad signature");
   }
@@ -107,6 +113,8 @@ absl::StatusOr<std::optional<pb::CheckpointCertificate>> CheckpointVotes::Add(
   cert.set_state_digest(vote.state_digest());
   cert.set_log_head(vote.log_head());
   cert.set_consensus_time_ms(vote.consensus_time_ms());
+  cert.set_state_entries(vote.state_entries());
+  cert.set_state_bytes(vote.state_bytes());
   for (uint32_t replica : matching) {  // ascending: std::map order
     pb::CheckpointSignature* sig = cert.add_signatures();
     sig->set_replica(replica);

@@ -2,8 +2,8 @@
 //
 // Every checkpoint_interval_epochs epochs each replica hashes its whole replicated state
 // (Store::ComputeStateDigest) after committing epoch e and signs
-// wire::CheckpointStatement(cluster, e, digest, log head, consensus time) with its reply
-// key. 2f+1 signatures on one statement make a stable checkpoint: at least f+1 correct
+// wire::CheckpointStatement(cluster, e, digest, log head, consensus time, state size)
+// with its reply key. 2f+1 signatures on one statement make a stable checkpoint: at least f+1 correct
 // replicas hold exactly that state, so a replica that lost its own may install it from
 // any peer (state transfer, checked against the digest), and older log can be pruned.
 //
@@ -29,10 +29,9 @@
 
 namespace belfry::replica {
 
-// The statement a vote or certificate with these fields is signed over.
-Bytes CheckpointStatementOf(const config::ClusterConfig& config, uint64_t epoch,
-                            const std::string& state_digest, const std::string& log_head,
-                            int64_t consensus_time_ms);
+// The statement a vote or a certificate is signed over.
+Bytes CheckpointStatementOf(const config::ClusterConfig& config, const pb::CheckpointVote& vote);
+Bytes CheckpointStatementOf(const config::ClusterConfig& config, const pb::CheckpointCertificate& certificate);
 
 // Whether `signature` is replica `replica`'s reply-key signature of `statement`.
 bool VerifyReplicaSignature(const config::ClusterConfig& config, uint32_t replica, ByteSpan statement,

@@ -41,20 +41,22 @@ absl::StatusOr<std::optional<pb::CheckpointVote>> Checkpoints::MaybeTake(uint64_
   if (k == 0 || (epoch + 1) % k != 0) return std::optional<pb::CheckpointVote>();
   // Taken right after committing `epoch`, so the state and head are those of its end.
   BELFRY_CHECK(store_.next_epoch() == epoch + 1);
-  absl::StatusOr<store::Digest> digest = store_.ComputeStateDigest();
-  if (!digest.ok()) return digest.status();
   absl::StatusOr<std::shared_ptr<const store::StateSnapshot>> frozen = store_.FreezeStateDurably(epoch);
   if (!frozen.ok()) return frozen.status();
-  OwnCheckpoint own{DigestString(*digest), DigestString(store_.log_head()), *std::move(frozen)};
+  // Digest and size from the frozen state itself, so what is signed is exactly what will
+  // be served.
+  absl::StatusOr<store::StateSummary> summary = (*frozen)->ComputeSummary();
+  if (!summary.ok()) return summary.status();
+  OwnCheckpoint own{DigestString(summary->digest), DigestString(store_.log_head()), *std::move(frozen)};
   pb::PeerMessage msg;
   pb::CheckpointVote* vote = msg.mutable_checkpoint_vote();
   vote->set_epoch(epoch);
   vote->set_state_digest(own.state_digest);
   vote->set_log_head(own.log_head);
   vote->set_consensus_time_ms(store_.last_consensus_time_ms());
-  const Bytes statement =
-      CheckpointStatementOf(config_, epoch, vote->state_digest(), vote->log_head(), vote->consensus_time_ms());
-  vote->set_signature(signer_.Sign(statement));
+  vote->set_state_entries(summary->entries);
+  vote->set_state_bytes(summary->bytes);
+  vote->set_signature(signer_.Sign(CheckpointStatementOf(config_, *vote)));
   own_[epoch] = std::move(own);
   while (own_.size() > limits_.served_max) own_.erase(own_.begin());
   KeepFrozen();

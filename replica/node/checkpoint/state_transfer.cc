@@ -50,6 +50,15 @@ absl::Status StateTransfer::Start(const pb::CheckpointCertificate& cert, int64_t
     }
   }
   if (t.source == self) return absl::OkStatus();  // a certificate signed only by us cannot happen (2f+1 > 1)
+  if (cert.state_bytes() > limits_.bytes_max) {
+    // 2f+1 replicas certified this size, so it is the state's: this replica is configured
+    // with too little room for it, and no source is to blame. Say so and stay behind.
+    effects_.Log(LogLevel::kError, "replica", "state_transfer_too_large")
+        .Add("checkpoint_epoch", cert.epoch())
+        .Add("state_bytes", cert.state_bytes())
+        .Add("state_transfer_bytes_max", limits_.bytes_max);
+    return absl::OkStatus();
+  }
   BELFRY_RETURN_IF_ERROR(store_.ClearStaging());
   transfer_ = std::move(t);
   ++effects_.counters().state_transfers_started;
@@ -137,9 +146,11 @@ absl::StatusOr<StateTransfer::Progress> StateTransfer::OnChunk(uint32_t from, co
     transfer_->bytes += e.key().size() + e.value().size();
     entries.emplace_back(e.key(), e.value());
   }
-  if (transfer_->bytes > limits_.bytes_max) {
-    // No certified state is this large: the source is sending something else.
-    effects_.Fault({.peer = from, .kind = PeerFaultKind::kBadStateChunk}, "more state than a transfer may bring");
+  const pb::CheckpointCertificate& cert = transfer_->cert;
+  if (transfer_->entries + entries.size() > cert.state_entries() || transfer_->bytes > cert.state_bytes()) {
+    // The certificate signs the state's size with its digest: a source past it is sending
+    // something else, and is stopped at this chunk rather than when the whole is hashed.
+    effects_.Fault({.peer = from, .kind = PeerFaultKind::kBadStateChunk}, "more state than the checkpoint certifies");
     BELFRY_RETURN_IF_ERROR(ReplaceSource(now_ms, "oversized"));
     return Progress::kNone;
   }
@@ -156,6 +167,12 @@ absl::StatusOr<StateTransfer::Progress> StateTransfer::OnChunk(uint32_t from, co
   CheckInvariants();
   if (!chunk.last()) {
     RequestNextChunk(now_ms);
+    return Progress::kNone;
+  }
+  if (transfer_->entries != cert.state_entries() || transfer_->bytes != cert.state_bytes()) {
+    effects_.Fault({.peer = from, .kind = PeerFaultKind::kBadStateTransfer},
+                   "less state than the checkpoint certifies");
+    BELFRY_RETURN_IF_ERROR(ReplaceSource(now_ms, "undersized"));
     return Progress::kNone;
   }
   BELFRY_ASSIGN_OR_RETURN(store::Digest digest, store_.ComputeStagedDigest());
@@ -208,7 +225,8 @@ void StateTransfer::CheckInvariants() const {
   // A transfer's source is a peer that has not failed it, and what it staged fits the bound.
   BELFRY_CHECK(transfer_->source != effects_.self() && transfer_->source < config_.n());
   BELFRY_CHECK(transfer_->failed.count(transfer_->source) == 0);
-  BELFRY_CHECK(transfer_->bytes <= limits_.bytes_max);
+  BELFRY_CHECK(transfer_->bytes <= transfer_->cert.state_bytes() && transfer_->bytes <= limits_.bytes_max);
+  BELFRY_CHECK(transfer_->entries <= transfer_->cert.state_entries());
 }
 
 }  // namespace belfry::replica

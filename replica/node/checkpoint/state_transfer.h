@@ -7,9 +7,11 @@
 // staging area (Start, OnChunk). Only if the whole staged state hashes to the certified
 // digest is it swapped in (Finish); otherwise the source is blamed and the next signer
 // asked. A source also loses its turn when it is silent for timeout_ms, when its whole
-// transfer takes longer than deadline_ms (a trickle), or when it sends more than
-// bytes_max: what it staged is cleared, so a bad digest is always blamed on the one
-// replica that sent all of it. Each new transfer starts one signer further on, so a
+// transfer takes longer than deadline_ms (a trickle), or when it sends more entries or
+// bytes than the certificate signs for that state (or a last chunk short of them): what
+// it staged is cleared, so a bad digest is always blamed on the one replica that sent all
+// of it. bytes_max is this replica's own room: a certified state larger than it is not
+// fetched at all, and no source is blamed. Each new transfer starts one signer further on, so a
 // source that stalled one transfer is not the first asked in the next.
 //
 // Uses the store it is given (staging, install, checkpoint key) and the Effects sink;
@@ -37,7 +39,7 @@ class StateTransfer {
   struct Limits {
     int64_t timeout_ms = 3000;          // a source silent this long is replaced
     int64_t deadline_ms = 120000;       // one source's whole transfer, then the next
-    uint64_t bytes_max = 64ull << 30;   // staged bytes of one transfer
+    uint64_t bytes_max = 64ull << 30;   // the largest certified state this replica stages
     int64_t checkpoint_request_interval_ms = 500;  // between FetchCheckpoint rounds
   };
   // Borrowed: `config`, `store`, `effects`; they must outlive this.

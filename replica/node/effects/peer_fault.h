@@ -31,8 +31,8 @@ enum class PeerFaultKind : uint8_t {
   kMalformedPeerMessage,     // a PeerMessage that did not parse
   kBadCheckpointVote,        // bad signature, malformed, or a second different vote
   kBadCheckpointCertificate,
-  kBadStateChunk,            // keys not ascending, empty but not last, or oversized
-  kBadStateTransfer,         // the whole state sent does not hash to the certified digest
+  kBadStateChunk,            // keys not ascending, empty but not last, or past the certified size
+  kBadStateTransfer,         // the whole state sent is short of the certified size or digest
 };
 
 // PeerFault: what a peer did; the key of the typed fault counter.
