@@ -2,9 +2,9 @@
 // EUROCRYPT 2000, section 2): the public key set, one node's secret key share, and the
 // dealer that makes them.
 //
-// The modulus is n = p·q with safe primes p = 2p'+1 and q = 2q'+1, so the squares modulo n
+// The modulus is N = p·q with safe primes p = 2p'+1 and q = 2q'+1, so the squares modulo N
 // form a cyclic group of order m = p'q' with no small factors. The public exponent e is a
-// prime greater than the number of shares, and d = e^{-1} mod m is shared with Shamir's
+// prime greater than the number n of shares, and d = e^{-1} mod m is shared with Shamir's
 // scheme over Z_m: node i (1-based) holds s_i = P(i) mod m for a random polynomial P of
 // degree f with P(0) = d. Nobody can compute Lagrange coefficients modulo the unknown m,
 // which is why shares and the combiner work with Δ = n! instead (signature.h). For share

@@ -2,14 +2,14 @@
 // Signatures", EUROCRYPT 2000 (section 2, the protocol for k = t+1 shares), producing
 // ordinary RSASSA-PKCS1-v1_5 signatures with SHA-256 (RFC 8017 section 8.2).
 //
-// How it works: a message M becomes x = EMSA-PKCS1-v1_5-ENCODE(SHA-256(M)) as an integer
-// modulo n. Node i's signature share is x_i = x^{2Δ·s_i} with Δ = n!, and a proof that it
-// used the s_i behind its verification key: that log_{x̃}(x_i²) = log_v(v_i) for
-// x̃ = x^{4Δ}. The proof is Shoup's (a Chaum–Pedersen proof in a group of unknown order):
+// How it works (N is the RSA modulus, n the number of shares): a message M becomes
+// x = EMSA-PKCS1-v1_5-ENCODE(SHA-256(M)) as an integer modulo N. Node i's signature share
+// is x_i = x^{2Δ·s_i} with Δ = n!, and a proof that it used the s_i behind its
+// verification key: that log_{x̃}(x_i²) = log_v(v_i) for x̃ = x^{4Δ}. The proof is Shoup's (a Chaum–Pedersen proof in a group of unknown order):
 // commitments v' = v^r and x' = x̃^r, challenge c = the first 128 bits of a domain-
-// separated SHA-512 over the modulus, e, v, the index, v_i, x̃, x_i², v' and x', and
+// separated SHA-512 over N, e, v, the index, v_i, x̃, x_i², v' and x', and
 // response z = s_i·c + r over the integers, so r must hide s_i·c statistically: it has
-// |n| + 256 bits (L1 = 128 in the paper). The verifier recomputes v' = v^z·v_i^{-c} and
+// |N| + 256 bits (L1 = 128 in the paper). The verifier recomputes v' = v^z·v_i^{-c} and
 // x' = x̃^z·x_i^{-2c} and the challenge. r is not drawn at random but hashed from s_i and
 // the whole statement, so a node makes the same share for the same message every time and
 // never uses one r for two statements.
@@ -47,14 +47,14 @@ inline constexpr size_t kMessageBytesMax = 1 << 20;
 // bits than the modulus.
 inline constexpr size_t kChallengeBits = 128;
 inline constexpr size_t kChallengeBytes = kChallengeBits / 8;
-// Bytes of a proof response z < 2^{|n| + 2·L1 + 1}, for a modulus of `modulus_bits`.
+// Bytes of a proof response z < 2^{|N| + 2·L1 + 1}, for a modulus of `modulus_bits`.
 inline constexpr size_t ResponseBytes(size_t modulus_bits) { return (modulus_bits + 2 * kChallengeBits + 1 + 7) / 8; }
 // Largest serialized signature share accepted.
 inline constexpr size_t kSignatureShareBytesMax = 2 * kModulusBytesMax + 2 * kChallengeBytes + 64;
 
 // SignatureShare: node `index`'s share x^{2Δ·s_index} of one message's signature, with its
 // proof (challenge c, response z). Public data; a value type. Integers are big-endian:
-// value is modulus_bytes() long, challenge kChallengeBytes, response ResponseBytes(|n|).
+// value is modulus_bytes() long, challenge kChallengeBytes, response ResponseBytes(|N|).
 struct SignatureShare {
   uint32_t index = 0;
   Bytes value;
@@ -89,7 +89,7 @@ class ShareSigner {
   // This node's share of `message`'s signature, with its proof. Deterministic: the same
   // share for the same message. kTooLarge beyond kMessageBytesMax. The secret exponent is
   // used only in constant-time exponentiations (BN_mod_exp_mont_consttime). Costs three
-  // exponentiations modulo n, two of them with (|n| + 256)-bit exponents.
+  // exponentiations modulo N, two of them with (|N| + 256)-bit exponents.
   absl::StatusOr<SignatureShare> MakeShare(ByteSpan message) const;
 
  private:
@@ -100,8 +100,8 @@ class ShareSigner {
 // order: kTooLarge (message), kIndexOutOfRange, kMalformed (a value, challenge or response
 // of the wrong size for this modulus, or a value not in 1..modulus-1), kInvalidShareProof
 // (a forged value or proof, a share of another message, another index's share
-// relabelled, a share under another key set). Costs about two exponentiations modulo n
-// with (|n| + 257)-bit exponents. Thread-safe.
+// relabelled, a share under another key set). Costs about two exponentiations modulo N
+// with (|N| + 257)-bit exponents. Thread-safe.
 absl::Status VerifySignatureShare(const PublicKeySet& keys, ByteSpan message, const SignatureShare& share);
 
 // VerifySignatureShare for a share from the node owning `sender_index`: first
@@ -113,7 +113,9 @@ absl::Status VerifySignatureShareFrom(const PublicKeySet& keys, uint32_t sender_
 // (big-endian, exactly modulus_bytes() long) or why there is none. `faulty_indices` names,
 // in ascending order, the shares found bad, also when combining failed: a share malformed
 // for this key set always, a share whose proof fails when the optimistic path did not
-// succeed (proofs are not looked at when it does).
+// succeed (proofs are not looked at when it does). These are the indices the shares
+// claim: to blame senders, tie each share's index to its sender first (the caller knows
+// who sent what; VerifySignatureShareFrom's sender check).
 struct CombineResult {
   absl::StatusOr<Bytes> signature;
   std::vector<uint32_t> faulty_indices;
