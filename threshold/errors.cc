@@ -36,6 +36,7 @@ absl::StatusCode CodeOf(ThresholdError error) {
       return absl::StatusCode::kPermissionDenied;
     case ThresholdError::kInvalidShareProof:
     case ThresholdError::kInvalidCiphertext:
+    case ThresholdError::kInvalidSignature:
       return absl::StatusCode::kUnauthenticated;
     case ThresholdError::kFileIo:
       return absl::StatusCode::kInternal;
@@ -57,7 +58,7 @@ std::optional<ThresholdError> ThresholdErrorOf(const absl::Status& status) {
   int value = 0;
   if (!absl::SimpleAtoi(std::string(*payload), &value)) return std::nullopt;
   if (value < static_cast<int>(ThresholdError::kMalformed) ||
-      value > static_cast<int>(ThresholdError::kFileIo)) {
+      value > static_cast<int>(ThresholdError::kInvalidSignature)) {
     return std::nullopt;
   }
   return static_cast<ThresholdError>(value);
@@ -81,6 +82,7 @@ std::string_view ThresholdErrorName(ThresholdError error) {
     case ThresholdError::kKeyMismatch: return "KeyMismatch";
     case ThresholdError::kInsecureFileMode: return "InsecureFileMode";
     case ThresholdError::kFileIo: return "FileIo";
+    case ThresholdError::kInvalidSignature: return "InvalidSignature";
   }
   return "Unknown";
 }

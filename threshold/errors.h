@@ -34,6 +34,7 @@ enum class ThresholdError : uint8_t {
   kKeyMismatch,         // FAILED_PRECONDITION: key material that does not fit together
   kInsecureFileMode,    // FAILED_PRECONDITION: a secret key file readable by group/others
   kFileIo,              // code from errno: a key file cannot be opened, read or written
+  kInvalidSignature,    // UNAUTHENTICATED: a threshold RSA signature that does not verify
 };
 
 // The ThresholdError attached to `status`, or nullopt if it carries none (OK statuses,

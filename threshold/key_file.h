@@ -1,8 +1,9 @@
 // threshold/key_file.h — reading and writing key shares and public key sets as files.
 //
-// A key share file is a serialized pb::ThresholdSecretKeyShare, created with mode 0600
-// (and fchmod'ed to 0600 when an existing file is replaced) and synced before the write
-// reports success. Reading refuses a file that group or others may access, as ssh does
+// A key share file is a serialized pb::ThresholdSecretKeyShare with mode 0600. It is
+// written atomically (a synced temporary file linked or renamed onto the name, then the
+// directory synced), so a crash leaves the old file or the new one, never a torn key.
+// Reading refuses a file that group or others may access, as ssh does
 // for private keys, then validates every field (KeyShare::FromProto). Buffers that held
 // the secret are wiped. A public key set file is a serialized pb::ThresholdPublicKeySet,
 // written with mode 0644. All functions are thread-safe (they share no state).
@@ -23,9 +24,9 @@ inline constexpr size_t kKeyShareFileBytesMax = 4096;
 // Whether writing over an existing file is allowed.
 enum class FileOverwrite : uint8_t { kRefuse, kReplace };
 
-// Writes `share` to `path` with mode 0600. With kRefuse an existing file is an error
-// (kFileIo, ALREADY_EXISTS). Symlinks at `path` are refused. Other failures: kFileIo with
-// the code errno implies.
+// Writes `share` to `path` with mode 0600, atomically. With kRefuse an existing file is an
+// error (kFileIo, ALREADY_EXISTS). A symlink at `path` is refused (kFileIo). Other
+// failures: kFileIo with the code errno implies.
 absl::Status WriteKeyShareFile(const std::string& path, const KeyShare& share, FileOverwrite overwrite);
 
 // Reads and validates a key share file. kFileIo (NOT_FOUND, PERMISSION_DENIED, ...) when it

@@ -1,16 +1,23 @@
-// threshold-bench: how fast the threshold coin and TDH2 run on this machine.
+// threshold-bench: how fast the threshold coin, TDH2 and threshold RSA run on this machine.
 //
 // For N = 4 (f = 1) and N = 16 (f = 5) it times each operation a node or client performs
 // — coin share create/verify/combine, TDH2 encrypt, ciphertext check, decryption share
 // create (which includes the ciphertext check)/verify/combine — single-threaded, for at
 // least kMeasureSeconds of CPU time each, and prints a Markdown table of operations per second.
-// Progress goes to stderr, the table to stdout. Not a test: numbers vary by machine.
+// A second table does the same for Shoup's threshold RSA (N = 4, f = 1) with 2048- and
+// 3072-bit moduli, dealt from the fixed safe primes of test/threshold/testdata (finding
+// 1536-bit safe primes can take minutes, which would measure luck rather than signing).
+// Progress goes to stderr, the tables to stdout. Not a test: numbers vary by machine.
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <time.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +25,8 @@
 #include "base/rng.h"
 #include "threshold/coin.h"
 #include "threshold/keys.h"
+#include "threshold/rsa/keys.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/tdh2.h"
 
 namespace belfry::threshold {
@@ -98,6 +107,76 @@ std::vector<Row> Measure(uint32_t n, uint32_t f) {
   return rows;
 }
 
+// The safe primes named in test/threshold/testdata/rsa_safe_primes.txt.
+std::map<std::string, Bytes> ReadSafePrimes() {
+  std::ifstream in(std::string(BELFRY_THRESHOLD_TESTDATA_DIR) + "/rsa_safe_primes.txt");
+  BELFRY_CHECK(in.good());
+  std::map<std::string, Bytes> primes;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name, equals, hex;
+    fields >> name >> equals >> hex;
+    if (hex.size() % 2 != 0) hex = "0" + hex;
+    absl::StatusOr<Bytes> bytes = FromHex(hex);
+    BELFRY_CHECK(bytes.ok());
+    primes[name] = *bytes;
+  }
+  return primes;
+}
+
+// Threshold RSA at one modulus size (N = 4, f = 1): the per-node share, a peer's check of
+// it, the combiner's optimistic path, the combiner when one of the f+1 shares is bad (it
+// then checks every proof), and a plain signature check as a client makes it.
+std::vector<Row> MeasureRsa(uint32_t modulus_bits, const std::map<std::string, Bytes>& primes) {
+  const uint32_t n = 4;
+  const uint32_t f = 1;
+  const std::string half = std::to_string(modulus_bits / 2);
+  CryptoRng rng;
+  absl::StatusOr<rsa::DealtKeySet> dealt = rsa::DealFromPrimes(n, f, primes.at("p" + half), primes.at("q" + half), rng);
+  BELFRY_CHECK(dealt.ok());
+  const rsa::PublicKeySet keys = dealt->public_keys;
+  BELFRY_CHECK(keys.modulus_bits() == modulus_bits);
+  std::vector<rsa::ShareSigner> signers;
+  for (rsa::KeyShare& s : dealt->shares) signers.emplace_back(std::move(s));
+
+  const std::string message(1024, 'c');  // about a certificate's to-be-signed part
+  const ByteSpan m = AsBytes(message);
+  std::vector<rsa::SignatureShare> shares;
+  for (uint32_t i = 0; i <= f + 1; ++i) shares.push_back(*signers[i].MakeShare(m));
+  const std::vector<rsa::SignatureShare> first = {shares[0], shares[1]};
+  rsa::SignatureShare bad = shares[0];
+  bad.value.back() ^= 1;
+  const std::vector<rsa::SignatureShare> with_bad = {bad, shares[1], shares[2]};
+  const Bytes signature = *rsa::CombineSignatureShares(keys, m, first).signature;
+
+  std::vector<Row> rows;
+  auto run = [&](const std::string& what, const std::function<void()>& op) {
+    std::fprintf(stderr, "  RSA %u bits: %s...\n", modulus_bits, what.c_str());
+    rows.push_back(Row{what, {OpsPerSecond(op)}});
+  };
+  run("RSA signature share create (incl. proof)", [&] { g_sink = g_sink ^ signers[0].MakeShare(m)->value[0]; });
+  run("RSA signature share verify", [&] { BELFRY_CHECK(rsa::VerifySignatureShare(keys, m, shares[0]).ok()); });
+  run("RSA combine, optimistic (f+1 valid shares)",
+      [&] { g_sink = g_sink ^ (*rsa::CombineSignatureShares(keys, m, first).signature)[0]; });
+  run("RSA combine, one bad share (all proofs checked)", [&] {
+    const rsa::CombineResult r = rsa::CombineSignatureShares(keys, m, with_bad);
+    BELFRY_CHECK(r.signature.ok() && r.faulty_indices.size() == 1);
+  });
+  run("RSA signature verify (e = 65537)", [&] { BELFRY_CHECK(rsa::VerifySignature(keys, m, signature).ok()); });
+  return rows;
+}
+
+void PrintTable(const std::string& header, const std::vector<Row>& table) {
+  std::printf("%s", header.c_str());
+  for (const Row& row : table) {
+    std::printf("| %s |", row.operation.c_str());
+    for (double ops : row.ops_per_second) std::printf(" %.0f/s (%.0f µs) |", ops, 1e6 / ops);
+    std::printf("\n");
+  }
+}
+
 int Main() {
   BELFRY_CHECK(sodium_init() >= 0);
   const std::vector<std::pair<uint32_t, uint32_t>> sizes = {{4, 1}, {16, 5}};
@@ -113,12 +192,21 @@ int Main() {
   }
   std::printf("libsodium %s, single thread, operations per CPU-second (µs of CPU per operation)\n\n",
               sodium_version_string());
-  std::printf("| operation | N=4, f=1 | N=16, f=5 |\n|---|---:|---:|\n");
-  for (const Row& row : table) {
-    std::printf("| %s |", row.operation.c_str());
-    for (double ops : row.ops_per_second) std::printf(" %.0f/s (%.0f µs) |", ops, 1e6 / ops);
-    std::printf("\n");
+  PrintTable("| operation | N=4, f=1 | N=16, f=5 |\n|---|---:|---:|\n", table);
+
+  const std::map<std::string, Bytes> primes = ReadSafePrimes();
+  std::vector<Row> rsa_table;
+  for (const uint32_t bits : {2048u, 3072u}) {
+    std::fprintf(stderr, "measuring threshold RSA, %u-bit modulus\n", bits);
+    std::vector<Row> rows = MeasureRsa(bits, primes);
+    if (rsa_table.empty()) {
+      rsa_table = std::move(rows);
+    } else {
+      for (size_t r = 0; r < rows.size(); ++r) rsa_table[r].ops_per_second.push_back(rows[r].ops_per_second[0]);
+    }
   }
+  std::printf("\n%s, N=4, f=1, single thread, operations per CPU-second\n\n", OpenSSL_version(OPENSSL_VERSION));
+  PrintTable("| operation | 2048-bit modulus | 3072-bit modulus |\n|---|---:|---:|\n", rsa_table);
   return 0;
 }
 

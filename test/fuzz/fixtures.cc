@@ -31,6 +31,29 @@ const threshold::PublicKeySet& CoinPublicKeys() {
   return *keys;
 }
 
+threshold::rsa::DealtKeySet DealRsaFixed() {
+  // p512 and q512 of test/threshold/testdata/rsa_safe_primes.txt (safe primes; public).
+  static constexpr std::string_view kP =
+      "e8286826beec1b43d1e499ea041f456b15926e0c70097dabcef3e97ae6f0cde3"
+      "9cd2358af3912830acca93b0631ce00a1c63eb9f21f7c82dba35d7898ae3d8cf";
+  static constexpr std::string_view kQ =
+      "ef802305a20487b03d3439b1ede47485447f2151164326fa3fe520a417a33b8b"
+      "b7dded554ba0a976e997c2f27917955e204708f4cddaaaa0bceda179b163f9d7";
+  const absl::StatusOr<Bytes> p = FromHex(kP);
+  const absl::StatusOr<Bytes> q = FromHex(kQ);
+  Require(p.ok() && q.ok(), "decoding the fixed RSA primes");
+  DeterministicRng rng(kRsaKeySeed);
+  absl::StatusOr<threshold::rsa::DealtKeySet> dealt = threshold::rsa::DealFromPrimes(kN, kF, *p, *q, rng);
+  Require(dealt.ok(), "dealing the fixed RSA key set");
+  return std::move(*dealt);
+}
+
+const threshold::rsa::PublicKeySet& RsaPublicKeys() {
+  static const threshold::rsa::PublicKeySet* keys =
+      new threshold::rsa::PublicKeySet(DealRsaFixed().public_keys);
+  return *keys;
+}
+
 const threshold::PublicKeySet& Tdh2PublicKeys() {
   static const threshold::PublicKeySet* keys =
       new threshold::PublicKeySet(DealFixed(kTdh2KeySeed).public_keys);

@@ -22,6 +22,7 @@
 #include "consensus/epoch/honey_badger.h"
 #include "replica/state/config.h"
 #include "threshold/keys.h"
+#include "threshold/rsa/keys.h"
 #include "threshold/tdh2.h"
 
 namespace belfry::fuzz {
@@ -54,6 +55,15 @@ const threshold::PublicKeySet& CoinPublicKeys();
 const threshold::PublicKeySet& Tdh2PublicKeys();
 inline constexpr uint64_t kCoinKeySeed = 11;
 inline constexpr uint64_t kTdh2KeySeed = 7;
+
+// The threshold RSA key set of the fixed cluster: a 1024-bit modulus from the fixed safe
+// primes p512 and q512 of test/threshold/testdata/rsa_safe_primes.txt, dealt with a
+// DeterministicRng of kRsaKeySeed. The same set on every call.
+threshold::rsa::DealtKeySet DealRsaFixed();
+const threshold::rsa::PublicKeySet& RsaPublicKeys();
+inline constexpr uint64_t kRsaKeySeed = 13;
+// The message the rsa_share target checks signature shares of.
+inline constexpr std::string_view kRsaMessage = "belfry-fuzz/rsa/certificate";
 
 // The 3S limits the admission checks run with: the defaults, for kClusterId.
 state::Config StateConfig();

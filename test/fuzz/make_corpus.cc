@@ -44,6 +44,8 @@
 #include "threshold/coin.h"
 #include "threshold/key_file.h"
 #include "threshold/sealed_share.h"
+#include "threshold/rsa/internal/key_share_access.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/tdh2.h"
 #include "transport/frame.h"
 #include "wire/statements.h"
@@ -381,6 +383,29 @@ void CoinShares(CorpusWriter& w) {
   w.Add("coin_share", Byte(0));
 }
 
+void RsaShares(CorpusWriter& w) {
+  threshold::rsa::DealtKeySet dealt = DealRsaFixed();
+  w.Add("rsa_share", Byte(1) + dealt.public_keys.Serialize());
+  for (uint32_t i = 0; i < kN; ++i) {
+    pb::ThresholdRsaSecretKeyShare proto;
+    threshold::rsa::internal::KeyShareAccess::ToProto(dealt.shares[i], &proto);
+    if (i == 0) w.Add("rsa_share", Byte(2) + proto.SerializeAsString());
+    threshold::rsa::internal::WipeSecretField(&proto);
+    threshold::rsa::ShareSigner signer(std::move(dealt.shares[i]));
+    const threshold::rsa::SignatureShare share = OrDie(signer.MakeShare(AsBytes(kRsaMessage)), "RSA share");
+    w.Add("rsa_share", Byte(0) + Byte(static_cast<uint8_t>(i)) + share.Serialize());
+    if (i == 1) {
+      w.Add("rsa_share", Byte(0) + Byte(2) + share.Serialize());  // claimed by another sender
+      const std::string s = share.Serialize();
+      w.Add("rsa_share", Byte(0) + Byte(1) + s.substr(0, s.size() / 2));  // truncated
+      threshold::rsa::SignatureShare tampered = share;
+      tampered.value.back() ^= 1;
+      w.Add("rsa_share", Byte(0) + Byte(1) + tampered.Serialize());
+    }
+  }
+  w.Add("rsa_share", Byte(0));
+}
+
 void Tdh2(CorpusWriter& w) {
   const threshold::Ciphertext& ct = FixedCiphertext();
   w.Add("tdh2", Byte(0) + ct.Serialize());
@@ -608,6 +633,7 @@ int main(int argc, char** argv) {
   RbcRun(w, 0, std::string(kRbcNode0Value));
   CoinShares(w);
   Tdh2(w);
+  RsaShares(w);
   Replies(w);
   IntegrityCertificates(w);
   ClusterConfigs(w);

@@ -29,6 +29,9 @@ inline constexpr std::string_view kDomainTdh2GBar = "belfry/threshold/v1/tdh2/ge
 inline constexpr std::string_view kDomainTdh2KeyMask = "belfry/threshold/v1/tdh2/key-mask";
 inline constexpr std::string_view kDomainTdh2CiphertextProof = "belfry/threshold/v1/tdh2/ciphertext-proof";
 inline constexpr std::string_view kDomainTdh2ShareProof = "belfry/threshold/v1/tdh2/share-proof";
+inline constexpr std::string_view kDomainRsaShareNonce = "belfry/threshold/v1/rsa/share-proof-nonce";
+inline constexpr std::string_view kDomainRsaShareNonceExpand = "belfry/threshold/v1/rsa/share-proof-nonce-expand";
+inline constexpr std::string_view kDomainRsaShareProof = "belfry/threshold/v1/rsa/share-proof";
 
 // Transcript: an incremental SHA-512 of length-prefixed fields. Finalize exactly once.
 // The hash state is wiped on destruction. Not thread-safe.
