@@ -1,8 +1,8 @@
 // evidence/oids.h — the object identifiers evidence/ writes and checks, Belfry's own arc
 // among them.
 //
-// Belfry's arc is a UUID arc under 2.25 (ITU-T X.667 §8 / Rec. X.667: "2.25.<the UUID as
-// one decimal integer>"), drawn once at random so that no registration is needed and no
+// Belfry's arc is a UUID arc under 2.25 (ITU-T X.667: "2.25.<the UUID as one decimal
+// integer>"), drawn once at random so that no registration is needed and no
 // other organisation can collide with it. It is defined here and nowhere else;
 // evidence/README.md has the table. Never renumber or reuse an arc: evidence signed under
 // an OID must keep its meaning for as long as anyone may verify it.
