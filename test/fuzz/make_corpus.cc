@@ -35,6 +35,8 @@
 #include "consensus/epoch/honey_badger.h"
 #include "consensus/rbc/broadcast.h"
 #include "consensus/threshold_coin.h"
+#include "evidence/internal/der.h"
+#include "evidence/oids.h"
 #include "pki/issuer.h"
 #include "proto/reply.pb.h"
 #include "proto/replica.pb.h"
@@ -609,6 +611,40 @@ void SessionFiles(CorpusWriter& w) {
   w.Add("session_file", text + "extra line\n");
 }
 
+// RFC 3161 TimeStampReqs as clients send them (`openssl ts -query` writes the first), then
+// one for each refusal ParseTimeStampReq names.
+void TimeStampRequests(CorpusWriter& w) {
+  namespace der = evidence::internal;
+  const auto request = [](uint64_t version, std::string_view hash_oid, bool null_params,
+                          size_t hash_bytes, const Bytes& policy, const Bytes& nonce, bool cert_req,
+                          const Bytes& extensions) {
+    const Bytes algorithm = null_params ? der::Sequence({der::Oid(hash_oid), der::Null()})
+                                        : der::Sequence({der::Oid(hash_oid)});
+    const Bytes imprint = der::Sequence({algorithm, der::OctetString(Bytes(hash_bytes, 0x3c))});
+    const Bytes bytes = der::Sequence({der::Integer(version), imprint, policy, nonce,
+                                       cert_req ? der::Boolean(true) : Bytes{}, extensions});
+    return std::string(AsStringView(ByteSpan(bytes)));
+  };
+  const Bytes nonce = der::UnsignedInteger(Bytes{0xc1, 0x5e, 0x0f, 0x42, 0x77, 0x01, 0x9a, 0x3d});
+  const Bytes ours = der::Oid(evidence::kTsaPolicyOid);
+  const std::string openssl_like =
+      request(1, evidence::kSha256Oid, true, 32, {}, nonce, true, {});
+  w.Add("timestamp_req", openssl_like);
+  w.Add("timestamp_req", request(1, evidence::kSha512Oid, false, 64, ours, {}, false, {}));
+  w.Add("timestamp_req",
+        request(1, evidence::kSha384Oid, true, 48, der::Oid("1.2.3.4"), nonce, false, {}));
+  w.Add("timestamp_req", request(1, "1.3.14.3.2.26", true, 20, {}, nonce, true, {}));  // SHA-1
+  w.Add("timestamp_req", request(2, evidence::kSha256Oid, true, 32, {}, nonce, true, {}));
+  const Bytes extension = der::Sequence({der::Oid("1.2.3.4.5"), der::OctetString(der::Null())});
+  w.Add("timestamp_req", request(1, evidence::kSha256Oid, true, 32, {}, nonce, false,
+                                 der::Constructed(der::ContextConstructed(0), {extension})));
+  Bytes big(21, 0xee);
+  big[0] = 0x01;  // 161 bits
+  w.Add("timestamp_req",
+        request(1, evidence::kSha256Oid, true, 32, {}, der::UnsignedInteger(big), true, {}));
+  w.Add("timestamp_req", openssl_like.substr(0, openssl_like.size() - 1));
+}
+
 }  // namespace
 }  // namespace belfry::fuzz
 
@@ -640,6 +676,7 @@ int main(int argc, char** argv) {
   KeyFiles(w, ca);
   Names(w);
   SessionFiles(w);
+  TimeStampRequests(w);
   w.Report();
   return 0;
 }

@@ -14,7 +14,7 @@ seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(frame client_frame peer_message aba_message rbc_message coin_share tdh2 reply_quorum
-           integrity_cert cluster_config key_file document_name session_file)
+           integrity_cert cluster_config key_file document_name session_file timestamp_req)
 fi
 
 summary="$build/fuzz-summary.txt"
