@@ -132,7 +132,8 @@ class Client::Impl final : public client::internal::LinkListener {
         config_(std::move(config)),
         credentials_(std::move(credentials)),
         cert_der_(std::move(cert_der)),
-        encryption_keys_(std::move(encryption_keys)) {
+        encryption_keys_(std::move(encryption_keys)),
+        service_(client::internal::LoadServiceKey(config_)) {
     const uint32_t window = std::min(config_.limits.session_window_requests,
                                      config_.limits.pending_requests_per_client_max);
     in_flight_max_ = std::max<uint32_t>(1, window / 2);
@@ -347,6 +348,8 @@ class Client::Impl final : public client::internal::LinkListener {
   const transport::TlsCredentials& credentials() const { return credentials_; }
   const std::string& cert_der() const { return cert_der_; }
   const threshold::PublicKeySet& encryption_keys() const { return encryption_keys_; }
+  // Only integrity checkouts need it: a cluster.conf without one still serves the rest.
+  const absl::StatusOr<client::internal::ServiceKey>& service() const { return service_; }
   uint32_t in_flight_max() const { return in_flight_max_; }
 
  private:
@@ -574,6 +577,7 @@ class Client::Impl final : public client::internal::LinkListener {
   const transport::TlsCredentials credentials_;
   const std::string cert_der_;
   const threshold::PublicKeySet encryption_keys_;
+  const absl::StatusOr<client::internal::ServiceKey> service_;
   std::vector<std::unique_ptr<ReplicaLink>> links_;  // fixed after StartLinks
 
   std::mutex mu_;  // guards pending_
@@ -828,7 +832,7 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
   // A key for this checkout only: replicas seal their decryption shares to it, so they are
   // of no use to anyone who copies the request or reads the replies.
   const threshold::ShareRecipientKey share_key = threshold::ShareRecipientKey::Generate();
-  // Confidential: f+1 valid decryption shares; integrity: f+1 valid signatures. Among
+  // Confidential: f+1 valid decryption shares; integrity: f+1 service signature shares. Among
   // 2f+1 agreeing replicas at least f+1 are correct, so this normally holds at once.
   AttachmentsEnough enough = [&](const pb::Result& result,
                                  const std::map<uint32_t, pb::ReplyAttachments>& agreeing) {
@@ -844,17 +848,9 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
       if (valid < needed) return false;
     }
     if (co.integrity()) {
-      absl::StatusOr<Bytes> statement =
-          client::internal::IntegrityStatementFor(config.cluster_id(), co);
-      if (!statement.ok()) return true;  // Finish reports it
-      uint32_t valid = 0;
-      for (const auto& [replica, a] : agreeing) {
-        if (client::internal::VerifyReplicaSignature(config, replica, *statement,
-                                                     a.integrity_signature())) {
-          ++valid;
-        }
-      }
-      if (valid < needed) return false;
+      std::map<uint32_t, std::string> shares;
+      for (const auto& [replica, a] : agreeing) shares[replica] = a.service_signature_share();
+      if (client::internal::CountServiceShares(shares) < needed) return false;
     }
     return true;
   };
@@ -888,11 +884,13 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
                      "the document's SHA-256 does not match the hash the replicas report");
   }
   if (co.integrity()) {
-    std::map<uint32_t, std::string> signatures;
-    for (const auto& [replica, a] : call->agreeing) signatures[replica] = a.integrity_signature();
+    if (!impl_->service().ok()) return impl_->service().status();
+    std::map<uint32_t, std::string> shares;
+    for (const auto& [replica, a] : call->agreeing) shares[replica] = a.service_signature_share();
     BELFRY_ASSIGN_OR_RETURN(out.integrity_certificate,
-                            client::internal::CollectIntegrityCertificate(
-                                config, co, signatures, &out.replicas.faults));
+                            client::internal::CollectIntegrityCertificate(config, *impl_->service(), co,
+                                                                          call->body.consensus_time_ms(), shares,
+                                                                          &out.replicas.faults));
   }
   if (co.confidential()) {
     std::map<uint32_t, std::string> sealed;

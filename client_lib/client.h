@@ -128,44 +128,34 @@ struct CheckInInfo {
   ReplicaReport replicas;
 };
 
-// IntegrityCertificate: f+1 or more replica signatures over the integrity statement of
-// one document version (wire/statements.h IntegrityStatement). A value; thread-compatible.
+// IntegrityCertificate: the service key's signature over one version of a document, as a
+// detached CMS SignedData (RFC 5652) whose signer is the service certificate
+// (DIR/service.crt), and what it states. `der` is what `belfry checkout --integrity-cert`
+// writes; anyone with ca.crt and service.crt checks it, with Belfry or with
+//   openssl cms -verify -binary -inform DER -in CERT -content DOC -CAfile ca.crt
+//                -certfile service.crt -purpose any
 // `sha256` is the hash of the stored bytes: for a confidential document that is the
-// encrypted form, so the plaintext alone cannot be checked against it.
+// encrypted form, so the plaintext alone cannot be checked against it. A value.
 struct IntegrityCertificate {
+  std::string der;
   std::string cluster_id;
   std::string doc;
+  std::string owner;
   uint64_t version = 0;
   std::array<uint8_t, 32> sha256{};
-  bool confidential = false;
-  bool integrity = true;
-  std::map<uint32_t, std::string> signatures;  // replica id -> 64-byte Ed25519 signature
-
-  // The text form `belfry checkout --integrity-cert` writes:
-  //   belfry-integrity-certificate v1
-  //   cluster <cluster id>
-  //   doc <document name>
-  //   version <decimal>
-  //   sha256 <64 hex digits>
-  //   confidential <0|1>
-  //   integrity <0|1>
-  //   signature <replica id> <128 hex digits>     (one line per replica, ascending)
-  std::string ToText() const;
-  // Parses ToText's format (at most 64 KiB, every field exactly once, no unknown lines).
-  // INVALID_ARGUMENT (ErrorKind kInvalidInput) naming the line otherwise.
-  static absl::StatusOr<IntegrityCertificate> FromText(const std::string& text);
+  int64_t signing_time_ms = 0;  // the consensus time of the checkout, whole seconds
 };
 
-// Checks `certificate` offline against the cluster described by cluster.conf at
-// `cluster_config_path`: the cluster id matches, SHA-256(data) equals the certified hash,
-// every listed signature verifies under its replica's reply key, and there are at least
-// f+1 of them. Returns the signing replicas. Errors: kInvalidInput for an unreadable
-// configuration; kIntegrity (DATA_LOSS) for any mismatch or invalid signature — a
-// certificate this library wrote holds only valid signatures, so one bad signature means
-// it was altered.
-absl::StatusOr<std::vector<uint32_t>> VerifyIntegrityCertificate(
-    const std::string& cluster_config_path, const std::string& data,
-    const IntegrityCertificate& certificate);
+// Checks an integrity certificate (DER, at most 64 KiB) offline against `data`, the CA
+// certificate at `ca_cert_path` and the service certificate at `service_cert_path`
+// (PEM): the signature is the service key's, the service certificate chains to the CA
+// and is valid now, and SHA-256(data) is the certified digest. Returns what it states.
+// Errors: kInvalidInput for an unreadable file or an undecodable certificate; kIntegrity
+// (DATA_LOSS) for any mismatch or a signature that does not verify.
+absl::StatusOr<IntegrityCertificate> VerifyIntegrityCertificate(const std::string& ca_cert_path,
+                                                                const std::string& service_cert_path,
+                                                                const std::string& data,
+                                                                const std::string& certificate_der);
 
 // Document: a checked-out document, verified.
 struct Document {

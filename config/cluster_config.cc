@@ -146,11 +146,18 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
 
 }  // namespace
 
-std::string ClusterConfig::ca_cert_path() const {
-  const std::string& file = proto.ca_cert_file();
-  if (!file.empty() && file[0] == '/') return file;
+namespace {
+
+std::string Resolve(const std::string& dir, const std::string& file) {
+  if (file.empty() || file[0] == '/') return file;
   return dir.empty() ? file : absl::StrCat(dir, "/", file);
 }
+
+}  // namespace
+
+std::string ClusterConfig::ca_cert_path() const { return Resolve(dir, proto.ca_cert_file()); }
+std::string ClusterConfig::service_key_path() const { return Resolve(dir, proto.service_key_file()); }
+std::string ClusterConfig::service_cert_path() const { return Resolve(dir, proto.service_cert_file()); }
 
 std::array<uint8_t, 32> ClusterConfig::reply_public_key(uint32_t id) const {
   BELFRY_CHECK(id < n());

@@ -87,6 +87,10 @@ struct ClusterConfig {
   uint32_t f() const { return proto.f(); }
   const std::string& cluster_id() const { return proto.cluster_id(); }
   std::string ca_cert_path() const;
+  // The service key's public key set and certificate (empty when cluster.conf names none:
+  // a replica then refuses to start, a client cannot take integrity checkouts).
+  std::string service_key_path() const;
+  std::string service_cert_path() const;
   // The Ed25519 reply-verification key of replica `id` (validated at load).
   std::array<uint8_t, 32> reply_public_key(uint32_t id) const;
 };

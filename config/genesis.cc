@@ -25,7 +25,8 @@ std::string Genesis::Describe() const {
   return out;
 }
 
-Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerprint) {
+Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerprint,
+                       std::string_view service_key_digest) {
   Genesis g;
   auto add = [&g](std::string name, std::string value) { g.fields.emplace_back(std::move(name), std::move(value)); };
   add("cluster_id", config.cluster_id());
@@ -38,6 +39,7 @@ Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerpr
   add("coin_keys", KeySet(config.proto.coin_keys()));
   add("encryption_keys", KeySet(config.proto.encryption_keys()));
   add("ca", std::string(ca_fingerprint));
+  add("service_key", std::string(service_key_digest));
   // The limits that change what a correct replica executes or accepts from consensus.
   const Limits& l = config.limits;
   add("limits.document_bytes_max", absl::StrCat(l.document_bytes_max));

@@ -36,8 +36,9 @@ struct Genesis {
 };
 
 // The genesis of `config` whose genesis CA bundle has fingerprint `ca_fingerprint`
-// (pki::CaBundle::Fingerprint).
-Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerprint);
+// (pki::CaBundle::Fingerprint) and whose service key set hashes to `service_key_digest`.
+Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerprint,
+                       std::string_view service_key_digest);
 
 // OK when `stored` (a Describe() written at an earlier start) equals `now`; otherwise
 // FAILED_PRECONDITION naming every setting that differs with both values.

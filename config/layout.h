@@ -5,12 +5,16 @@
 //   DIR/crl.pem                           public, optional: the cluster CRL (`belfry-setup
 //                                         revoke`); replicas load it at start and on SIGHUP
 //   DIR/revoked.pem                       public: the certificates that CRL lists
+//   DIR/service.crt                       public: the service key's certificate (RSA, EKU
+//                                         timeStamping), with ca.crt all a verifier needs
+//   DIR/service-key.pub                   public: the service key's threshold key set
 //   DIR/ca.key                            SECRET (0600): the CA key; only `add-user` needs it —
 //                                         keep it offline in a real deployment
 //   DIR/replicas/replica-K/tls.crt|.key   replica K's TLS identity (key 0600)
 //   DIR/replicas/replica-K/reply.key      replica K's Ed25519 reply-signing seed (0600)
 //   DIR/replicas/replica-K/coin.share     replica K's threshold coin key share (0600)
 //   DIR/replicas/replica-K/tdh2.share     replica K's threshold decryption key share (0600)
+//   DIR/replicas/replica-K/service.share  replica K's share of the service key (0600)
 //   DIR/users/NAME/NAME.crt|.key          user NAME's certificate and key (key 0600)
 //
 // Each replica needs only its own folder plus cluster.conf and ca.crt, so a deployment
@@ -29,6 +33,8 @@ namespace belfry::config {
 inline std::string ClusterConfigPath(const std::string& dir) { return dir + "/cluster.conf"; }
 inline std::string CaCertPath(const std::string& dir) { return dir + "/ca.crt"; }
 inline std::string CaKeyPath(const std::string& dir) { return dir + "/ca.key"; }
+inline std::string ServiceCertPath(const std::string& dir) { return dir + "/service.crt"; }
+inline std::string ServiceKeyPath(const std::string& dir) { return dir + "/service-key.pub"; }
 inline std::string CrlPath(const std::string& dir) { return dir + "/crl.pem"; }
 // Every certificate revoked so far (PEM, concatenated), from which crl.pem is remade.
 inline std::string RevokedCertsPath(const std::string& dir) { return dir + "/revoked.pem"; }
@@ -46,11 +52,12 @@ struct ReplicaFiles {
   std::string reply_key;
   std::string coin_share;
   std::string tdh2_share;
+  std::string service_share;
 
   static ReplicaFiles In(const std::string& replica_dir) {
-    return ReplicaFiles{replica_dir + "/tls.crt", replica_dir + "/tls.key",
-                        replica_dir + "/reply.key", replica_dir + "/coin.share",
-                        replica_dir + "/tdh2.share"};
+    return ReplicaFiles{replica_dir + "/tls.crt",    replica_dir + "/tls.key",
+                        replica_dir + "/reply.key",  replica_dir + "/coin.share",
+                        replica_dir + "/tdh2.share", replica_dir + "/service.share"};
   }
 };
 

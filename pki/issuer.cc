@@ -379,4 +379,13 @@ absl::StatusOr<Bytes> CertificatePemToDer(std::string_view pem) {
   return CertificateToDer(cert->get());
 }
 
+absl::StatusOr<std::string> CertificateDerToPem(ByteSpan der) {
+  const unsigned char* p = der.data();
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert || p != der.data() + der.size()) {
+    return absl::InvalidArgumentError("not one DER certificate");
+  }
+  return CertificateToPem(cert.get());
+}
+
 }  // namespace belfry::pki

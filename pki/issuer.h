@@ -90,6 +90,8 @@ absl::Status WriteKeyAndCertificate(const IssuedCertificate& issued, const std::
 
 // The DER encoding of the first PEM certificate in `pem`. INVALID_ARGUMENT if none.
 absl::StatusOr<Bytes> CertificatePemToDer(std::string_view pem);
+// The PEM form of one DER certificate (nothing may follow it). INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::string> CertificateDerToPem(ByteSpan der);
 
 }  // namespace belfry::pki
 

@@ -67,8 +67,14 @@ refused 4 as carol checkout plans
 
 say "One replica is killed; the cluster keeps serving (3 of 4 >= 2f+1)"
 run "$BIN/belfry-cluster" down --dir "$DEMO/cluster" --replicas 3
-run as alice checkout minutes --out "$DEMO/minutes.out"
+run as alice checkout minutes --out "$DEMO/minutes.out" --integrity-cert "$DEMO/minutes.cms"
 run cat "$DEMO/minutes.out"
+
+say "Anyone checks the minutes with ca.crt and service.crt alone: Belfry, or stock OpenSSL"
+run "$BIN/belfry" verify "$DEMO/minutes.out" "$DEMO/minutes.cms" \
+  --ca "$DEMO/cluster/ca.crt" --service-cert "$DEMO/cluster/service.crt"
+run openssl cms -verify -binary -inform DER -in "$DEMO/minutes.cms" -content "$DEMO/minutes.out" \
+  -CAfile "$DEMO/cluster/ca.crt" -certfile "$DEMO/cluster/service.crt" -purpose any -out /dev/null
 
 say "alice deletes 'plans'; bob's checkout then fails"
 run as alice delete plans

@@ -29,12 +29,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "base/bytes.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
 #include "client_lib/session_file.h"
 #include "config/cluster_config.h"
+#include "config/layout.h"
+#include "evidence/integrity_certificate.h"
 #include "pki/files.h"
 #include "replica/state/document_name.h"
 
@@ -71,7 +74,10 @@ Commands:
                             default 64, behind the most advanced one). Connects as
                             --key's user, else the logged-in user, else a user
                             found beside cluster.conf
-  verify DOC-FILE CERT-FILE check an integrity certificate offline against cluster.conf
+  verify DOC-FILE CERT-FILE [--ca FILE] [--service-cert FILE]
+                            check an integrity certificate (DER CMS) offline: it needs
+                            only the CA and service certificates, by default ca.crt
+                            and service.crt beside --cluster's cluster.conf
 
 Options:
   --cluster PATH   cluster.conf (or its folder); default: $BELFRY_CLUSTER
@@ -95,8 +101,9 @@ Exit codes:
 )";
 
 // Options that take a value, and flags that do not.
-const std::set<std::string> kValueOptions = {"--cluster", "--user", "--timeout", "--key",
-                                             "--cert", "--out", "--integrity-cert", "--max-lag"};
+const std::set<std::string> kValueOptions = {"--cluster", "--user",     "--timeout",        "--key",
+                                             "--cert",    "--out",      "--integrity-cert", "--max-lag",
+                                             "--ca",      "--service-cert"};
 const std::set<std::string> kFlagOptions = {"--confidential", "--integrity", "--help"};
 const std::set<std::string> kGlobalOptions = {"--cluster", "--user", "--timeout", "--help"};
 
@@ -120,7 +127,7 @@ const std::map<std::string, CommandSpec>& Commands() {
       {"whoami", {{}, 0, "whoami"}},
       {"status", {{"--key", "--cert", "--max-lag"}, 0,
                   "status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]"}},
-      {"verify", {{}, 2, "verify DOC-FILE CERT-FILE"}},
+      {"verify", {{"--ca", "--service-cert"}, 2, "verify DOC-FILE CERT-FILE [--ca FILE] [--service-cert FILE]"}},
   };
   return *commands;
 }
@@ -451,7 +458,7 @@ absl::Status RunCheckOut(const Args& args) {
   }
   Warn(doc->replicas);
   if (cert_path.has_value()) {
-    BELFRY_RETURN_IF_ERROR(WriteOutputFile(*cert_path, doc->integrity_certificate->ToText(), 0644));
+    BELFRY_RETURN_IF_ERROR(WriteOutputFile(*cert_path, doc->integrity_certificate->der, 0644));
   }
   std::optional<std::string> out = args.Get("--out");
   absl::Status written = out.has_value()
@@ -687,21 +694,29 @@ absl::Status RunStatus(const Args& args) {
 }
 
 absl::Status RunVerify(const Args& args) {
-  BELFRY_ASSIGN_OR_RETURN(std::string cluster_path, ClusterPath(args));
-  BELFRY_ASSIGN_OR_RETURN(config::ClusterConfig config, LoadCluster(cluster_path));
-  // The certified bytes are a stored document: never above the cluster's limit.
-  BELFRY_ASSIGN_OR_RETURN(std::string data, ReadInput(args.positional[0],
-                                                      config.limits.document_bytes_max,
-                                                      "the cluster's document limit"));
-  BELFRY_ASSIGN_OR_RETURN(std::string text,
-                          ReadInput(args.positional[1], 64 * 1024, "an integrity certificate"));
-  BELFRY_ASSIGN_OR_RETURN(IntegrityCertificate cert, IntegrityCertificate::FromText(text));
-  BELFRY_ASSIGN_OR_RETURN(std::vector<uint32_t> signers,
-                          VerifyIntegrityCertificate(cluster_path, data, cert));
-  std::cout << "valid: " << cert.doc << " version " << cert.version << ", SHA-256 "
-            << ToHex(ByteSpan(cert.sha256)) << ", signed by replicas "
-            << absl::StrJoin(signers, ", ")
-            << " (" << config.f() + 1 << " needed)\n";
+  // Only public certificates are needed, so the verifier may be anyone: ca.crt and
+  // service.crt given, or found beside cluster.conf.
+  std::optional<std::string> ca = args.Get("--ca");
+  std::optional<std::string> service = args.Get("--service-cert");
+  if (!ca.has_value() || !service.has_value()) {
+    absl::StatusOr<std::string> cluster_path = ClusterPath(args);
+    if (!cluster_path.ok()) {
+      return UsageError("verify needs --ca and --service-cert, or --cluster to find ca.crt and service.crt");
+    }
+    const std::string dir = std::filesystem::path(*cluster_path).parent_path().string();
+    const std::string base = dir.empty() ? "." : dir;
+    if (!ca.has_value()) ca = config::CaCertPath(base);
+    if (!service.has_value()) service = config::ServiceCertPath(base);
+  }
+  BELFRY_ASSIGN_OR_RETURN(std::string data, ReadInput(args.positional[0], config::Limits{}.document_bytes_max,
+                                                      "the default document limit"));
+  BELFRY_ASSIGN_OR_RETURN(std::string der, ReadInput(args.positional[1], evidence::kIntegrityCertificateBytesMax,
+                                                     "an integrity certificate"));
+  BELFRY_ASSIGN_OR_RETURN(IntegrityCertificate cert, VerifyIntegrityCertificate(*ca, *service, data, der));
+  std::cout << "valid: " << cert.doc << " version " << cert.version << " of " << cert.owner << ", SHA-256 "
+            << ToHex(ByteSpan(cert.sha256)) << ", cluster " << cert.cluster_id << ", signed by the service key at "
+            << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(cert.signing_time_ms), absl::UTCTimeZone())
+            << "\n";
   return absl::OkStatus();
 }
 

@@ -52,8 +52,11 @@
 #include "replica/node/reply_signer.h"
 #include "replica/state/document_name.h"
 #include "replica/state/request_format.h"
+#include "evidence/service_certificate.h"
 #include "threshold/key_file.h"
 #include "threshold/keys.h"
+#include "threshold/rsa/key_file.h"
+#include "threshold/rsa/keys.h"
 
 namespace belfry {
 namespace {
@@ -67,6 +70,7 @@ int Usage() {
                "usage:\n"
                "  belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]\n"
                "                    [--host HOST | --hosts H0,H1,...] [--base-port P]\n"
+               "                    [--service-key-bits B | --insecure-service-key-primes FILE]\n"
                "  belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]\n"
                "  belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]\n"
                "  belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]\n");
@@ -145,6 +149,52 @@ std::vector<std::string> ReplicaHosts(uint32_t n, const std::string& host, bool 
   return hosts;
 }
 
+// The service key: dealt like the other key sets, but RSA needs safe primes, which take
+// a while to find at full size. `primes_file` (two lines "p = HEX", "q = HEX") deals from
+// given primes instead, for tests that start many clusters: whoever has the file can sign
+// as the service, so it is never for a real cluster.
+absl::StatusOr<threshold::rsa::DealtKeySet> DealServiceKey(uint32_t n, uint32_t f, uint32_t bits,
+                                                           const std::string& primes_file, Rng& rng) {
+  if (primes_file.empty()) {
+    std::fprintf(stderr, "belfry-setup: finding safe primes for a %u-bit service key (this can take a minute)\n",
+                 bits);
+    return threshold::rsa::Deal(n, f, bits, rng);
+  }
+  BELFRY_ASSIGN_OR_RETURN(std::string text, pki::ReadFileBounded(primes_file, 64 * 1024));
+  std::string p_hex, q_hex;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" ="), absl::SkipEmpty());
+    if (parts.size() != 2) continue;
+    if (parts[0] == "p") p_hex = parts[1];
+    if (parts[0] == "q") q_hex = parts[1];
+  }
+  absl::StatusOr<Bytes> p = FromHex(p_hex);
+  absl::StatusOr<Bytes> q = FromHex(q_hex);
+  if (p_hex.empty() || q_hex.empty() || !p.ok() || !q.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(primes_file, ": needs lines \"p = HEX\" and \"q = HEX\""));
+  }
+  std::fprintf(stderr, "belfry-setup: WARNING: the service key comes from the known primes in %s; "
+                       "anyone with that file can sign as this cluster\n", primes_file.c_str());
+  return threshold::rsa::DealFromPrimes(n, f, *p, *q, rng);
+}
+
+// DIR/service-key.pub and DIR/service.crt: the service key's certificate from the cluster
+// CA, for time-stamping only (RFC 3161 §2.3), named after the cluster.
+absl::Status WriteServiceKey(const std::string& dir, const std::string& cluster_id, const pki::CertificateAuthority& ca,
+                             const threshold::rsa::PublicKeySet& keys, int64_t now) {
+  BELFRY_RETURN_IF_ERROR(threshold::rsa::WritePublicKeySetFile(config::ServiceKeyPath(dir), keys,
+                                                               threshold::FileOverwrite::kRefuse));
+  BELFRY_ASSIGN_OR_RETURN(Bytes ca_der, pki::CertificatePemToDer(ca.cert_pem()));
+  BELFRY_ASSIGN_OR_RETURN(Bytes spki, keys.SubjectPublicKeyInfoDer());
+  BELFRY_ASSIGN_OR_RETURN(Bytes cert_der,
+                          evidence::IssueServiceCertificate(ca_der, ca.key().native_handle(), spki,
+                                                            {.common_name = absl::StrCat("belfry-service-", cluster_id),
+                                                             .not_before_unix_s = now - 3600,
+                                                             .not_after_unix_s = now + 10 * 365 * kDay}));
+  BELFRY_ASSIGN_OR_RETURN(std::string cert_pem, pki::CertificateDerToPem(cert_der));
+  return pki::WritePublicFile(config::ServiceCertPath(dir), cert_pem);
+}
+
 int Init(int argc, char** argv) {
   uint32_t n = 0;
   int64_t faults = -1;
@@ -152,6 +202,8 @@ int Init(int argc, char** argv) {
   bool host_given = false;
   bool hosts_given = false;
   uint32_t base_port = 7100;
+  uint32_t service_key_bits = threshold::rsa::kModulusBitsDefault;
+  std::string service_key_primes;
   for (int i = 0; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -172,6 +224,10 @@ int Init(int argc, char** argv) {
       hosts_given = true;
     } else if (flag == "--base-port") {
       base_port = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--service-key-bits") {
+      service_key_bits = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--insecure-service-key-primes") {
+      service_key_primes = value;
     } else {
       return Usage();
     }
@@ -185,6 +241,12 @@ int Init(int argc, char** argv) {
   if (f < 1 || n < 3 * f + 1) {
     std::fprintf(stderr, "belfry-setup: N = %u cannot tolerate f = %u Byzantine replicas (need N >= 3f+1)\n",
                  n, f);
+    return 2;
+  }
+  if (service_key_bits < static_cast<uint32_t>(evidence::kServiceRsaBitsMin) ||
+      service_key_bits > threshold::rsa::kModulusBitsMax) {
+    std::fprintf(stderr, "belfry-setup: --service-key-bits %u: the service key needs %d..%u bits\n",
+                 service_key_bits, evidence::kServiceRsaBitsMin, threshold::rsa::kModulusBitsMax);
     return 2;
   }
   if (base_port == 0 || base_port + 3 * n > 65535) {
@@ -227,6 +289,13 @@ int Init(int argc, char** argv) {
   if (!tdh2.ok()) return Fail(tdh2.status());
   *cfg.mutable_coin_keys() = config::PublicKeySetToConfig(coin->public_keys);
   *cfg.mutable_encryption_keys() = config::PublicKeySetToConfig(tdh2->public_keys);
+  absl::StatusOr<threshold::rsa::DealtKeySet> service =
+      DealServiceKey(n, f, service_key_bits, service_key_primes, rng);
+  if (!service.ok()) return Fail(service.status());
+  s = WriteServiceKey(out, cfg.cluster_id(), *ca, service->public_keys, now);
+  if (!s.ok()) return Fail(s);
+  cfg.set_service_key_file("service-key.pub");
+  cfg.set_service_cert_file("service.crt");
 
   for (uint32_t id = 0; id < n; ++id) {
     const std::string rdir = config::ReplicaDir(out, id);
@@ -245,6 +314,10 @@ int Init(int argc, char** argv) {
     s = threshold::WriteKeyShareFile(files.coin_share, coin->shares[id], threshold::FileOverwrite::kRefuse);
     if (s.ok()) {
       s = threshold::WriteKeyShareFile(files.tdh2_share, tdh2->shares[id], threshold::FileOverwrite::kRefuse);
+    }
+    if (s.ok()) {
+      s = threshold::rsa::WriteKeyShareFile(files.service_share, service->shares[id],
+                                            threshold::FileOverwrite::kRefuse);
     }
     if (!s.ok()) return Fail(s);
 

@@ -2,15 +2,17 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "base/sha256.h"
+#include "evidence/integrity_certificate.h"
 
 namespace belfry::wire {
 namespace {
 
-constexpr absl::string_view kReplyDomain = "belfry/reply/v1";
+constexpr absl::string_view kReplyDomain = "belfry/reply/v2";
 constexpr absl::string_view kRejectionDomain = "belfry/rejection/v1";
 constexpr absl::string_view kStatusDomain = "belfry/status/v2";
-constexpr absl::string_view kIntegrityDomain = "belfry/integrity/v1";
 constexpr absl::string_view kCheckpointDomain = "belfry/checkpoint/v2";
 
 ByteSpan Span(absl::string_view s) {
@@ -27,7 +29,7 @@ Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments
       .U32(replica)
       .LengthPrefixed(body)
       .LengthPrefixed(Span(attachments.sealed_decryption_share()))
-      .LengthPrefixed(Span(attachments.integrity_signature()));
+      .LengthPrefixed(Span(attachments.service_signature_share()));
   return w.Take();
 }
 
@@ -56,16 +58,19 @@ Bytes StatusStatement(const pb::ReplicaStatus& s) {
   return w.Take();
 }
 
-Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
-                         const Digest& sha256, bool confidential, bool integrity) {
-  ByteWriter w;
-  w.LengthPrefixed(Span(kIntegrityDomain))
-      .LengthPrefixed(Span(cluster_id))
-      .LengthPrefixed(Span(doc))
-      .U64(version)
-      .Raw(sha256)
-      .U8(static_cast<uint8_t>((confidential ? 1 : 0) | (integrity ? 2 : 0)));
-  return w.Take();
+absl::StatusOr<Bytes> IntegrityAttributes(absl::string_view cluster_id, const pb::CheckOutResult& check_out,
+                                          int64_t consensus_time_ms) {
+  evidence::IntegrityFacts facts;
+  facts.cluster_id = std::string(cluster_id);
+  facts.document_name = check_out.doc();
+  facts.version = check_out.version();
+  facts.owner = check_out.owner();
+  if (check_out.sha256().size() != facts.document_sha256.size()) {
+    return absl::InvalidArgumentError("the checkout result's SHA-256 is not 32 bytes");
+  }
+  std::copy(check_out.sha256().begin(), check_out.sha256().end(), facts.document_sha256.begin());
+  facts.consensus_time_ms = consensus_time_ms;
+  return evidence::IntegritySignedAttributesDer(facts);
 }
 
 Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,

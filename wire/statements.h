@@ -1,7 +1,7 @@
 // wire/statements.h — the exact bytes that replicas and clients sign, hash and bind.
 //
 // A signature is only as good as the agreement on what was signed. Replicas (which sign
-// replies and integrity statements) and clients (which verify them) both build those byte
+// replies and integrity certificates' attributes) and clients (which verify them) both build those byte
 // strings here (requests, session proofs and TDH2 labels are in replica/state/
 // request_format.h, which the client library links too), each with its own domain string so a signature for one purpose can never
 // be replayed as another. Every variable-length field is length-prefixed.
@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "base/bytes.h"
 #include "proto/reply.pb.h"
+#include "proto/service.pb.h"
 
 namespace belfry::wire {
 
@@ -39,10 +41,13 @@ Bytes StatusStatement(const pb::ReplicaStatus& status);
 inline constexpr size_t kStatusNonceBytesMin = 16;
 inline constexpr size_t kStatusNonceBytesMax = 64;
 
-// The integrity statement the service signs for a document version: anyone holding the
-// cluster configuration can check it offline (`belfry verify`).
-Bytes IntegrityStatement(absl::string_view cluster_id, absl::string_view doc, uint64_t version,
-                         const Digest& sha256, bool confidential, bool integrity);
+// The signed attributes of an integrity checkout's certificate
+// (evidence/integrity_certificate.h): cluster id, document, version, owner and SHA-256
+// from the checkout result, and the consensus time of the epoch that ordered it. Every
+// correct replica computes the same bytes from the reply body, and the service key's
+// signature shares are over them. INVALID_ARGUMENT for a result that cannot have one.
+absl::StatusOr<Bytes> IntegrityAttributes(absl::string_view cluster_id, const pb::CheckOutResult& check_out,
+                                          int64_t consensus_time_ms);
 
 // What a replica signs in a checkpoint vote: after committing `epoch` of cluster
 // `cluster_id`, its replicated state hashes to `state_digest` and its log head is

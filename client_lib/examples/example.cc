@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<belfry::Document> doc = (*client)->CheckOut("example-note");
   if (!doc.ok()) return Fail("checkout", doc.status());
-  std::cout << "read back " << doc->data.size() << " bytes, certified by "
-            << doc->integrity_certificate->signatures.size() << " replicas\n";
+  std::cout << "read back " << doc->data.size() << " bytes, with a " << doc->integrity_certificate->der.size()
+            << "-byte integrity certificate signed by the service key\n";
 
   if (argc == 6) {
     absl::StatusOr<belfry::GrantInfo> grant = (*client)->Grant(

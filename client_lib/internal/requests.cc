@@ -16,7 +16,12 @@
 #include "client_lib/internal/errors.h"
 #include "replica/state/document_name.h"
 #include "replica/state/request_format.h"
+#include "evidence/integrity_certificate.h"
+#include "pki/files.h"
+#include "pki/issuer.h"
+#include "threshold/rsa/key_file.h"
 #include "threshold/tdh2.h"
+#include "transport/tls.h"
 
 namespace belfry::client::internal {
 namespace {
@@ -294,195 +299,118 @@ bool VerifyReplicaSignature(const config::ClusterConfig& config, uint32_t replic
                                      message.data(), message.size(), key.data()) == 0;
 }
 
-absl::StatusOr<Bytes> IntegrityStatementFor(const std::string& cluster_id,
-                                            const pb::CheckOutResult& result) {
-  wire::Digest sha{};
-  if (result.sha256().size() != sha.size()) {
-    return absl::InvalidArgumentError("the result's SHA-256 is not 32 bytes");
+uint32_t CountServiceShares(const std::map<uint32_t, std::string>& shares) {
+  uint32_t count = 0;
+  for (const auto& [replica, bytes] : shares) {
+    absl::StatusOr<threshold::rsa::SignatureShare> share = threshold::rsa::SignatureShare::Parse(AsBytes(bytes));
+    if (share.ok() && share->index == replica + 1) ++count;
   }
-  std::copy(result.sha256().begin(), result.sha256().end(), sha.begin());
-  return wire::IntegrityStatement(cluster_id, result.doc(), result.version(), sha,
-                                  result.confidential(), result.integrity());
+  return count;
 }
 
 absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
-    const config::ClusterConfig& config, const pb::CheckOutResult& result,
-    const std::map<uint32_t, std::string>& signatures, std::map<uint32_t, std::string>* faults) {
-  absl::StatusOr<Bytes> statement = IntegrityStatementFor(config.cluster_id(), result);
-  if (!statement.ok()) {
-    return MakeError(ErrorKind::kIntegrity, std::string(statement.status().message()));
+    const config::ClusterConfig& config, const ServiceKey& service, const pb::CheckOutResult& result,
+    int64_t consensus_time_ms, const std::map<uint32_t, std::string>& shares,
+    std::map<uint32_t, std::string>* faults) {
+  absl::StatusOr<Bytes> attributes = wire::IntegrityAttributes(config.cluster_id(), result, consensus_time_ms);
+  if (!attributes.ok()) return MakeError(ErrorKind::kIntegrity, std::string(attributes.status().message()));
+  // A share counts for the replica that sent it only: a faulty replica cannot pass off
+  // another's share as its own, and the combiner's blame by index is blame by sender.
+  std::vector<threshold::rsa::SignatureShare> parsed;
+  for (const auto& [replica, bytes] : shares) {
+    absl::StatusOr<threshold::rsa::SignatureShare> share = threshold::rsa::SignatureShare::Parse(AsBytes(bytes));
+    if (!share.ok() || share->index != replica + 1) {
+      if (faults != nullptr) {
+        (*faults)[replica] = bytes.empty() ? "sent no service signature share"
+                                           : "sent a malformed service signature share";
+      }
+      continue;
+    }
+    parsed.push_back(*std::move(share));
+  }
+  threshold::rsa::CombineResult combined = threshold::rsa::CombineSignatureShares(service.keys, *attributes, parsed);
+  for (uint32_t index : combined.faulty_indices) {
+    if (faults != nullptr) (*faults)[index - 1] = "sent an invalid service signature share";
+  }
+  if (!combined.signature.ok()) {
+    return MakeError(ErrorKind::kIntegrity, absl::StrCat("the service signature shares do not combine: ",
+                                                         combined.signature.status().message()));
+  }
+  absl::StatusOr<Bytes> der =
+      evidence::AssembleIntegrityCertificate(*attributes, *combined.signature, service.cert_der);
+  if (!der.ok()) {
+    return MakeError(ErrorKind::kIntegrity,
+                     absl::StrCat("the integrity certificate does not assemble: ", der.status().message()));
   }
   IntegrityCertificate cert;
+  cert.der = std::string(AsStringView(*der));
   cert.cluster_id = config.cluster_id();
   cert.doc = result.doc();
+  cert.owner = result.owner();
   cert.version = result.version();
   std::copy(result.sha256().begin(), result.sha256().end(), cert.sha256.begin());
-  cert.confidential = result.confidential();
-  cert.integrity = result.integrity();
-  for (const auto& [replica, signature] : signatures) {
-    if (VerifyReplicaSignature(config, replica, *statement, signature)) {
-      cert.signatures.emplace(replica, signature);
-    } else if (faults != nullptr) {
-      (*faults)[replica] = signature.empty() ? "sent no integrity signature"
-                                             : "sent an invalid integrity signature";
-    }
-  }
-  if (cert.signatures.size() < config.f() + 1) {
-    return MakeError(ErrorKind::kIntegrity,
-                     absl::StrCat("only ", cert.signatures.size(),
-                                  " valid integrity signatures arrived; ", config.f() + 1,
-                                  " are needed"));
-  }
+  cert.signing_time_ms = consensus_time_ms / 1000 * 1000;
   return cert;
 }
 
-absl::StatusOr<std::vector<uint32_t>> VerifyIntegrityCertificateWith(
-    const config::ClusterConfig& config, const std::string& data,
-    const IntegrityCertificate& certificate) {
-  if (certificate.cluster_id != config.cluster_id()) {
-    return MakeError(ErrorKind::kIntegrity,
-                     absl::StrCat("the certificate is for cluster ", certificate.cluster_id,
-                                  ", not ", config.cluster_id()));
+absl::StatusOr<ServiceKey> LoadServiceKey(const config::ClusterConfig& config) {
+  if (config.proto.service_key_file().empty() || config.proto.service_cert_file().empty()) {
+    return MakeError(ErrorKind::kInvalidInput, "cluster.conf names no service key (service_key_file, "
+                                               "service_cert_file)");
   }
-  const wire::Digest actual = wire::Sha256(AsBytes(data));
-  if (actual != certificate.sha256) {
-    return MakeError(
-        ErrorKind::kIntegrity,
-        certificate.confidential
-            ? "the file's SHA-256 is not the certified one (the certificate of a confidential "
-              "document covers its encrypted form)"
-            : "the file's SHA-256 is not the certified one: the file is not this version of "
-              "the document");
+  absl::StatusOr<threshold::rsa::PublicKeySet> keys = threshold::rsa::ReadPublicKeySetFile(config.service_key_path());
+  if (!keys.ok()) return MakeError(ErrorKind::kInvalidInput, std::string(keys.status().message()));
+  if (keys->n() != config.n() || keys->f() != config.f()) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     absl::StrCat(config.service_key_path(), " is a key set for another N or f"));
   }
-  const Bytes statement =
-      wire::IntegrityStatement(certificate.cluster_id, certificate.doc, certificate.version,
-                               certificate.sha256, certificate.confidential,
-                               certificate.integrity);
-  std::vector<uint32_t> signers;
-  for (const auto& [replica, signature] : certificate.signatures) {
-    if (!VerifyReplicaSignature(config, replica, statement, signature)) {
-      return MakeError(ErrorKind::kIntegrity,
-                       absl::StrCat("the signature of replica ", replica, " does not verify"));
-    }
-    signers.push_back(replica);
-  }
-  if (signers.size() < config.f() + 1) {
-    return MakeError(ErrorKind::kIntegrity,
-                     absl::StrCat("the certificate holds ", signers.size(),
-                                  " signatures; ", config.f() + 1, " are needed"));
-  }
-  return signers;
+  absl::StatusOr<std::string> pem = pki::ReadFileBounded(config.service_cert_path(), pki::kPemFileBytesMax);
+  absl::StatusOr<Bytes> der = pem.ok() ? pki::CertificatePemToDer(*pem) : absl::StatusOr<Bytes>(pem.status());
+  if (!der.ok()) return MakeError(ErrorKind::kInvalidInput, std::string(der.status().message()));
+  return ServiceKey{*std::move(keys), *std::move(der)};
 }
 
 }  // namespace belfry::client::internal
 
-// ---- IntegrityCertificate text form (public, client.h) ----
+// ---- offline verification (public, client.h) ----
 
 namespace belfry {
 namespace {
 
-constexpr char kCertificateHeader[] = "belfry-integrity-certificate v1";
-constexpr size_t kCertificateBytesMax = 64 * 1024;
-
-absl::Status CertError(size_t line, const std::string& what) {
-  return client::internal::MakeError(
-      ErrorKind::kInvalidInput,
-      absl::StrCat("integrity certificate line ", line, ": ", what));
+absl::StatusOr<Bytes> ReadCertificateDer(const std::string& path) {
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(path, pki::kPemFileBytesMax));
+  return pki::CertificatePemToDer(pem);
 }
 
 }  // namespace
 
-std::string IntegrityCertificate::ToText() const {
-  std::string out = absl::StrCat(kCertificateHeader, "\n");
-  absl::StrAppend(&out, "cluster ", cluster_id, "\n");
-  absl::StrAppend(&out, "doc ", doc, "\n");
-  absl::StrAppend(&out, "version ", version, "\n");
-  absl::StrAppend(&out, "sha256 ", ToHex(ByteSpan(sha256)), "\n");
-  absl::StrAppend(&out, "confidential ", confidential ? 1 : 0, "\n");
-  absl::StrAppend(&out, "integrity ", integrity ? 1 : 0, "\n");
-  for (const auto& [replica, signature] : signatures) {
-    absl::StrAppend(&out, "signature ", replica, " ", ToHex(AsBytes(signature)), "\n");
+absl::StatusOr<IntegrityCertificate> VerifyIntegrityCertificate(const std::string& ca_cert_path,
+                                                                const std::string& service_cert_path,
+                                                                const std::string& data,
+                                                                const std::string& certificate_der) {
+  using client::internal::MakeError;
+  absl::StatusOr<Bytes> ca = ReadCertificateDer(ca_cert_path);
+  if (!ca.ok()) return MakeError(ErrorKind::kInvalidInput, absl::StrCat(ca_cert_path, ": ", ca.status().message()));
+  absl::StatusOr<Bytes> service = ReadCertificateDer(service_cert_path);
+  if (!service.ok()) {
+    return MakeError(ErrorKind::kInvalidInput, absl::StrCat(service_cert_path, ": ", service.status().message()));
   }
-  return out;
-}
-
-absl::StatusOr<IntegrityCertificate> IntegrityCertificate::FromText(const std::string& text) {
-  if (text.size() > kCertificateBytesMax) {
-    return client::internal::MakeError(ErrorKind::kInvalidInput,
-                                       "integrity certificate is larger than 64 KiB");
-  }
-  if (text.empty() || text.back() != '\n') return CertError(1, "the file must end with a newline");
-  std::vector<std::string> lines = absl::StrSplit(text.substr(0, text.size() - 1), '\n');
-  if (lines.empty() || lines[0] != kCertificateHeader) {
-    return CertError(1, absl::StrCat("expected \"", kCertificateHeader, "\""));
+  absl::StatusOr<evidence::VerifiedIntegrity> facts = evidence::VerifyIntegrityCertificate(
+      AsBytes(certificate_der), AsBytes(data), *ca, *service, transport::WallClockUnixSeconds());
+  if (!facts.ok()) {
+    return MakeError(facts.status().code() == absl::StatusCode::kInvalidArgument ? ErrorKind::kInvalidInput
+                                                                                 : ErrorKind::kIntegrity,
+                     absl::StrCat("the integrity certificate does not verify: ", facts.status().message()));
   }
   IntegrityCertificate cert;
-  std::map<std::string, bool> seen;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t number = i + 1;
-    const std::string& line = lines[i];
-    const size_t space = line.find(' ');
-    if (space == std::string::npos) return CertError(number, "expected \"field value\"");
-    const std::string field = line.substr(0, space);
-    const std::string value = line.substr(space + 1);
-    if (field != "signature") {
-      if (seen[field]) return CertError(number, absl::StrCat("\"", field, "\" appears twice"));
-      seen[field] = true;
-    }
-    if (field == "cluster") {
-      cert.cluster_id = value;
-    } else if (field == "doc") {
-      if (!state::ValidateDocumentName(value).ok()) {
-        return CertError(number, "not a valid document name");
-      }
-      cert.doc = value;
-    } else if (field == "version") {
-      if (!absl::SimpleAtoi(value, &cert.version)) return CertError(number, "bad version");
-    } else if (field == "sha256") {
-      absl::StatusOr<Bytes> sha = FromHex(value);
-      if (!sha.ok() || sha->size() != cert.sha256.size()) {
-        return CertError(number, "sha256 must be 64 hex digits");
-      }
-      std::copy(sha->begin(), sha->end(), cert.sha256.begin());
-    } else if (field == "confidential" || field == "integrity") {
-      if (value != "0" && value != "1") return CertError(number, "expected 0 or 1");
-      (field == "confidential" ? cert.confidential : cert.integrity) = value == "1";
-    } else if (field == "signature") {
-      std::vector<std::string> parts = absl::StrSplit(value, ' ');
-      uint32_t replica = 0;
-      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &replica)) {
-        return CertError(number, "expected \"signature <replica> <hex>\"");
-      }
-      absl::StatusOr<Bytes> sig = FromHex(parts[1]);
-      if (!sig.ok() || sig->size() != 64) {
-        return CertError(number, "a signature must be 128 hex digits");
-      }
-      if (!cert.signatures.emplace(replica, std::string(AsStringView(*sig))).second) {
-        return CertError(number, absl::StrCat("two signatures of replica ", replica));
-      }
-    } else {
-      return CertError(number, absl::StrCat("unknown field \"", field, "\""));
-    }
-  }
-  for (const char* field : {"cluster", "doc", "version", "sha256", "confidential", "integrity"}) {
-    if (!seen[field]) {
-      return client::internal::MakeError(
-          ErrorKind::kInvalidInput,
-          absl::StrCat("integrity certificate: \"", field, "\" is missing"));
-    }
-  }
+  cert.der = certificate_der;
+  cert.cluster_id = facts->cluster_id;
+  cert.doc = facts->document_name;
+  cert.owner = facts->owner;
+  cert.version = facts->version;
+  cert.sha256 = facts->document_sha256;
+  cert.signing_time_ms = facts->consensus_time_ms;
   return cert;
-}
-
-absl::StatusOr<std::vector<uint32_t>> VerifyIntegrityCertificate(
-    const std::string& cluster_config_path, const std::string& data,
-    const IntegrityCertificate& certificate) {
-  absl::StatusOr<config::ClusterConfig> config = config::LoadClusterConfig(cluster_config_path);
-  if (!config.ok()) {
-    return client::internal::MakeError(ErrorKind::kInvalidInput,
-                                       std::string(config.status().message()));
-  }
-  return client::internal::VerifyIntegrityCertificateWith(*config, data, certificate);
 }
 
 }  // namespace belfry

@@ -24,6 +24,8 @@
 #include "pki/key.h"
 #include "proto/service.pb.h"
 #include "threshold/keys.h"
+#include "threshold/rsa/keys.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/sealed_share.h"
 #include "wire/statements.h"
 
@@ -127,22 +129,29 @@ std::map<uint32_t, std::string> OpenSealedShares(const std::string& cluster_id,
 // Overwrites every share's bytes, then empties the map.
 void WipeShares(std::map<uint32_t, std::string>& shares);
 
-// The integrity statement a replica signs for `result`; INVALID_ARGUMENT when its
-// sha256 is not 32 bytes.
-absl::StatusOr<Bytes> IntegrityStatementFor(const std::string& cluster_id,
-                                            const pb::CheckOutResult& result);
+// The service key as a client needs it: the threshold key set, to combine and check
+// signature shares, and the certificate that goes into what it signs.
+struct ServiceKey {
+  threshold::rsa::PublicKeySet keys;
+  Bytes cert_der;
+};
 
-// Keeps the signatures in `signatures` that verify under their replica's reply key over
-// the statement for `result` (bad ones go to `faults`) and returns them as a certificate.
-// kIntegrity (DATA_LOSS) with fewer than f+1 valid ones.
+// Loads the service key cluster.conf names. kInvalidInput when it names none or a file
+// does not load.
+absl::StatusOr<ServiceKey> LoadServiceKey(const config::ClusterConfig& config);
+
+// How many of `shares` (replica -> serialized share) parse and carry their sender's
+// index: enough of them lets the call finish; the proofs are checked only if combining
+// fails.
+uint32_t CountServiceShares(const std::map<uint32_t, std::string>& shares);
+
+// Combines the replicas' service signature shares over `result`'s integrity attributes
+// (wire::IntegrityAttributes at `consensus_time_ms`) into the certificate; malformed or
+// invalid shares go to `faults`. kIntegrity (DATA_LOSS) when fewer than f+1 good ones.
 absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
-    const config::ClusterConfig& config, const pb::CheckOutResult& result,
-    const std::map<uint32_t, std::string>& signatures, std::map<uint32_t, std::string>* faults);
-
-// VerifyIntegrityCertificate (client.h) against a loaded configuration.
-absl::StatusOr<std::vector<uint32_t>> VerifyIntegrityCertificateWith(
-    const config::ClusterConfig& config, const std::string& data,
-    const IntegrityCertificate& certificate);
+    const config::ClusterConfig& config, const ServiceKey& service, const pb::CheckOutResult& result,
+    int64_t consensus_time_ms, const std::map<uint32_t, std::string>& shares,
+    std::map<uint32_t, std::string>* faults);
 
 // True when `signature` is replica `replica`'s valid reply-key signature of `message`.
 bool VerifyReplicaSignature(const config::ClusterConfig& config, uint32_t replica,

@@ -5,7 +5,7 @@
 #
 #   BUNDLES/replica-K/cluster.conf                    public
 #   BUNDLES/replica-K/ca.crt                          public
-#   BUNDLES/replica-K/replicas/replica-K/{tls.crt,tls.key,reply.key,coin.share,tdh2.share}
+#   BUNDLES/replica-K/replicas/replica-K/{tls.crt,tls.key,reply.key,coin.share,tdh2.share,service.share}
 #
 # Never ca.key, never user keys, never another replica's keys. Each BUNDLES/replica-K is
 # the volume replica K alone mounts (read-only, at /etc/belfry), so a compromised replica
@@ -21,6 +21,7 @@
 #   BELFRY_BUNDLES_DIR  the folder holding one replica-K folder per replica (/bundles)
 #   BELFRY_REPLICAS, BELFRY_HOSTS, BELFRY_USERS, BELFRY_BASE_PORT   for `belfry-setup init`
 #   BELFRY_SETUP        the belfry-setup program                           (belfry-setup)
+#   BELFRY_SERVICE_KEY_PRIMES  tests only: deal the service key from these known primes
 #   BELFRY_UID, BELFRY_GID  owner of the bundle files when run as root      (10001)
 set -euo pipefail
 
@@ -29,7 +30,7 @@ bundles=${BELFRY_BUNDLES_DIR:-/bundles}
 setup=${BELFRY_SETUP:-belfry-setup}
 owner_uid=${BELFRY_UID:-10001}
 owner_gid=${BELFRY_GID:-10001}
-replica_files=(tls.crt tls.key reply.key coin.share tdh2.share)
+replica_files=(tls.crt tls.key reply.key coin.share tdh2.share service.share)
 
 say() { echo "setup-bundles: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -41,6 +42,9 @@ else
   if [ -n "${BELFRY_HOSTS:-}" ]; then args+=(--hosts "$BELFRY_HOSTS"); fi
   if [ -n "${BELFRY_USERS:-}" ]; then args+=(--users "$BELFRY_USERS"); fi
   if [ -n "${BELFRY_BASE_PORT:-}" ]; then args+=(--base-port "$BELFRY_BASE_PORT"); fi
+  if [ -n "${BELFRY_SERVICE_KEY_PRIMES:-}" ]; then
+    args+=(--insecure-service-key-primes "$BELFRY_SERVICE_KEY_PRIMES")
+  fi
   "$setup" "${args[@]}"
 fi
 
@@ -60,7 +64,8 @@ fi
 
 complete() {  # complete BUNDLE K: the bundle holds all of replica K's files for this cluster
   local f
-  cmp -s "$1/cluster.conf" "$dealer/cluster.conf" && [ -f "$1/ca.crt" ] || return 1
+  cmp -s "$1/cluster.conf" "$dealer/cluster.conf" && [ -f "$1/ca.crt" ] && [ -f "$1/service-key.pub" ] &&
+    [ -f "$1/service.crt" ] || return 1
   for f in "${replica_files[@]}"; do
     [ -f "$1/replicas/replica-$2/$f" ] || return 1
   done
@@ -86,10 +91,12 @@ for ((k = 0; k < n; k++)); do
   # The bundle is rebuilt from scratch, so nothing else can linger in it.
   find "$bundle" -mindepth 1 -delete
   install "${own[@]}" -m 0644 "$dealer/ca.crt" "$bundle/ca.crt"
+  install "${own[@]}" -m 0644 "$dealer/service-key.pub" "$bundle/service-key.pub"
+  install "${own[@]}" -m 0644 "$dealer/service.crt" "$bundle/service.crt"
   install "${own[@]}" -d -m 0755 "$bundle/replicas"
   install "${own[@]}" -d -m 0700 "$bundle/replicas/replica-$k"
   install "${own[@]}" -m 0644 "$src/tls.crt" "$bundle/replicas/replica-$k/tls.crt"
-  for f in tls.key reply.key coin.share tdh2.share; do
+  for f in tls.key reply.key coin.share tdh2.share service.share; do
     install "${own[@]}" -m 0600 "$src/$f" "$bundle/replicas/replica-$k/$f"
   done
   # cluster.conf last: its presence marks a complete bundle.

@@ -132,9 +132,9 @@ spec:
             - |
               d=/etc/belfry/replicas/replica-$k
               install -d -m 0700 "\$d"
-              install -m 0644 /in/config/cluster.conf /in/config/ca.crt /etc/belfry/
+              install -m 0644 /in/config/cluster.conf /in/config/ca.crt /in/config/service-key.pub /in/config/service.crt /etc/belfry/
               install -m 0644 /in/keys/tls.crt "\$d/tls.crt"
-              for f in tls.key reply.key coin.share tdh2.share; do
+              for f in tls.key reply.key coin.share tdh2.share service.share; do
                 install -m 0600 "/in/keys/\$f" "\$d/\$f"
               done
           securityContext:

@@ -54,7 +54,11 @@
 #include "replica/node/metrics_page.h"
 #include "replica/node/replica_core.h"
 #include "replica/store/rocks_store.h"
+#include "base/sha256.h"
 #include "threshold/key_file.h"
+#include "threshold/rsa/key_file.h"
+#include "threshold/rsa/keys.h"
+#include "threshold/rsa/signature.h"
 #include "transport/client_server.h"
 #include "transport/log.h"
 #include "transport/peer_network.h"
@@ -359,12 +363,29 @@ absl::Status Run(const Flags& flags) {
   if (coin_share.index() != self + 1 || tdh2_share.index() != self + 1) {
     return absl::FailedPreconditionError("key shares belong to another replica");
   }
-  ReplicaKeys keys{.reply = std::move(signer), .coin = nullptr, .decryption = nullptr};
+  ReplicaKeys keys{.reply = std::move(signer), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {}};
   BELFRY_ASSIGN_OR_RETURN(keys.coin,
                           consensus::ThresholdCoinScheme::Create(std::move(coin_share), coin_keys));
   BELFRY_ASSIGN_OR_RETURN(threshold::DecryptionShareProvider decryption,
                           threshold::DecryptionShareProvider::Create(std::move(tdh2_share), tdh2_keys));
   keys.decryption = std::make_unique<threshold::DecryptionShareProvider>(std::move(decryption));
+  if (cfg.proto.service_key_file().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        flags.config, " names no service_key_file: the cluster has no service key to sign integrity "
+                      "certificates with (belfry-setup init makes one)"));
+  }
+  BELFRY_ASSIGN_OR_RETURN(threshold::rsa::PublicKeySet service_keys,
+                          threshold::rsa::ReadPublicKeySetFile(cfg.service_key_path()));
+  BELFRY_ASSIGN_OR_RETURN(threshold::rsa::KeyShare service_share,
+                          threshold::rsa::ReadKeyShareFile(files.service_share));
+  if (service_share.index() != self + 1 || service_keys.n() != cfg.n() || service_keys.f() != cfg.f()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(files.service_share, " is not replica ", self, "'s share of a key for this cluster"));
+  }
+  BELFRY_RETURN_IF_ERROR(threshold::rsa::CheckKeyShareMatches(service_share, service_keys));
+  const std::string service_keys_bytes = service_keys.Serialize();
+  keys.service_key_digest = ToHex(Sha256Of(service_keys_bytes.data(), service_keys_bytes.size()));
+  keys.service = std::make_unique<threshold::rsa::ShareSigner>(std::move(service_share));
 
   store::StoreOptions store_options;
 #ifdef BELFRY_POWERLOSS_FS

@@ -77,7 +77,7 @@ ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, Rep
       rng_(options.rng != nullptr ? *options.rng : static_cast<Rng&>(crypto_rng_)),
       proposal_rng_(options.proposal_rng != nullptr ? *options.proposal_rng : rng_),
       effects_(self, config.n(), outbox, options.logger),
-      replies_(config, keys_.reply, keys_.decryption.get(),
+      replies_(config, keys_.reply, keys_.decryption.get(), keys_.service.get(),
                Replies::Limits{.waiting_requests_max = options.waiting_requests_max,
                                .waiting_frames_per_request_max = options.waiting_frames_per_request_max,
                                .executed_remembered_max = options.executed_remembered_max,
@@ -140,7 +140,7 @@ absl::Status ReplicaCore::Init() {
   BELFRY_RETURN_IF_ERROR(state_config_.Validate());
 
   // The genesis: refuse to run under settings other than those this store was made with.
-  const config::Genesis genesis = config::ComputeGenesis(config_, ca_->Fingerprint());
+  const config::Genesis genesis = config::ComputeGenesis(config_, ca_->Fingerprint(), keys_.service_key_digest);
   genesis_digest_ = genesis.digest;
   BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> stored_genesis, store_->GetMeta(kGenesisMetaName));
   if (stored_genesis.has_value()) {

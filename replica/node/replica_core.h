@@ -110,6 +110,7 @@
 #include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
 #include "replica/store/store.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/tdh2.h"
 
 namespace belfry::replica {
@@ -119,6 +120,10 @@ struct ReplicaKeys {
   ReplySigner reply;
   std::unique_ptr<consensus::CoinScheme> coin;
   std::unique_ptr<threshold::DecryptionShareProvider> decryption;
+  // This replica's share of the service key, which signs integrity certificates, and the
+  // key set it belongs to (its digest is a genesis setting).
+  std::unique_ptr<threshold::rsa::ShareSigner> service;
+  std::string service_key_digest;  // hex SHA-256 of the public key set's serialization
 };
 
 // CheckedFrame: a client frame after the checks that depend on its bytes alone (parsing,

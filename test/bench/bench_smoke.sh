@@ -10,7 +10,7 @@ WORK=$(mktemp -d /tmp/belfry-bench-smoke.XXXXXX)
 cleanup() { "$BIN/belfry-cluster" down --dir "$WORK/cluster" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/cluster" --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/cluster" --base-port "$BASE_PORT" >/dev/null
 "$BIN/belfry-cluster" up --dir "$WORK/cluster" >/dev/null
 "$BIN/belfry-bench" --dir "$WORK/cluster" --clients 2 --ops 50 --seconds 40 \
   --mix checkin=40,checkout=40,grant=10,delete=10 --size 2KiB --integrity --warmup-ops 4 \

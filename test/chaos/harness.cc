@@ -347,7 +347,8 @@ absl::Status Harness::SetUp() {
   for (uint32_t u = 0; u < config_.users; ++u) users.push_back(absl::StrCat("user", u));
   const int setup = RunProgram({config_.bin_dir + "/belfry-setup", "init", "--replicas", absl::StrCat(config_.n),
                                 "--out", cluster_dir_, "--users", absl::StrJoin(users, ","), "--base-port",
-                                absl::StrCat(config_.base_port)},
+                                absl::StrCat(config_.base_port), "--insecure-service-key-primes",
+                                config_.bin_dir + "/test-service-key-primes.txt"},
                                config_.work_dir + "/setup.log");
   if (setup != 0) {
     return absl::UnavailableError(absl::StrCat("belfry-setup failed (", setup, "); see ", config_.work_dir, "/setup.log"));

@@ -114,7 +114,7 @@ TEST_CASE("belfry: a 3S session through the command line", "[cli]") {
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(ReadAll(belfry.path("plans.out")) == "CANARY-91c2 top secret\n");
-  CHECK(ReadAll(belfry.path("plans.cert")).rfind("belfry-integrity-certificate v1\n", 0) == 0);
+  CHECK(ReadAll(belfry.path("plans.cert")).rfind("\x30", 0) == 0);  // DER: a CMS ContentInfo SEQUENCE
 
   // A plain integrity document: checkout to stdout, then verify offline.
   WriteAll(belfry.path("terms.txt"), "the terms");
@@ -130,18 +130,9 @@ TEST_CASE("belfry: a 3S session through the command line", "[cli]") {
   r = belfry("verify " + belfry.path("forged.txt") + " " + belfry.path("terms.cert"));
   CHECK(r.code == 6);
   CHECK(OneErrorLine(r));
-  // One forged signature makes the certificate invalid.
+  // A damaged signature makes the certificate invalid.
   std::string cert = ReadAll(belfry.path("terms.cert"));
-  const size_t sig = cert.find("signature 0 ");
-  if (sig != std::string::npos) {
-    char& c = cert[sig + 12];
-    c = c == 'a' ? 'b' : 'a';
-  } else {
-    const size_t any = cert.find("signature ");
-    REQUIRE(any != std::string::npos);
-    char& c = cert[cert.find(' ', any + 10) + 1];
-    c = c == 'a' ? 'b' : 'a';
-  }
+  cert[cert.size() - 10] ^= 0x01;  // inside the RSA signature, the last field
   WriteAll(belfry.path("terms-forged.cert"), cert);
   r = belfry("verify " + belfry.path("terms.txt") + " " + belfry.path("terms-forged.cert"));
   CHECK(r.code == 6);

@@ -107,26 +107,34 @@ TEST_CASE("client: confidential + integrity documents round-trip and verify offl
   CHECK(out->data == secret);
   CHECK(out->confidential);
   REQUIRE(out->integrity_certificate.has_value());
-  CHECK(out->integrity_certificate->signatures.size() >= 2);
   CHECK(out->replicas.faults.empty());
+  const std::string ca = h.cluster->dir() + "/ca.crt";
+  const std::string service = h.cluster->dir() + "/service.crt";
 
-  // The certificate covers the stored (encrypted) bytes; text round trip then verify.
-  auto cert = IntegrityCertificate::FromText(out->integrity_certificate->ToText());
-  REQUIRE(cert.ok());
-  CHECK_FALSE(VerifyIntegrityCertificate(h.cluster->config_path(), secret, *cert).ok());
+  // The certificate covers the stored (encrypted) bytes, not the plaintext.
+  CHECK(ErrorKindOf(VerifyIntegrityCertificate(ca, service, secret, out->integrity_certificate->der).status()) ==
+        ErrorKind::kIntegrity);
 
   SECTION("a plain integrity document verifies against its own bytes") {
     REQUIRE(alice->CheckIn("terms", "signed terms", CheckInFlags{false, true}).ok());
     auto terms = alice->CheckOut("terms");
     REQUIRE(terms.ok());
     REQUIRE(terms->integrity_certificate.has_value());
-    auto signers = VerifyIntegrityCertificate(h.cluster->config_path(), "signed terms",
-                                              *terms->integrity_certificate);
-    REQUIRE(signers.ok());
-    CHECK(signers->size() >= 2);
-    CHECK(ErrorKindOf(VerifyIntegrityCertificate(h.cluster->config_path(), "forged terms",
-                                                 *terms->integrity_certificate)
+    auto verified = VerifyIntegrityCertificate(ca, service, "signed terms", terms->integrity_certificate->der);
+    INFO(verified.status().ToString());
+    REQUIRE(verified.ok());
+    CHECK(verified->doc == "terms");
+    CHECK(verified->owner == "alice");
+    CHECK(verified->version == terms->version);
+    CHECK(verified->cluster_id == "fake-cluster");
+    CHECK(verified->sha256 == terms->sha256);
+    CHECK(verified->signing_time_ms == terms->integrity_certificate->signing_time_ms);
+    CHECK(ErrorKindOf(VerifyIntegrityCertificate(ca, service, "forged terms", terms->integrity_certificate->der)
                           .status()) == ErrorKind::kIntegrity);
+    // Signed by another key than the named service certificate's: refused.
+    std::string altered = terms->integrity_certificate->der;
+    altered[altered.size() - 5] ^= 1;
+    CHECK_FALSE(VerifyIntegrityCertificate(ca, service, "signed terms", altered).ok());
   }
 }
 
@@ -156,10 +164,22 @@ TEST_CASE("client: f faulty replicas change nothing, and are reported", "[client
     INFO(out.status().ToString());
     REQUIRE(out.ok());
     CHECK(out->data == "data");
-    CHECK(out->integrity_certificate->signatures.count(3) == 0);
+    REQUIRE(out->integrity_certificate.has_value());
     if (std::count(out->replicas.agreeing.begin(), out->replicas.agreeing.end(), 3u) != 0) {
       CHECK(out->replicas.faults.count(3) == 1);
     }
+    // A plain integrity document: its certificate, combined without the bad share,
+    // verifies against the document's bytes.
+    h.cluster->replica(3).behaviour().bad_attachments = false;
+    REQUIRE(alice->CheckIn("p", "plain", CheckInFlags{false, true}).ok());
+    h.cluster->replica(3).behaviour().bad_attachments = true;
+    auto plain = alice->CheckOut("p");
+    REQUIRE(plain.ok());
+    REQUIRE(plain->integrity_certificate.has_value());
+    auto verified = VerifyIntegrityCertificate(h.cluster->dir() + "/ca.crt", h.cluster->dir() + "/service.crt",
+                                               "plain", plain->integrity_certificate->der);
+    INFO(verified.status().ToString());
+    CHECK(verified.ok());
   }
 }
 

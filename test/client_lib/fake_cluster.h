@@ -7,11 +7,11 @@
 // the real 3S state machine over a MemoryStore: every replica sees each ordering of a
 // request once, and a replica that receives a request it already answered gets a new
 // ordering (as a retransmission reaching a real replica after execution would), so
-// replies to retransmissions carry new epochs. Decryption shares and integrity
-// signatures are made as the reply stage makes them.
+// replies to retransmissions carry new epochs. Decryption shares and service signature
+// shares are made as the reply stage makes them.
 //
 // Each replica can be told to misbehave: stay silent, drop the first frames it gets,
-// sign a different result, or attach bad decryption shares and integrity signatures.
+// sign a different result, or attach bad decryption and service signature shares.
 // Nothing here uses Catch2 macros off the test thread.
 #ifndef BELFRY_TEST_CLIENT_LIB_FAKE_CLUSTER_H_
 #define BELFRY_TEST_CLIENT_LIB_FAKE_CLUSTER_H_
@@ -44,7 +44,9 @@
 #include "replica/state/state_view.h"
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "replica/store/memory_store.h"
+#include "test/pki/test_service_key.h"
 #include "threshold/keys.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/sealed_share.h"
 #include "threshold/tdh2.h"
 #include "transport/client_server.h"
@@ -68,7 +70,7 @@ struct Behaviour {
   // they are ordered again (late replicas share that second ordering).
   std::atomic<int> late_requests{0};
   std::atomic<bool> lie{false};           // signs ACCESS_DENIED instead of the real result
-  std::atomic<bool> bad_attachments{false};  // garbage decryption share, flipped signature
+  std::atomic<bool> bad_attachments{false};  // garbage decryption share, bad service share
   std::atomic<bool> stale_status_nonce{false};  // answers a status query with another nonce
   std::atomic<bool> foreign_status{false};      // signs its status for another cluster
 };
@@ -143,12 +145,14 @@ class FakeReplica {
  public:
   FakeReplica(uint32_t id, const config::ClusterConfig* config, Sequencer* sequencer,
               std::array<uint8_t, crypto_sign_SECRETKEYBYTES> reply_key,
-              std::unique_ptr<threshold::DecryptionShareProvider> decryption)
+              std::unique_ptr<threshold::DecryptionShareProvider> decryption,
+              std::unique_ptr<threshold::rsa::ShareSigner> service)
       : id_(id),
         config_(config),
         sequencer_(sequencer),
         reply_key_(reply_key),
-        decryption_(std::move(decryption)) {}
+        decryption_(std::move(decryption)),
+        service_(std::move(service)) {}
 
   absl::Status Listen(transport::TlsCredentials credentials) {
     transport::ClientServerConfig c;
@@ -277,14 +281,13 @@ class FakeReplica {
     }
     if (result.status() == pb::STATUS_OK && result.has_check_out() &&
         result.check_out().integrity()) {
-      const pb::CheckOutResult& co = result.check_out();
-      wire::Digest sha{};
-      std::copy(co.sha256().begin(), co.sha256().end(), sha.begin());
-      std::string sig = Sign(wire::IntegrityStatement(config_->cluster_id(), co.doc(),
-                                                      co.version(), sha, co.confidential(),
-                                                      co.integrity()));
-      if (bad) sig[0] ^= 1;
-      reply->mutable_attachments()->set_integrity_signature(sig);
+      auto attributes = wire::IntegrityAttributes(config_->cluster_id(), result.check_out(), o.time_ms);
+      auto share = attributes.ok() ? service_->MakeShare(*attributes)
+                                   : absl::StatusOr<threshold::rsa::SignatureShare>(attributes.status());
+      if (share.ok()) {
+        if (bad) share->value.back() ^= 1;  // well formed, but not a share of this signature
+        reply->mutable_attachments()->set_service_signature_share(share->Serialize());
+      }
     }
     reply->set_signature(
         Sign(wire::ReplyStatement(id_, AsBytes(reply->body()), reply->attachments())));
@@ -296,6 +299,7 @@ class FakeReplica {
   Sequencer* sequencer_;
   const std::array<uint8_t, crypto_sign_SECRETKEYBYTES> reply_key_;
   std::unique_ptr<threshold::DecryptionShareProvider> decryption_;
+  std::unique_ptr<threshold::rsa::ShareSigner> service_;
   std::unique_ptr<transport::ClientServer> server_;
   Behaviour behaviour_;
   std::atomic<uint64_t> requests_seen_{0};
@@ -326,6 +330,7 @@ class FakeReplicaCluster {
 
   FakeReplica& replica(uint32_t id) { return *replicas_.at(id); }
   const std::string& config_path() const { return config_path_; }
+  const std::string& dir() const { return dir_; }
   std::string key_path(const std::string& user) const {
     return dir_ + "/users/" + user + "/" + user + ".key";
   }
@@ -364,6 +369,10 @@ class FakeReplicaCluster {
     auto coin = threshold::Deal(kN, kF, rng);
     auto tdh2 = threshold::Deal(kN, kF, rng);
     if (!coin.ok() || !tdh2.ok()) return absl::InternalError("deal");
+    auto service = belfry::testing::DealTestServiceKey(kN, kF);
+    if (!service.ok()) return service.status();
+    s = belfry::testing::WriteTestServiceKey(dir, *ca, service->public_keys, now);
+    if (!s.ok()) return s;
     state::Config state_config;
     state_config.cluster_id = "fake-cluster";
     sequencer_ = std::make_unique<Sequencer>(state_config, *ca_, tdh2->public_keys);
@@ -372,6 +381,8 @@ class FakeReplicaCluster {
     proto.set_cluster_id(state_config.cluster_id);
     proto.set_f(kF);
     proto.set_ca_cert_file("ca.crt");
+    proto.set_service_key_file("service-key.pub");
+    proto.set_service_cert_file("service.crt");
     *proto.mutable_coin_keys() = config::PublicKeySetToConfig(coin->public_keys);
     *proto.mutable_encryption_keys() = config::PublicKeySetToConfig(tdh2->public_keys);
     *proto.mutable_limits() = limits;
@@ -385,7 +396,8 @@ class FakeReplicaCluster {
       if (!provider.ok()) return provider.status();
       replicas_.push_back(std::make_unique<FakeReplica>(
           id, &config_, sequencer_.get(), sk,
-          std::make_unique<threshold::DecryptionShareProvider>(*std::move(provider))));
+          std::make_unique<threshold::DecryptionShareProvider>(*std::move(provider)),
+          std::make_unique<threshold::rsa::ShareSigner>(std::move(service->shares[id]))));
       auto issued = ca->Issue({transport::ReplicaName(id), pki::Role::kReplica, now - 3600,
                                now + 86400});
       if (!issued.ok()) return issued.status();

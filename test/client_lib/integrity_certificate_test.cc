@@ -1,11 +1,19 @@
-// Integrity certificates (issue 4, "Integrity documents"; `belfry verify`): f+1 valid
-// replica signatures over (cluster, doc, version, SHA-256, flags) verify offline; one
-// forged signature, a wrong file, another cluster or too few signatures are refused.
+// Integrity certificates (`belfry checkout --integrity-cert`, `belfry verify`): the
+// replicas' service signature shares over the certificate's attributes combine into one
+// RSA signature, assembled as a detached CMS SignedData that verifies with ca.crt and
+// service.crt alone. Bad shares are left out and their senders named; too few shares, a
+// wrong file, another signer or a damaged certificate are refused with their own kind.
 #include <catch2/catch.hpp>
+
+#include <ctime>
+#include <optional>
 
 #include "client_lib/client.h"
 #include "client_lib/internal/requests.h"
+#include "pki/files.h"
+#include "pki/issuer.h"
 #include "test/client_lib/client_test_util.h"
+#include "test/pki/test_service_key.h"
 #include "wire/statements.h"
 
 namespace belfry::client::internal {
@@ -13,6 +21,9 @@ namespace {
 
 using testing::FakeCluster;
 using testing::MakeFakeCluster;
+using testing::TempDir;
+
+constexpr int64_t kTimeMs = 1'780'000'123'456;
 
 pb::CheckOutResult IntegrityResult(const std::string& data) {
   pb::CheckOutResult r;
@@ -26,136 +37,144 @@ pb::CheckOutResult IntegrityResult(const std::string& data) {
   return r;
 }
 
-std::map<uint32_t, std::string> SignAll(const FakeCluster& c, const pb::CheckOutResult& r,
-                                        std::vector<uint32_t> replicas) {
-  auto statement = IntegrityStatementFor(c.config.cluster_id(), r);
-  REQUIRE(statement.ok());
+// A cluster's service key as the client loads it, its signers, and the files a verifier
+// needs (ca.crt, service.crt) in a temporary folder.
+struct Service {
+  TempDir dir;
+  std::optional<ServiceKey> key;  // set once made
+  std::vector<threshold::rsa::ShareSigner> signers;
+
+  std::string ca_path() const { return dir.path() + "/ca.crt"; }
+  std::string cert_path() const { return dir.path() + "/service.crt"; }
+};
+
+std::unique_ptr<Service> MakeService(const FakeCluster& c) {
+  auto service = std::make_unique<Service>();
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto ca = pki::CertificateAuthority::Create("integrity-test-ca", now - 3600, now + 86400);
+  REQUIRE(ca.ok());
+  REQUIRE(pki::WritePublicFile(service->ca_path(), ca->cert_pem()).ok());
+  auto dealt = belfry::testing::DealTestServiceKey(c.config.n(), c.config.f());
+  REQUIRE(dealt.ok());
+  REQUIRE(belfry::testing::WriteTestServiceKey(service->dir.path(), *ca, dealt->public_keys, now).ok());
+  auto pem = pki::ReadFileBounded(service->cert_path(), pki::kPemFileBytesMax);
+  REQUIRE(pem.ok());
+  auto der = pki::CertificatePemToDer(*pem);
+  REQUIRE(der.ok());
+  service->key.emplace(ServiceKey{dealt->public_keys, *der});
+  for (auto& share : dealt->shares) service->signers.emplace_back(std::move(share));
+  return service;
+}
+
+std::map<uint32_t, std::string> SharesOf(const FakeCluster& c, const Service& s, const pb::CheckOutResult& r,
+                                         std::vector<uint32_t> replicas) {
+  auto attributes = wire::IntegrityAttributes(c.config.cluster_id(), r, kTimeMs);
+  REQUIRE(attributes.ok());
   std::map<uint32_t, std::string> out;
-  for (uint32_t replica : replicas) out[replica] = c.Sign(replica, *statement);
+  for (uint32_t replica : replicas) {
+    auto share = s.signers.at(replica).MakeShare(*attributes);
+    REQUIRE(share.ok());
+    out[replica] = share->Serialize();
+  }
   return out;
 }
 
-TEST_CASE("integrity certificate: f+1 valid signatures verify offline",
+TEST_CASE("integrity certificate: f+1 shares make a CMS certificate that verifies offline",
           "[client][integrity]") {
   const FakeCluster c = MakeFakeCluster(4, 1);
+  const auto s = MakeService(c);
   const std::string data = "the signed terms";
   const pb::CheckOutResult r = IntegrityResult(data);
   std::map<uint32_t, std::string> faults;
-  auto cert = CollectIntegrityCertificate(c.config, r, SignAll(c, r, {0, 2, 3}), &faults);
+  auto cert = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, SharesOf(c, *s, r, {0, 3}), &faults);
+  INFO(cert.status().ToString());
   REQUIRE(cert.ok());
-  CHECK(cert->signatures.size() == 3);
   CHECK(faults.empty());
+  CHECK(cert->signing_time_ms == kTimeMs / 1000 * 1000);
 
-  auto signers = VerifyIntegrityCertificateWith(c.config, data, *cert);
-  REQUIRE(signers.ok());
-  CHECK(*signers == std::vector<uint32_t>{0, 2, 3});
+  auto verified = VerifyIntegrityCertificate(s->ca_path(), s->cert_path(), data, cert->der);
+  INFO(verified.status().ToString());
+  REQUIRE(verified.ok());
+  CHECK(verified->cluster_id == "test-cluster");
+  CHECK(verified->doc == "contract v2.pdf");
+  CHECK(verified->owner == "alice");
+  CHECK(verified->version == 42);
+  CHECK(verified->sha256 == cert->sha256);
+  CHECK(verified->signing_time_ms == cert->signing_time_ms);
 
-  // The text form round-trips and still verifies.
-  const std::string text = cert->ToText();
-  auto parsed = IntegrityCertificate::FromText(text);
-  REQUIRE(parsed.ok());
-  CHECK(parsed->doc == "contract v2.pdf");
-  CHECK(parsed->version == 42);
-  CHECK(parsed->signatures == cert->signatures);
-  CHECK(VerifyIntegrityCertificateWith(c.config, data, *parsed).ok());
+  // Any f+1 replicas make the same signature, so the same certificate.
+  auto other = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, SharesOf(c, *s, r, {1, 2}), nullptr);
+  REQUIRE(other.ok());
+  CHECK(other->der == cert->der);
 }
 
-TEST_CASE("integrity certificate: forged, foreign or insufficient certificates are refused",
-          "[client][integrity]") {
+TEST_CASE("integrity certificate: bad shares are named and left out", "[client][integrity]") {
   const FakeCluster c = MakeFakeCluster(4, 1);
+  const auto s = MakeService(c);
   const std::string data = "the signed terms";
   const pb::CheckOutResult r = IntegrityResult(data);
-  auto cert = CollectIntegrityCertificate(c.config, r, SignAll(c, r, {1, 2}), nullptr);
-  REQUIRE(cert.ok());
-  REQUIRE(VerifyIntegrityCertificateWith(c.config, data, *cert).ok());
+  std::map<uint32_t, std::string> shares = SharesOf(c, *s, r, {0, 1, 2});
 
-  SECTION("one forged signature among f+1") {
-    IntegrityCertificate forged = *cert;
-    forged.signatures[2][10] ^= 1;
-    CHECK(ErrorKindOf(VerifyIntegrityCertificateWith(c.config, data, forged).status()) ==
-          ErrorKind::kIntegrity);
+  SECTION("a share whose value is wrong") {
+    auto bad = threshold::rsa::SignatureShare::Parse(AsBytes(shares[1]));
+    REQUIRE(bad.ok());
+    bad->value.back() ^= 1;
+    shares[1] = bad->Serialize();
+    std::map<uint32_t, std::string> faults;
+    auto cert = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, shares, &faults);
+    REQUIRE(cert.ok());
+    CHECK(faults.size() == 1);
+    CHECK(faults.at(1) == "sent an invalid service signature share");
+    CHECK(VerifyIntegrityCertificate(s->ca_path(), s->cert_path(), data, cert->der).ok());
   }
-  SECTION("one forged signature even beside f+1 valid ones: the file was altered") {
-    auto three = CollectIntegrityCertificate(c.config, r, SignAll(c, r, {0, 1, 2}), nullptr);
-    REQUIRE(three.ok());
-    three->signatures[0][0] ^= 1;
-    CHECK_FALSE(VerifyIntegrityCertificateWith(c.config, data, *three).ok());
+  SECTION("another replica's share passed off as the sender's own") {
+    shares[2] = shares[0];
+    std::map<uint32_t, std::string> faults;
+    auto cert = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, shares, &faults);
+    REQUIRE(cert.ok());  // 0 and 1 are still f+1
+    CHECK(faults.size() == 1);
+    CHECK(faults.at(2) == "sent a malformed service signature share");
   }
-  SECTION("a signature moved to another replica's slot") {
-    IntegrityCertificate moved = *cert;
-    moved.signatures[3] = moved.signatures[2];
-    moved.signatures.erase(2);
-    CHECK_FALSE(VerifyIntegrityCertificateWith(c.config, data, moved).ok());
-  }
-  SECTION("the wrong file") {
-    auto verified = VerifyIntegrityCertificateWith(c.config, "the signed terms!", *cert);
-    CHECK(ErrorKindOf(verified.status()) == ErrorKind::kIntegrity);
-  }
-  SECTION("another version number than was signed") {
-    IntegrityCertificate other = *cert;
-    other.version = 43;
-    CHECK_FALSE(VerifyIntegrityCertificateWith(c.config, data, other).ok());
-  }
-  SECTION("fewer than f+1 signatures") {
-    IntegrityCertificate one = *cert;
-    one.signatures.erase(1);
-    CHECK(ErrorKindOf(VerifyIntegrityCertificateWith(c.config, data, one).status()) ==
-          ErrorKind::kIntegrity);
-  }
-  SECTION("a replica the cluster does not have") {
-    IntegrityCertificate extra = *cert;
-    extra.signatures[9] = extra.signatures[1];
-    CHECK_FALSE(VerifyIntegrityCertificateWith(c.config, data, extra).ok());
-  }
-  SECTION("another cluster's configuration") {
-    const FakeCluster other = MakeFakeCluster(4, 1, "other-cluster");
-    CHECK_FALSE(VerifyIntegrityCertificateWith(other.config, data, *cert).ok());
-  }
-  SECTION("the same id but other replica keys") {
-    const FakeCluster impostor = MakeFakeCluster(4, 1);
-    CHECK_FALSE(VerifyIntegrityCertificateWith(impostor.config, data, *cert).ok());
+  SECTION("garbage and missing shares") {
+    shares[1] = "garbage";
+    shares[3] = "";
+    std::map<uint32_t, std::string> faults;
+    auto cert = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, shares, &faults);
+    REQUIRE(cert.ok());
+    CHECK(faults.at(1) == "sent a malformed service signature share");
+    CHECK(faults.at(3) == "sent no service signature share");
   }
 }
 
-TEST_CASE("integrity certificate: collecting keeps only valid signatures",
+TEST_CASE("integrity certificate: too few shares, a wrong file or a damaged certificate are refused",
           "[client][integrity]") {
   const FakeCluster c = MakeFakeCluster(4, 1);
-  const pb::CheckOutResult r = IntegrityResult("x");
-  std::map<uint32_t, std::string> sigs = SignAll(c, r, {0, 1, 2});
-  sigs[1][3] ^= 1;
-  sigs[3] = "";
-  std::map<uint32_t, std::string> faults;
-  auto cert = CollectIntegrityCertificate(c.config, r, sigs, &faults);
-  REQUIRE(cert.ok());
-  CHECK(cert->signatures.size() == 2);
-  CHECK(faults.at(1) == "sent an invalid integrity signature");
-  CHECK(faults.at(3) == "sent no integrity signature");
-  sigs.erase(0);
-  CHECK(ErrorKindOf(CollectIntegrityCertificate(c.config, r, sigs, nullptr).status()) ==
-        ErrorKind::kIntegrity);
-}
+  const auto s = MakeService(c);
+  const std::string data = "the signed terms";
+  const pb::CheckOutResult r = IntegrityResult(data);
 
-TEST_CASE("integrity certificate: malformed text is invalid input", "[client][integrity]") {
-  const FakeCluster c = MakeFakeCluster(4, 1);
-  const pb::CheckOutResult r = IntegrityResult("x");
-  auto cert = CollectIntegrityCertificate(c.config, r, SignAll(c, r, {0, 1}), nullptr);
+  auto too_few = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, SharesOf(c, *s, r, {2}), nullptr);
+  CHECK(ErrorKindOf(too_few.status()) == ErrorKind::kIntegrity);
+  // Shares over another consensus time are shares of another certificate.
+  auto other_time =
+      CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs + 5000, SharesOf(c, *s, r, {0, 1}), nullptr);
+  CHECK(ErrorKindOf(other_time.status()) == ErrorKind::kIntegrity);
+
+  auto cert = CollectIntegrityCertificate(c.config, *s->key, r, kTimeMs, SharesOf(c, *s, r, {0, 1}), nullptr);
   REQUIRE(cert.ok());
-  const std::string good = cert->ToText();
-  auto bad = [](const std::string& text) {
-    return ErrorKindOf(IntegrityCertificate::FromText(text).status()) == ErrorKind::kInvalidInput;
-  };
-  CHECK(bad(""));
-  CHECK(bad("hello\n"));
-  CHECK(bad(good.substr(0, good.size() - 1)));
-  CHECK(bad(good + "colour blue\n"));
-  CHECK(bad(good + "version 7\n"));
-  CHECK(bad(good + "signature 0 " + std::string(128, 'a') + "\n"));  // replica 0 twice
-  CHECK(bad(good + "signature 3 abcd\n"));
-  std::string no_sha = good;
-  const size_t at = no_sha.find("sha256");
-  no_sha.erase(at, no_sha.find('\n', at) - at + 1);
-  CHECK(bad(no_sha));
-  CHECK(bad(std::string(70 * 1024, 'x')));
+  CHECK(ErrorKindOf(VerifyIntegrityCertificate(s->ca_path(), s->cert_path(), "other terms", cert->der).status()) ==
+        ErrorKind::kIntegrity);
+  std::string damaged = cert->der;
+  damaged[damaged.size() - 20] ^= 0x40;  // inside the signature
+  CHECK_FALSE(VerifyIntegrityCertificate(s->ca_path(), s->cert_path(), data, damaged).ok());
+  CHECK(ErrorKindOf(VerifyIntegrityCertificate(s->ca_path(), s->cert_path(), data, "not DER").status()) ==
+        ErrorKind::kInvalidInput);
+  // Another cluster's service certificate is not this certificate's signer.
+  const FakeCluster c2 = MakeFakeCluster(4, 1, "other-cluster");
+  const auto s2 = MakeService(c2);
+  CHECK_FALSE(VerifyIntegrityCertificate(s2->ca_path(), s2->cert_path(), data, cert->der).ok());
+  CHECK(ErrorKindOf(VerifyIntegrityCertificate(s->ca_path() + ".missing", s->cert_path(), data, cert->der).status()) ==
+        ErrorKind::kInvalidInput);
 }
 
 }  // namespace

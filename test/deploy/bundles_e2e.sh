@@ -26,7 +26,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 export BELFRY_DEALER_DIR="$WORK/setup" BELFRY_BUNDLES_DIR="$WORK/bundles" \
   BELFRY_SETUP="$BIN/belfry-setup" BELFRY_REPLICAS=4 BELFRY_USERS=alice \
-  BELFRY_HOSTS=localhost,localhost,localhost,localhost BELFRY_BASE_PORT="$BASE_PORT"
+  BELFRY_HOSTS=localhost,localhost,localhost,localhost BELFRY_BASE_PORT="$BASE_PORT" \
+  BELFRY_SERVICE_KEY_PRIMES="$BIN/test-service-key-primes.txt"
 bundles() { "$SRC/deploy/docker/setup-bundles.sh" >>"$WORK/setup.log" 2>&1; }
 digest() {  # every bundle file's path, mode and content hash
   (cd "$WORK/bundles" && find . -type f -printf '%p %m ' -exec sha256sum {} \; | sort)
@@ -37,10 +38,10 @@ mkdir -p "$WORK"/bundles/replica-{0,1,2,3}
 bundles || { cat "$WORK/setup.log" >&2; fail "setup-bundles.sh"; }
 for k in 0 1 2 3; do
   got=$(cd "$WORK/bundles/replica-$k" && find . -type f -printf '%m %p\n' | sort)
-  want=$(printf '%s\n' "644 ./ca.crt" "644 ./cluster.conf" \
+  want=$(printf '%s\n' "644 ./ca.crt" "644 ./cluster.conf" "644 ./service-key.pub" "644 ./service.crt" \
     "600 ./replicas/replica-$k/coin.share" "644 ./replicas/replica-$k/tls.crt" \
     "600 ./replicas/replica-$k/reply.key" "600 ./replicas/replica-$k/tdh2.share" \
-    "600 ./replicas/replica-$k/tls.key" | sort)
+    "600 ./replicas/replica-$k/service.share" "600 ./replicas/replica-$k/tls.key" | sort)
   [ "$got" = "$want" ] || fail "bundle $k holds:
 $got
 expected:

@@ -171,7 +171,7 @@ KINDS = {("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "
 # reasonably use). A misspelt field is silently dropped by `kubectl apply --validate=false`
 # and by a lax server; here it is an error.
 FIELDS = {
-    "object": {"apiVersion", "kind", "metadata", "spec", "data", "stringData", "type", "immutable"},
+    "object": {"apiVersion", "kind", "metadata", "spec", "data", "binaryData", "stringData", "type", "immutable"},
     "metadata": {"name", "labels", "annotations", "creationTimestamp"},
     "Service.spec": {"type", "clusterIP", "publishNotReadyAddresses", "selector", "ports",
                      "sessionAffinity", "externalTrafficPolicy", "internalTrafficPolicy",
@@ -406,15 +406,19 @@ def check_k8s(cluster_conf, paths):
         for p in spec.get("ports") or []:
             known_fields(p, "ServicePort", f"k8s: Service {name}.ports")
     configmaps = by_kind.get("ConfigMap", {})
-    if set(configmaps) != {"belfry-config"} or set(configmaps["belfry-config"].get("data") or {}) != {"cluster.conf", "ca.crt"}:
-        fail("k8s: expected one ConfigMap belfry-config holding cluster.conf and ca.crt")
+    config_keys = set()
+    if "belfry-config" in configmaps:
+        config = configmaps["belfry-config"]
+        config_keys = set(config.get("data") or {}) | set(config.get("binaryData") or {})
+    if set(configmaps) != {"belfry-config"} or config_keys != {"cluster.conf", "ca.crt", "service-key.pub", "service.crt"}:
+        fail("k8s: expected one ConfigMap belfry-config holding cluster.conf, ca.crt, service-key.pub and service.crt")
 
     secrets = by_kind.get("Secret", {})
     if set(secrets) != {f"belfry-replica-{k}" for k in range(n)}:
         fail(f"k8s: Secrets are {sorted(secrets)}, expected belfry-replica-0..{n - 1}")
     for name, s in secrets.items():
         keys = set(s.get("data") or {}) | set(s.get("stringData") or {})
-        if keys != {"tls.crt", "tls.key", "reply.key", "coin.share", "tdh2.share"}:
+        if keys != {"tls.crt", "tls.key", "reply.key", "coin.share", "tdh2.share", "service.share"}:
             fail(f"k8s: Secret {name} holds {sorted(keys)}")
 
     sets = by_kind.get("StatefulSet", {})

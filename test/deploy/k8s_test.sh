@@ -22,7 +22,7 @@ diff -u "$K8S/replicas.yaml" "$WORK/rendered.yaml" >&2 ||
 
 # A cluster dealt as deploy/README.md says for Kubernetes, then its Secrets.
 hosts=belfry-0-0.belfry,belfry-1-0.belfry,belfry-2-0.belfry,belfry-3-0.belfry
-"$BIN/belfry-setup" init --replicas 4 --hosts "$hosts" --users alice --out "$WORK/cluster" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --hosts "$hosts" --users alice --out "$WORK/cluster" >/dev/null
 KUBECONFIG=/dev/null "$K8S/make-secrets.sh" "$WORK/cluster" >"$WORK/secrets.yaml"
 
 # Nothing of the CA key or a user key reaches the output, raw or base64.
@@ -85,8 +85,10 @@ for volume, obj, mode in (("config", objs["belfry-config"], 0o644), ("keys", obj
     data_dir = f"{root}/in/{volume}/..2024_01_01_00_00_00.000000000"
     os.makedirs(data_dir)
     os.symlink(os.path.basename(data_dir), f"{root}/in/{volume}/..data")
-    for name, value in obj["data"].items():
-        raw = value.encode() if volume == "config" else base64.b64decode(value)
+    files = [(name, value.encode() if volume == "config" else base64.b64decode(value))
+             for name, value in (obj.get("data") or {}).items()]
+    files += [(name, base64.b64decode(value)) for name, value in (obj.get("binaryData") or {}).items()]
+    for name, raw in files:
         with open(f"{data_dir}/{name}", "wb") as f:
             f.write(raw)
         os.chmod(f"{data_dir}/{name}", mode)
@@ -96,15 +98,16 @@ PY
 # 022: the umask a container runtime gives a process.
 (umask 022 && /bin/sh -ec "$(cat "$WORK/pod.sh")") || fail "the init container's script failed"
 got=$(cd "$WORK/pod/etc/belfry" && find . -mindepth 1 -printf '%m %y %p\n' | sort)
-want=$(printf '%s\n' "644 f ./ca.crt" "644 f ./cluster.conf" "755 d ./replicas" \
-  "700 d ./replicas/replica-1" "644 f ./replicas/replica-1/tls.crt" "600 f ./replicas/replica-1/tls.key" \
-  "600 f ./replicas/replica-1/reply.key" "600 f ./replicas/replica-1/coin.share" \
-  "600 f ./replicas/replica-1/tdh2.share" | sort)
+want=$(printf '%s\n' "644 f ./ca.crt" "644 f ./cluster.conf" "644 f ./service-key.pub" "644 f ./service.crt" \
+  "755 d ./replicas" "700 d ./replicas/replica-1" "644 f ./replicas/replica-1/tls.crt" \
+  "600 f ./replicas/replica-1/tls.key" "600 f ./replicas/replica-1/reply.key" \
+  "600 f ./replicas/replica-1/coin.share" "600 f ./replicas/replica-1/tdh2.share" \
+  "600 f ./replicas/replica-1/service.share" | sort)
 [ "$got" = "$want" ] || fail "the init container installed:
 $got
 expected:
 $want"
-for f in tls.key reply.key coin.share tdh2.share; do
+for f in tls.key reply.key coin.share tdh2.share service.share; do
   cmp -s "$WORK/pod/etc/belfry/replicas/replica-1/$f" "$WORK/cluster/replicas/replica-1/$f" ||
     fail "the init container's $f is not replica 1's"
 done

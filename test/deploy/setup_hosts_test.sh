@@ -10,7 +10,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 refused() {  # refused "EXPECTED STDERR" ARGS...: init must exit 2 with exactly that line
   local want=$1; shift
-  set +e; "$BIN/belfry-setup" init --replicas 4 --out "$WORK/refused" "$@" >/dev/null 2>"$WORK/err"; local rc=$?; set -e
+  set +e; "$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/refused" "$@" >/dev/null 2>"$WORK/err"; local rc=$?; set -e
   if [ "$rc" -ne 2 ] || [ "$(cat "$WORK/err")" != "$want" ]; then
     echo "FAIL: init $* exited $rc with:" >&2; cat "$WORK/err" >&2; echo "expected: $want" >&2; exit 1
   fi
@@ -34,11 +34,11 @@ refused 'belfry-setup: --host: "a/b" is not a host name or IP address' --host a/
 
 # Compose service names, Kubernetes pod DNS names, and the old single-host forms.
 k8s=belfry-0-0.belfry,belfry-1-0.belfry.ns.svc.cluster.local,10.0.0.3,fd00::4
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/k8s" --hosts "$k8s" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/k8s" --hosts "$k8s" >/dev/null
 [ "$(hosts_of "$WORK/k8s")" = "$k8s" ] || { echo "FAIL: hosts $(hosts_of "$WORK/k8s") != $k8s" >&2; exit 1; }
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/one" --host 10.1.2.3 >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/one" --host 10.1.2.3 >/dev/null
 [ "$(hosts_of "$WORK/one")" = "10.1.2.3,10.1.2.3,10.1.2.3,10.1.2.3" ] || { echo "FAIL: --host" >&2; exit 1; }
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/default" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/default" >/dev/null
 [ "$(hosts_of "$WORK/default")" = "127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1" ] || { echo "FAIL: default host" >&2; exit 1; }
 
 # Peers check the CN and role, not the host, so a certificate carries no host name.

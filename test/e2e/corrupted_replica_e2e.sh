@@ -11,7 +11,7 @@ export BELFRY_HOME="$WORK/home" BELFRY_CLUSTER="$WORK/cluster/cluster.conf"
 cleanup() { "$BIN/belfry-cluster" down --dir "$WORK/cluster" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/cluster" --users alice --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/cluster" --users alice --base-port "$BASE_PORT" >/dev/null
 "$BIN/belfry-cluster" up --dir "$WORK/cluster" >/dev/null
 "$BIN/belfry" login alice --key "$WORK/cluster/users/alice/alice.key" >/dev/null
 printf 'the true minutes\n' > "$WORK/doc"

@@ -38,7 +38,7 @@ wait_value() {
   return 1
 }
 
-"$BIN/belfry-setup" init --replicas 4 --out "$CLUSTER" --users alice --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$CLUSTER" --users alice --base-port "$BASE_PORT" >/dev/null
 "$BIN/belfry-cluster" up --dir "$CLUSTER" \
   --replica-args "--log-format json --log-level debug" >/dev/null
 

@@ -18,7 +18,7 @@ expect() {  # expect CODE command...: the command must exit with CODE
 }
 as() { local who=$1; shift; "$BIN/belfry" --user "$who" "$@"; }
 
-"$BIN/belfry-setup" init --replicas 4 --out "$WORK/cluster" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$WORK/cluster" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
 "$BIN/belfry-cluster" up --dir "$WORK/cluster" >/dev/null
 U="$WORK/cluster/users"
 expect 0 "$BIN/belfry" login alice --key "$U/alice/alice.key"
@@ -71,8 +71,18 @@ fi
 expect 0 as alice checkin signed "$WORK/doc" --integrity
 expect 0 as alice checkout signed --out "$WORK/signed.out" --integrity-cert "$WORK/signed.cert"
 expect 0 "$BIN/belfry" verify "$WORK/signed.out" "$WORK/signed.cert"
+# The stock tool agrees: a detached CMS signature by the service key, checked with ca.crt
+# and service.crt alone, and no cluster.conf.
+stock_verify() {
+  openssl cms -verify -binary -inform DER -in "$WORK/signed.cert" -content "$WORK/signed.out" \
+    -CAfile "$WORK/cluster/ca.crt" -certfile "$WORK/cluster/service.crt" -purpose any -out /dev/null
+}
+expect 0 stock_verify
+expect 0 env -u BELFRY_CLUSTER "$BIN/belfry" verify "$WORK/signed.out" "$WORK/signed.cert" \
+  --ca "$WORK/cluster/ca.crt" --service-cert "$WORK/cluster/service.crt"
 echo tampered >> "$WORK/signed.out"
 expect 6 "$BIN/belfry" verify "$WORK/signed.out" "$WORK/signed.cert"
+expect 4 stock_verify
 
 # Delete, then every later checkout is "no such document".
 expect 0 as alice delete secret

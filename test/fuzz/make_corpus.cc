@@ -35,9 +35,13 @@
 #include "consensus/epoch/honey_badger.h"
 #include "consensus/rbc/broadcast.h"
 #include "consensus/threshold_coin.h"
+#include "evidence/integrity_certificate.h"
 #include "evidence/internal/der.h"
+#include "evidence/service_certificate.h"
 #include "evidence/oids.h"
 #include "pki/issuer.h"
+#include "test/pki/test_service_key.h"
+#include "threshold/rsa/signature.h"
 #include "proto/reply.pb.h"
 #include "proto/replica.pb.h"
 #include "proto/service.pb.h"
@@ -467,7 +471,8 @@ void Replies(CorpusWriter& w) {
   co->set_key_ciphertext(ct.Serialize());
   co->set_version_nonce(nonce);
   co->set_owner("alice");
-  const Bytes statement = wire::IntegrityStatement(std::string(kClusterId), co->doc(), co->version(), sha, true, true);
+  const Bytes attributes = OrDie(wire::IntegrityAttributes(std::string(kClusterId), *co, 0), "integrity attributes");
+  threshold::rsa::DealtKeySet rsa = DealRsaFixed();
 
   std::string accepted;
   for (uint32_t i = 0; i < kN; ++i) {
@@ -479,7 +484,8 @@ void Replies(CorpusWriter& w) {
     a.set_sealed_decryption_share(OrDie(threshold::SealShare(
         threshold::ShareRecipientKey::Generate().public_key(), i, AsBytes(ct.label),
         OrDie(provider.MakeShare(ct, ct.label), "share").Serialize()), "seal"));
-    a.set_integrity_signature(SignAsReplica(i, statement));
+    a.set_service_signature_share(
+        OrDie(threshold::rsa::ShareSigner(std::move(rsa.shares[i])).MakeShare(attributes), "service share").Serialize());
     AppendRecord(accepted, static_cast<uint8_t>(i), ReplyFrame(i, result.SerializeAsString(), 9, a).SerializeAsString());
   }
   w.Add("reply_quorum", accepted);
@@ -519,22 +525,40 @@ void Replies(CorpusWriter& w) {
 // ---- text and files ------------------------------------------------------------------
 
 void IntegrityCertificates(CorpusWriter& w) {
-  IntegrityCertificate cert;
-  cert.cluster_id = std::string(kClusterId);
-  cert.doc = "plans.txt";
-  cert.version = 7;
-  cert.sha256 = wire::Sha256(AsBytes(kIntegrityData));
-  cert.confidential = false;
-  cert.integrity = true;
-  const Bytes statement = wire::IntegrityStatement(cert.cluster_id, cert.doc, cert.version, cert.sha256,
-                                                   cert.confidential, cert.integrity);
-  for (uint32_t i = 0; i < 2; ++i) cert.signatures[i] = SignAsReplica(i, statement);
-  w.Add("integrity_cert", cert.ToText());
-  cert.signatures[3] = std::string(64, 'z');
-  w.Add("integrity_cert", cert.ToText());
-  const std::string text = cert.ToText();
+  // A whole certificate under a CA of its own (the target checks against another, so it
+  // is refused at the signer: everything up to there is parsed), then damaged forms.
+  const int64_t now = kPkiTimeS;
+  auto ca = OrDie(pki::CertificateAuthority::Create("corpus-ca", now - 3600, now + 86400), "CA");
+  auto dealt = OrDie(belfry::testing::DealTestServiceKey(kN, kF), "service key");
+  const Bytes ca_der = OrDie(pki::CertificatePemToDer(ca.cert_pem()), "CA DER");
+  const Bytes spki = OrDie(dealt.public_keys.SubjectPublicKeyInfoDer(), "SPKI");
+  const Bytes cert_der = OrDie(evidence::IssueServiceCertificate(ca_der, ca.key().native_handle(), spki,
+                                                                 {.common_name = "belfry-service-corpus",
+                                                                  .not_before_unix_s = now - 3600,
+                                                                  .not_after_unix_s = now + 86400}),
+                               "service certificate");
+  evidence::IntegrityFacts facts;
+  facts.cluster_id = std::string(kClusterId);
+  facts.document_name = "plans.txt";
+  facts.version = 7;
+  facts.owner = "alice";
+  facts.document_sha256 = wire::Sha256(AsBytes(kIntegrityData));
+  facts.consensus_time_ms = now * 1000;
+  const Bytes attributes = OrDie(evidence::IntegritySignedAttributesDer(facts), "attributes");
+  std::vector<threshold::rsa::SignatureShare> shares;
+  for (uint32_t i = 0; i <= kF; ++i) {
+    shares.push_back(OrDie(threshold::rsa::ShareSigner(std::move(dealt.shares[i])).MakeShare(attributes), "share"));
+  }
+  threshold::rsa::CombineResult combined = threshold::rsa::CombineSignatureShares(dealt.public_keys, attributes, shares);
+  const Bytes signature = OrDie(std::move(combined.signature), "combine");
+  const Bytes der = OrDie(evidence::AssembleIntegrityCertificate(attributes, signature, cert_der), "assemble");
+  const std::string text(AsStringView(ByteSpan(der)));
+  w.Add("integrity_cert", text);
   w.Add("integrity_cert", text.substr(0, text.size() / 2));
-  w.Add("integrity_cert", "belfry-integrity-certificate v1\n");
+  std::string flipped = text;
+  flipped[flipped.size() / 3] ^= 0x01;
+  w.Add("integrity_cert", flipped);
+  w.Add("integrity_cert", std::string("\x30\x80\x06\x09", 4));
 }
 
 void ClusterConfigs(CorpusWriter& w) {

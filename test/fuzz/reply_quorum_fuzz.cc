@@ -1,7 +1,7 @@
 // Fuzz target: what a client does with the frames replicas send back — ClientFrame
 // parsing, then replies and signed refusals through the client library's PendingCall
 // (client_lib/internal/pending_call.h, one ReplyQuorum per epoch), and for an accepted
-// checkout its attachments: integrity signatures (CollectIntegrityCertificate) and TDH2
+// checkout its attachments: service signature shares (CollectIntegrityCertificate) and TDH2
 // decryption shares (OpenConfidential). Replica reply keys and threshold keys are the
 // fixed cluster's, so seeds carry valid signatures.
 //
@@ -40,12 +40,15 @@ void OpenCheckOut(const internal::AcceptedReply& accepted) {
   const belfry::config::ClusterConfig& cluster = fuzz::Cluster();
   std::map<uint32_t, std::string> faults;
   if (co.integrity()) {
-    std::map<uint32_t, std::string> signatures;
-    for (const auto& [replica, a] : accepted.agreeing) signatures[replica] = a.integrity_signature();
-    auto cert = internal::CollectIntegrityCertificate(cluster, co, signatures, &faults);
-    if (cert.ok()) {
-      Require(cert->signatures.size() >= fuzz::kF + 1, "a certificate holds f+1 signatures");
-    }
+    // The fixed key set with no certificate: shares are parsed, counted and combined as a
+    // client does, and nothing may assemble without the service certificate.
+    static const internal::ServiceKey kService{fuzz::RsaPublicKeys(), {}};
+    std::map<uint32_t, std::string> shares;
+    for (const auto& [replica, a] : accepted.agreeing) shares[replica] = a.service_signature_share();
+    (void)internal::CountServiceShares(shares);
+    auto cert = internal::CollectIntegrityCertificate(cluster, kService, co, accepted.body.consensus_time_ms(), shares,
+                                                      &faults);
+    Require(!cert.ok(), "no certificate assembles without the service certificate");
   }
   if (co.confidential()) {
     // One key for the whole run: the boxes in the input never open under it, but Open's

@@ -85,8 +85,8 @@ expect_refused() {
 }
 
 now=$(date +%s)
-"$BIN/belfry-setup" init --replicas 4 --out "$CLUSTER" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
-"$BIN/belfry-setup" init --replicas 4 --out "$OTHER" --users mallory --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$CLUSTER" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$OTHER" --users mallory --base-port "$BASE_PORT" >/dev/null
 "$BIN/belfry-setup" add-user --dir "$CLUSTER" expired --valid-from $((now - 7200)) --valid-until $((now - 3600)) >/dev/null
 "$BIN/belfry-setup" add-user --dir "$CLUSTER" early --valid-from $((now + 3600)) --valid-until $((now + 7200)) >/dev/null
 "$BIN/belfry-cluster" up --dir "$CLUSTER" >/dev/null

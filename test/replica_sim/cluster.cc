@@ -97,7 +97,9 @@ replica::ReplicaKeys SimKeys(uint32_t n, uint32_t id) {
   threshold::DealtKeySet tdh2 = DealSeeded(n, kTdh2Seed);
   replica::ReplicaKeys keys{.reply = replica::ReplySigner::FromSeed(ReplySeed(n, id)),
                             .coin = nullptr,
-                            .decryption = nullptr};
+                            .decryption = nullptr,
+                            .service = nullptr,
+                            .service_key_digest = {}};
   auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
   BELFRY_CHECK(scheme.ok());
   keys.coin = std::move(*scheme);

@@ -98,17 +98,20 @@ TEST_CASE("a replica left one epoch behind in an idle cluster catches up", "[rep
 // again, differently ("correct replica 3 equivocated: two different 3/e8/i3/VAL"). A
 // transfer overtaken by consensus is now abandoned. Later changes moved seed 19's
 // schedule away from any transfer; these seeds (long runs whose restarts come after the
-// peers pruned their logs) each have a transfer overtaken, and the test checks that they
-// still do, so it cannot silently stop testing the path.
+// peers pruned their logs) have had a transfer overtaken, and the test checks that at
+// least two of them still do, so it cannot silently stop testing the path. (Seed 63
+// stopped reaching one when the genesis came to include the service key; 73 did.)
 TEST_CASE("a state transfer overtaken by consensus never takes the store back", "[replica_sim][transfer]") {
-  for (uint64_t seed : {32, 35, 63}) {
+  int overtaken = 0;
+  for (uint64_t seed : {32, 35, 63, 73}) {
     Options o;
     o.seed = seed;
     const Result r = Run(o);
     INFO("seed " << seed << "  faults: " << r.faults << "\n" << r.failure << "\nreplay: " << r.replay);
     CHECK(r.ok);
-    CHECK(r.transfers_overtaken >= 1);
+    if (r.transfers_overtaken >= 1) ++overtaken;
   }
+  CHECK(overtaken >= 2);
 }
 
 // Found by the 10,000-seed run on a7fb161 (mix seeds 7542 and 8849, N=7, two flooding

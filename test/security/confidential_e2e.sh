@@ -41,8 +41,8 @@ step() { echo "--- $*"; }
 # A value no correct component may ever hand to the wrong party.
 CANARY="canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-"$BIN/belfry-setup" init --replicas 4 --out "$CLUSTER" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
-"$BIN/belfry-setup" init --replicas 4 --out "$OTHER" --users mallory --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$CLUSTER" --users alice,bob,carol --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$OTHER" --users mallory --base-port "$BASE_PORT" >/dev/null
 mkdir -p "$CLUSTER/data/replica-3" "$CLUSTER/logs" "$LEAKS"
 "$BIN/belfry-cluster" up --dir "$CLUSTER" --replicas 0,1,2 >/dev/null
 "$BIN/belfry-replica-byzantine" --config "$CLUSTER/cluster.conf" --id 3 --data "$CLUSTER/data/replica-3" \

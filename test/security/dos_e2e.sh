@@ -115,7 +115,7 @@ run_phase() {
   check_rss "$label"
 }
 
-"$BIN/belfry-setup" init --replicas 4 --out "$CLUSTER" --users alice --base-port "$BASE_PORT" >/dev/null
+"$BIN/belfry-setup" init --insecure-service-key-primes "$BIN/test-service-key-primes.txt" --replicas 4 --out "$CLUSTER" --users alice --base-port "$BASE_PORT" >/dev/null
 # Limits low enough that the attacks reach them quickly. Every other limit keeps its default.
 python3 - "$CLUSTER/cluster.conf" <<'EOF'
 import re, sys

@@ -16,8 +16,14 @@ std::string DigestString(const store::Digest& d) { return std::string(d.begin(),
 }  // namespace
 
 Replies::Replies(const config::ClusterConfig& config, const ReplySigner& signer,
-                 const threshold::DecryptionShareProvider* decryption, Limits limits, Effects& effects)
-    : config_(config), signer_(signer), decryption_(decryption), limits_(limits), effects_(effects) {
+                 const threshold::DecryptionShareProvider* decryption, const threshold::rsa::ShareSigner* service,
+                 Limits limits, Effects& effects)
+    : config_(config),
+      signer_(signer),
+      decryption_(decryption),
+      service_(service),
+      limits_(limits),
+      effects_(effects) {
   BELFRY_CHECK(limits_.waiting_frames_per_request_max > 0);
 }
 
@@ -89,14 +95,18 @@ std::string Replies::BuildReplyFrame(const state::Executed& executed, uint64_t e
     }
   }
   const pb::Result& result = executed.result;
-  if (result.status() == pb::STATUS_OK && result.has_check_out() && result.check_out().integrity()) {
-    const pb::CheckOutResult& co = result.check_out();
-    wire::Digest sha{};
-    if (co.sha256().size() == sha.size()) {
-      std::copy(co.sha256().begin(), co.sha256().end(), sha.begin());
-      const Bytes statement = wire::IntegrityStatement(config_.cluster_id(), co.doc(), co.version(),
-                                                       sha, co.confidential(), co.integrity());
-      reply.mutable_attachments()->set_integrity_signature(signer_.Sign(statement));
+  if (service_ != nullptr && result.status() == pb::STATUS_OK && result.has_check_out() &&
+      result.check_out().integrity()) {
+    // Every correct replica builds the same attributes from the body, so f+1 shares over
+    // them combine into the service key's one signature.
+    absl::StatusOr<Bytes> attributes =
+        wire::IntegrityAttributes(config_.cluster_id(), result.check_out(), consensus_time_ms);
+    absl::StatusOr<threshold::rsa::SignatureShare> share =
+        attributes.ok() ? service_->MakeShare(*attributes) : attributes.status();
+    if (share.ok()) {
+      reply.mutable_attachments()->set_service_signature_share(share->Serialize());
+    } else {
+      effects_.Log(LogLevel::kError, "replica", "service_share_failed").Add("reason", share.status().message());
     }
   }
   reply.set_signature(signer_.Sign(wire::ReplyStatement(self, AsBytes(reply.body()), reply.attachments())));

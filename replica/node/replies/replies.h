@@ -32,6 +32,7 @@
 #include "replica/state/precheck.h"
 #include "replica/state/state_machine.h"
 #include "replica/store/store.h"
+#include "threshold/rsa/signature.h"
 #include "threshold/tdh2.h"
 
 namespace belfry::replica {
@@ -46,8 +47,11 @@ class Replies {
   };
   // `config`, `signer`, `decryption` (may be null: no shares attached) and `effects` are
   // borrowed and must outlive this.
+  // `service` signs integrity certificates; without it (tests of other parts) an integrity
+  // checkout's reply carries no share.
   Replies(const config::ClusterConfig& config, const ReplySigner& signer,
-          const threshold::DecryptionShareProvider* decryption, Limits limits, Effects& effects);
+          const threshold::DecryptionShareProvider* decryption, const threshold::rsa::ShareSigner* service,
+          Limits limits, Effects& effects);
 
   // ---- before ordering ----
   // When `request_id` was executed already: answers `waiter` from the cache (or says
@@ -95,6 +99,7 @@ class Replies {
   const config::ClusterConfig& config_;
   const ReplySigner& signer_;
   const threshold::DecryptionShareProvider* const decryption_;
+  const threshold::rsa::ShareSigner* const service_;
   const Limits limits_;
   Effects& effects_;
   // request id -> client connections waiting for its reply, one entry per frame received.
