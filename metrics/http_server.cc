@@ -266,7 +266,9 @@ class HttpServer::Impl {
       return;
     }
     const std::optional<std::string_view> expect = c->request.head.Field("expect");
-    if (expect.has_value() && !absl::EqualsIgnoreCase(absl::string_view(expect->data(), expect->size()), "100-continue")) {
+    if (expect.has_value() &&
+        !absl::EqualsIgnoreCase(absl::string_view(expect->data(), expect->size()),
+                                "100-continue")) {
       Bump(bad_requests_);
       Respond(c, PlainError(417, "only 100-continue is expected\n"));
       return;

@@ -492,7 +492,8 @@ TEST_CASE("a Stamper error becomes a rejection with systemFailure that does not 
 
 TEST_CASE("a Stamper answer that is no bounded DER SEQUENCE becomes systemFailure", "[tsa]") {
   TestService service;
-  const Bytes answer = GENERATE(Bytes{}, Bytes{0x04, 0x00}, Bytes(kTimeStampRespBytesMax + 1, 0x30));
+  const Bytes answer =
+      GENERATE(Bytes{}, Bytes{0x04, 0x00}, Bytes(kTimeStampRespBytesMax + 1, 0x30));
   auto server = StartServer(
       {}, [&answer](const TimeStampRequest&) -> absl::StatusOr<Bytes> { return answer; });
   const std::string data = service.dir().File("data.txt");
