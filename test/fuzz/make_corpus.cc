@@ -669,6 +669,24 @@ void TimeStampRequests(CorpusWriter& w) {
   w.Add("timestamp_req", openssl_like.substr(0, openssl_like.size() - 1));
 }
 
+// HTTP request heads as curl, Prometheus and a proxy send them, then the ambiguities the
+// parser refuses (chunked framing, a repeated length, obs-fold, a blank before a colon, a
+// bare LF).
+void HttpRequestHeads(CorpusWriter& w) {
+  const char* heads[] = {
+      "POST / HTTP/1.1\r\nHost: 127.0.0.1:8318\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n"
+      "Content-Type: application/timestamp-query\r\nContent-Length: 59\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nHost: 10.0.0.1:9100\r\nAccept: text/plain;version=0.0.4\r\n\r\n",
+      "POST http://tsa.example/ HTTP/1.0\r\n"
+      "Content-Type: Application/TimeStamp-Query; charset=binary\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\nhello",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+      "POST / HTTP/1.1\r\n Folded: x\r\nHost : y\nBare: z\r\n\r\n",
+  };
+  for (const char* head : heads) w.Add("http_request_head", head);
+}
+
 }  // namespace
 }  // namespace belfry::fuzz
 
@@ -701,6 +719,7 @@ int main(int argc, char** argv) {
   Names(w);
   SessionFiles(w);
   TimeStampRequests(w);
+  HttpRequestHeads(w);
   w.Report();
   return 0;
 }
