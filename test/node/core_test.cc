@@ -278,105 +278,86 @@ TEST_CASE("a replica restarted on a wiped store comes back by state transfer", "
   CHECK(net.Digest(3) == net.Digest(0));
 }
 
-TEST_CASE("a source that sends bad state is blamed and another replica's state is installed",
-          "[node][checkpoint]") {
+// Replica 3 comes back on a wiped store and transfers state; the first source it asks
+// rewrites every state chunk it sends with `lie`. Returns replica 3's counters once it has
+// caught up, and that source in `*liar`.
+CoreCounters TransferPastALiar(const std::function<void(pb::StateChunk&)>& lie, uint32_t* liar) {
   testing::TestCa ca;
   TestNet net(ca);
   net.LeaveBehind(3, ca);
   net.Restart(3, /*wipe=*/true);
   net.SetDown(3, false);
-  uint32_t liar = kN;
+  *liar = kN;
   net.tamper = [&](PeerMsg& m) {
     pb::PeerMessage msg;
     if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
-    if (liar == kN) liar = m.from;  // the first source lies in every value it sends, keeping its size
-    if (m.from == liar) {
-      for (pb::StateEntry& e : *msg.mutable_state_chunk()->mutable_entries()) {
-        std::string v = e.value();
-        if (!v.empty()) v[0] = static_cast<char>(v[0] ^ 0x01);
-        e.set_value(v);
-      }
+    if (*liar == kN) *liar = m.from;
+    if (m.from == *liar) {
+      lie(*msg.mutable_state_chunk());
       m.payload = msg.SerializeAsString();
     }
     return true;
   };
   net.Logins(4, ca);
   REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
-  const CoreCounters c = net.core(3).counters();
-  REQUIRE(liar < kN);
+  REQUIRE(*liar < kN);
+  CHECK(net.Digest(3) == net.Digest(0));
+  return net.core(3).counters();
+}
+
+TEST_CASE("a source that sends bad state is blamed and another replica's state is installed",
+          "[node][checkpoint]") {
+  uint32_t liar = kN;
+  const CoreCounters c = TransferPastALiar(
+      [](pb::StateChunk& chunk) {  // every value altered, the size kept
+        for (pb::StateEntry& e : *chunk.mutable_entries()) {
+          std::string v = e.value();
+          if (!v.empty()) v[0] = static_cast<char>(v[0] ^ 0x01);
+          e.set_value(v);
+        }
+      },
+      &liar);
   CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 1);
   CHECK(c.state_transfer_source_failures == 1);
   CHECK(c.state_transfers_completed == 1);
-  CHECK(net.Digest(3) == net.Digest(0));
 }
 
 TEST_CASE("a source that sends more state than the checkpoint certifies is stopped at that chunk",
           "[node][checkpoint][bounds]") {
-  testing::TestCa ca;
-  TestNet net(ca);
-  net.LeaveBehind(3, ca);
-  net.Restart(3, /*wipe=*/true);
-  net.SetDown(3, false);
   uint32_t liar = kN;
   int liar_chunks = 0;
-  net.tamper = [&](PeerMsg& m) {
-    pb::PeerMessage msg;
-    if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
-    if (liar == kN) liar = m.from;
-    if (m.from == liar) {
-      // Every chunk of the first source grows: one more entry after its last key, which
-      // would go on until the whole state was hashed, or forever if it never said last.
-      ++liar_chunks;
-      pb::StateChunk* chunk = msg.mutable_state_chunk();
-      chunk->set_last(false);
-      const std::string after = chunk->entries_size() > 0 ? chunk->entries(chunk->entries_size() - 1).key()
-                                                          : chunk->after_key();
-      pb::StateEntry* extra = chunk->add_entries();
-      extra->set_key(after + "~");
-      extra->set_value(std::string(64, 'p'));
-      m.payload = msg.SerializeAsString();
-    }
-    return true;
-  };
-  net.Logins(4, ca);
-  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
-  const CoreCounters c = net.core(3).counters();
-  REQUIRE(liar < kN);
+  const CoreCounters c = TransferPastALiar(
+      [&](pb::StateChunk& chunk) {
+        // Every chunk grows by one entry after its last key, which would go on until the
+        // whole state was hashed, or forever if it never said last.
+        ++liar_chunks;
+        chunk.set_last(false);
+        const std::string after =
+            chunk.entries_size() > 0 ? chunk.entries(chunk.entries_size() - 1).key() : chunk.after_key();
+        pb::StateEntry* extra = chunk.add_entries();
+        extra->set_key(after + "~");
+        extra->set_value(std::string(64, 'p'));
+      },
+      &liar);
   // Blamed at a chunk, before the state's end, and never for a digest.
   CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_chunk") == 1);
   CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 0);
   CHECK(c.state_transfer_source_failures == 1);
   CHECK(c.state_transfers_completed == 1);
   CHECK(liar_chunks >= 1);
-  CHECK(net.Digest(3) == net.Digest(0));
 }
 
 TEST_CASE("a source whose last chunk comes short of the certified size is blamed",
           "[node][checkpoint][bounds]") {
-  testing::TestCa ca;
-  TestNet net(ca);
-  net.LeaveBehind(3, ca);
-  net.Restart(3, /*wipe=*/true);
-  net.SetDown(3, false);
   uint32_t liar = kN;
-  net.tamper = [&](PeerMsg& m) {
-    pb::PeerMessage msg;
-    if (m.to != 3 || !msg.ParseFromString(m.payload) || !msg.has_state_chunk()) return true;
-    if (liar == kN) liar = m.from;
-    if (m.from == liar && msg.state_chunk().entries_size() > 0) {
-      msg.mutable_state_chunk()->set_last(true);  // the state ends here, it says
-      m.payload = msg.SerializeAsString();
-    }
-    return true;
-  };
-  net.Logins(4, ca);
-  REQUIRE(net.RunUntil([&] { return net.Quiet() && net.core(3).next_epoch() == net.core(0).next_epoch(); }));
-  const CoreCounters c = net.core(3).counters();
-  REQUIRE(liar < kN);
+  const CoreCounters c = TransferPastALiar(
+      [](pb::StateChunk& chunk) {
+        if (chunk.entries_size() > 0) chunk.set_last(true);  // the state ends here, it says
+      },
+      &liar);
   CHECK(c.faults_by_kind.count(std::to_string(liar) + "/bad_state_transfer") == 1);
   CHECK(c.state_transfer_source_failures == 1);
   CHECK(c.state_transfers_completed == 1);
-  CHECK(net.Digest(3) == net.Digest(0));
 }
 
 TEST_CASE("a replica whose state was corrupted finds out at the next checkpoint and repairs it",
