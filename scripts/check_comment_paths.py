@@ -4,8 +4,10 @@
 Comments name files and folders ("the daemon (replica/node/main.cc)", "see
 test/chaos/README.md") so that a reader can go and look. When a file moves and the comment
 stays, the reader is sent nowhere. This script reads the comments of the C++ sources and
-headers, the CMake files and the shell scripts, picks out every token that names a
-repository path, and fails when that path does not exist in the tree.
+headers, the .proto files (C++ comment syntax), the CMake files and the shell scripts,
+picks out every token that names a repository path, and fails when that path does not
+exist in the tree. Paths relative to the commenting file's own folder (`effects/effects.h`
+inside replica/node/) are not checked: they cannot be told from other prose.
 
 What counts as a path: a token of the form `dir/file.ext`, `dir/sub/` or `dir/sub` whose
 first component is an existing top-level folder of the repository (hidden folders and
@@ -32,7 +34,7 @@ import os
 import re
 import sys
 
-CXX_EXTENSIONS = (".h", ".hpp", ".cc", ".cpp", ".c")
+CXX_EXTENSIONS = (".h", ".hpp", ".cc", ".cpp", ".c", ".proto")
 CMAKE_EXTENSIONS = (".cmake", ".cmake.in")
 SHELL_EXTENSIONS = (".sh",)
 
