@@ -23,7 +23,8 @@ packages=(
 )
 if [ "$build_only" -eq 0 ]; then
   # Tests: e2e_ops scrapes the replicas with a real Prometheus server and promtool;
-  # test/deploy/ validates the compose file and the Kubernetes manifests offline.
+  # test/deploy/ validates the compose file and the Kubernetes manifests offline;
+  # comment_paths runs scripts/check_comment_paths.py.
   packages+=(prometheus curl python3 docker-compose python3-yaml)
   # Debian's kubernetes-client conflicts with other kubectl packages (e.g. the Google
   # Cloud SDK's), so whichever kubectl is already on PATH is kept.

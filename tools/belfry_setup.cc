@@ -2,12 +2,14 @@
 //
 //   belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]
 //                     [--host 127.0.0.1 | --hosts h0,h1,...] [--base-port P]
+//                     [--service-key-bits B | --insecure-service-key-primes FILE]
 //   belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]
 //   belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]
 //   belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]
 //
 // `init` creates the cluster CA, a TLS certificate and a reply-signing key per replica,
-// the threshold key sets (coin and TDH2, dealt by Shamir sharing: the dealer's secrets
+// the threshold key sets (coin and TDH2, dealt by Shamir sharing; the service key, a
+// Shoup threshold RSA key, with its certificate DIR/service.crt: the dealer's secrets
 // exist only in this process and are wiped when it ends), user certificates, and
 // DIR/cluster.conf. The dealer is trusted once, here, offline. Secret files are 0600.
 //

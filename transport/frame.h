@@ -22,7 +22,9 @@
 namespace belfry::transport {
 
 inline constexpr size_t kFrameHeaderBytes = 4;
-// The default frame_bytes_max: room for a maximal 8 MiB document plus its envelope.
+// The transport's own default frame_bytes_max, for a caller that sets none: room for a
+// maximal 8 MiB document plus its envelope. Replicas and clients pass cluster.conf's
+// frame_bytes_max instead (config::Limits, 24 MiB by default).
 inline constexpr size_t kDefaultFrameBytesMax = size_t{16} << 20;
 // The largest frame_bytes_max a config may set (the length field is 32 bits; this keeps
 // well clear of protobuf's 2 GiB ceiling).

@@ -5,7 +5,7 @@
 // proposer commits to all N stripes with one root, and each stripe travels with the
 // ceil(log2 N) sibling hashes (its branch) that lead from it to that root.
 //
-// Hashing, all SHA-256 (libsodium):
+// Hashing, all SHA-256 (OpenSSL, through base/sha256.h):
 //   leaf(i, s)   = H(0x00 || u32be(i) || s)    the index is bound in, so a valid stripe
 //                                               cannot be replayed at another position;
 //   inner(l, r)  = H(0x01 || l || r)           distinct prefix from leaves, so an inner

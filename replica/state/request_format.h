@@ -35,7 +35,7 @@ inline constexpr std::string_view kDocumentLabelDomain = "belfry/tdh2-label/v1";
 
 using Digest = std::array<uint8_t, kDigestBytes>;
 
-// SHA-256 of `data` (libsodium).
+// SHA-256 of `data` (OpenSSL, through base/sha256.h).
 Digest Sha256(ByteSpan data);
 inline Digest Sha256(std::string_view data) { return Sha256(AsBytes(data)); }
 

@@ -8,6 +8,8 @@
 //   'B'                   -> pb::ChainBase (where verification starts; moves with pruning)
 //   'C'                   -> pb::CheckpointCertificate (the latest stable checkpoint)
 //   'X' + state key       -> a staged value (state transfer in progress)
+//   'V' + epoch + seq     -> a consensus input (the input log; 8 B BE each)
+//   'M' + name            -> a named record outside the state (the genesis description)
 // Every CommitEpoch is one WriteBatch written with sync = true. The database is opened
 // with paranoid_checks, reads verify block checksums, and Open re-walks the epoch chain
 // from the base to the tip, so a torn, tampered or truncated log is refused with
