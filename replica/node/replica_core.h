@@ -124,6 +124,9 @@ struct ReplicaKeys {
   // key set it belongs to (its digest is a genesis setting).
   std::unique_ptr<threshold::rsa::ShareSigner> service;
   std::string service_key_digest;  // hex SHA-256 of the public key set's serialization
+  // The service certificate (DER), which time-stamp tokens name in their signed
+  // attributes (ESSCertIDv2). Empty: stamp replies carry no share.
+  Bytes service_cert_der;
 };
 
 // CheckedFrame: a client frame after the checks that depend on its bytes alone (parsing,
