@@ -928,7 +928,7 @@ constexpr char kSha384Oid[] = "2.16.840.1.101.3.4.2.2";
 constexpr char kSha512Oid[] = "2.16.840.1.101.3.4.2.3";
 constexpr char kSha1Oid[] = "1.3.14.3.2.26";
 
-TEST_CASE_METHOD(Fixture, "stamp: any session may stamp; the result echoes the stamp and only the window is written",
+TEST_CASE_METHOD(Fixture, "stamp: any session may stamp, the result echoes the stamp, only the window is written",
                  "[stamp]") {
   LoginAll();
   for (const auto& [oid, bytes] : std::vector<std::pair<std::string, size_t>>{
