@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/check.h"
 #include "base/rng.h"
+#include "base/sha256.h"
 #include "base/status.h"
 #include "client_lib/internal/errors.h"
 #include "client_lib/internal/pending_call.h"
@@ -971,6 +973,68 @@ absl::StatusOr<OpInfo> Client::Logout() {
   }
   if (status != pb::STATUS_OK) return ResultError(call);
   return OpInfo{std::move(call.report)};
+}
+
+absl::StatusOr<Bytes> Client::Stamp(const evidence::TimeStampRequest& request) {
+  BELFRY_ASSIGN_OR_RETURN(TimeStampInfo info, StampWithReport(request));
+  return std::move(info.response_der);
+}
+
+absl::StatusOr<TimeStampInfo> Client::StampWithReport(const evidence::TimeStampRequest& request) {
+  if (request.imprint.hashed_message.size() != evidence::ImprintHashBytes(request.imprint.hash)) {
+    return MakeError(ErrorKind::kInvalidInput, "the hash is not its algorithm's length");
+  }
+  if (!impl_->service().ok()) return impl_->service().status();
+  const uint32_t needed = impl_->config().f() + 1;
+  // f+1 service signature shares; among 2f+1 agreeing replicas at least f+1 are correct.
+  AttachmentsEnough enough = [&](const pb::Result& result,
+                                 const std::map<uint32_t, pb::ReplyAttachments>& agreeing) {
+    if (result.status() != pb::STATUS_OK || !result.has_stamp()) return true;
+    std::map<uint32_t, std::string> shares;
+    for (const auto& [replica, a] : agreeing) shares[replica] = a.service_signature_share();
+    return client::internal::CountServiceShares(shares) >= needed;
+  };
+  pb::SessionOp op;
+  *op.mutable_stamp() = client::internal::StampFor(request);
+  BELFRY_ASSIGN_OR_RETURN(CallResult call, impl_->RunOp(op, enough));
+  if (call.result.status() != pb::STATUS_OK) return ResultError(call);
+  if (!call.result.has_stamp() || !client::internal::StampEchoes(op.stamp(), call.result.stamp())) {
+    return MakeError(ErrorKind::kIntegrity, "the cluster's stamp result does not echo the stamp sent");
+  }
+  TimeStampInfo info;
+  info.replicas = std::move(call.report);
+  std::map<uint32_t, std::string> shares;
+  for (const auto& [replica, a] : call.agreeing) shares[replica] = a.service_signature_share();
+  BELFRY_ASSIGN_OR_RETURN(info.response_der,
+                          client::internal::CollectTimeStampResp(*impl_->service(), call.body, call.result.stamp(),
+                                                                 shares, &info.replicas.faults));
+  info.serial_number = wire::StampSerialNumber(call.body.epoch(), call.body.position());
+  info.gen_time_ms = call.body.consensus_time_ms();
+  return info;
+}
+
+absl::StatusOr<TimeStampInfo> Client::StampFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorKind::kInvalidInput, absl::StrCat(path, ": cannot open"));
+  Sha256Hasher hasher;
+  std::vector<char> chunk(size_t{1} << 16);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    hasher.Update(chunk.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return MakeError(ErrorKind::kInvalidInput, absl::StrCat(path, ": read error"));
+  const Sha256Digest digest = hasher.Finish();
+  evidence::TimeStampRequest request;
+  request.imprint.hash = evidence::ImprintHash::kSha256;
+  request.imprint.hashed_message.assign(digest.begin(), digest.end());
+  // A fresh nonce ties the response to this request (RFC 3161 §2.4.1); 64 bits as
+  // `openssl ts -query` uses.
+  Bytes nonce(8);
+  CryptoRng rng;
+  rng.Fill(nonce);
+  request.nonce = std::move(nonce);
+  request.cert_req = true;
+  return StampWithReport(request);
 }
 
 std::vector<ReplicaState> Client::QueryStatus(std::chrono::milliseconds timeout) {

@@ -46,6 +46,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/bytes.h"
+#include "evidence/timestamp_request.h"
 #include "proto/service.pb.h"
 
 namespace belfry {
@@ -168,6 +170,16 @@ struct Document {
   std::array<uint8_t, 32> sha256{};  // of the stored bytes
   // Present for integrity documents.
   std::optional<IntegrityCertificate> integrity_certificate;
+  ReplicaReport replicas;
+};
+
+// TimeStampInfo: a granted RFC 3161 time-stamp, made through consensus.
+struct TimeStampInfo {
+  // DER TimeStampResp, status granted, with the token the service key signed; checked by
+  // `openssl ts -verify ... -CAfile ca.crt -untrusted service.crt`.
+  Bytes response_der;
+  Bytes serial_number;     // the token's serialNumber, big-endian magnitude
+  int64_t gen_time_ms = 0;  // the token's genTime: the consensus time of the ordering epoch
   ReplicaReport replicas;
 };
 
@@ -313,6 +325,20 @@ class Client {
   // DIR/revocations/UID.req). Needs a connection, not a session: the cluster CA's signature
   // is what the replicas check. REVOCATION_INVALID if no genesis CA signed it.
   absl::StatusOr<OpInfo> SubmitRevocation(const std::string& request_bytes);
+
+  // Time-stamps `request` (an RFC 3161 request accepted by evidence::ParseTimeStampReq)
+  // through consensus: the stamp is ordered like any session operation, every replica
+  // signs a share over the token its reply body determines, and f+1 shares combine into
+  // the service key's signature. Returns the DER TimeStampResp (granted). Needs a session
+  // (kNotLoggedIn) and the service key and certificate cluster.conf names (kInvalidInput);
+  // kIntegrity when the shares do not make a valid token (the faulty senders are named in
+  // StampWithReport's report). Thread-safe.
+  absl::StatusOr<Bytes> Stamp(const evidence::TimeStampRequest& request);
+  absl::StatusOr<TimeStampInfo> StampWithReport(const evidence::TimeStampRequest& request);
+  // Hashes the file at `path` here (SHA-256; only the hash is sent) and stamps it with a
+  // fresh random 64-bit nonce and the service certificate in the token. kInvalidInput
+  // when the file cannot be read.
+  absl::StatusOr<TimeStampInfo> StampFile(const std::string& path);
 
   // Asks every replica for its signed status, waiting up to `timeout` in total. Never
   // fails as a whole: each entry says whether that replica answered.

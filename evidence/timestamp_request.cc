@@ -65,6 +65,25 @@ size_t ImprintHashBytes(ImprintHash hash) {
   BELFRY_CHECK(false);
 }
 
+std::string_view ImprintHashOid(ImprintHash hash) {
+  switch (hash) {
+    case ImprintHash::kSha256:
+      return kSha256Oid;
+    case ImprintHash::kSha384:
+      return kSha384Oid;
+    case ImprintHash::kSha512:
+      return kSha512Oid;
+  }
+  BELFRY_CHECK(false);
+}
+
+std::optional<ImprintHash> ImprintHashFromOid(std::string_view oid) {
+  for (ImprintHash hash : {ImprintHash::kSha256, ImprintHash::kSha384, ImprintHash::kSha512}) {
+    if (oid == ImprintHashOid(hash)) return hash;
+  }
+  return std::nullopt;
+}
+
 const char* FailureInfoName(FailureInfo info) {
   switch (info) {
     case FailureInfo::kBadAlg:

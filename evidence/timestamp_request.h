@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "base/bytes.h"
@@ -40,6 +41,12 @@ enum class ImprintHash : uint8_t { kSha256, kSha384, kSha512 };
 
 // Digest length of `hash` in bytes (32, 48, 64).
 size_t ImprintHashBytes(ImprintHash hash);
+
+// The dotted OID of `hash` (kSha256Oid, ...), and back: nullopt for any other string.
+// Requests ordered through consensus name the algorithm this way (proto/service.proto
+// Stamp). Thread-safe.
+std::string_view ImprintHashOid(ImprintHash hash);
+std::optional<ImprintHash> ImprintHashFromOid(std::string_view oid);
 
 // MessageImprint (RFC 3161 §2.4.1), as the request gave it, so the token copies it
 // exactly: OpenSSL's `ts -verify -queryfile` compares the whole AlgorithmIdentifier.

@@ -21,18 +21,6 @@ using internal::ContextPrimitive;
 constexpr uint64_t kStatusGranted = 0;
 constexpr uint64_t kStatusRejection = 2;
 
-std::string_view ImprintHashOid(ImprintHash hash) {
-  switch (hash) {
-    case ImprintHash::kSha256:
-      return kSha256Oid;
-    case ImprintHash::kSha384:
-      return kSha384Oid;
-    case ImprintHash::kSha512:
-      return kSha512Oid;
-  }
-  return kSha256Oid;
-}
-
 absl::Status CheckMagnitude(ByteSpan magnitude, absl::string_view what) {
   const ByteSpan trimmed = internal::TrimLeadingZeros(magnitude);
   const size_t bytes_max = kSerialNumberBitsMax / 8;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -78,6 +79,12 @@ Commands:
                             check an integrity certificate (DER CMS) offline: it needs
                             only the CA and service certificates, by default ca.crt
                             and service.crt beside --cluster's cluster.conf
+  stamp FILE [--out FILE.tsr]
+                            an RFC 3161 time-stamp of FILE through consensus: only
+                            its SHA-256 is sent; writes the DER TimeStampResp (default
+                            FILE.tsr) and prints its serial number and time. Check it
+                            with openssl ts -verify -data FILE -in FILE.tsr
+                            -CAfile ca.crt -untrusted service.crt
 
 Options:
   --cluster PATH   cluster.conf (or its folder); default: $BELFRY_CLUSTER
@@ -128,6 +135,7 @@ const std::map<std::string, CommandSpec>& Commands() {
       {"status", {{"--key", "--cert", "--max-lag"}, 0,
                   "status [--key KEYFILE [--cert CERTFILE]] [--max-lag EPOCHS]"}},
       {"verify", {{"--ca", "--service-cert"}, 2, "verify DOC-FILE CERT-FILE [--ca FILE] [--service-cert FILE]"}},
+      {"stamp", {{"--out"}, 1, "stamp FILE [--out FILE.tsr]"}},
   };
   return *commands;
 }
@@ -720,6 +728,23 @@ absl::Status RunVerify(const Args& args) {
   return absl::OkStatus();
 }
 
+absl::Status RunStamp(const Args& args) {
+  const std::string& file = args.positional[0];
+  const std::string out = args.Get("--out").value_or(absl::StrCat(file, ".tsr"));
+  BELFRY_ASSIGN_OR_RETURN(Context ctx, SessionContext(args));
+  absl::StatusOr<TimeStampInfo> info = ctx.client->StampFile(file);
+  if (!info.ok()) return AfterFailure(ctx, info.status());
+  Warn(info->replicas);
+  BELFRY_RETURN_IF_ERROR(WriteOutputFile(out, std::string(AsStringView(info->response_der)), 0644));
+  // The serial as `openssl ts -reply -text` prints it.
+  std::string serial = ToHex(info->serial_number);
+  for (char& ch : serial) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  std::cout << "stamped " << file << ": serial 0x" << (serial.empty() ? "00" : serial) << ", time "
+            << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(info->gen_time_ms), absl::UTCTimeZone())
+            << ", response " << out << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status Run(const Args& args) {
   BELFRY_RETURN_IF_ERROR(CheckArgs(args));
   const std::string& c = args.command;
@@ -733,6 +758,7 @@ absl::Status Run(const Args& args) {
   if (c == "whoami") return RunWhoami(args);
   if (c == "status") return RunStatus(args);
   if (c == "verify") return RunVerify(args);
+  if (c == "stamp") return RunStamp(args);
   return UsageError(absl::StrCat("unknown command \"", c, "\""));
 }
 

@@ -3,9 +3,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <optional>
 
 #include "base/sha256.h"
+#include "base/status.h"
 #include "evidence/integrity_certificate.h"
+#include "evidence/timestamp_request.h"
+#include "evidence/timestamp_token.h"
 
 namespace belfry::wire {
 namespace {
@@ -71,6 +76,44 @@ absl::StatusOr<Bytes> IntegrityAttributes(absl::string_view cluster_id, const pb
   std::copy(check_out.sha256().begin(), check_out.sha256().end(), facts.document_sha256.begin());
   facts.consensus_time_ms = consensus_time_ms;
   return evidence::IntegritySignedAttributesDer(facts);
+}
+
+Bytes StampSerialNumber(uint64_t epoch, uint32_t position) {
+  Bytes out;
+  ByteWriter w;
+  w.U64(epoch >> 32).U64((epoch << 32) | position);
+  const Bytes raw = w.Take();
+  size_t first = 0;
+  while (first < raw.size() && raw[first] == 0) ++first;
+  out.assign(raw.begin() + static_cast<std::ptrdiff_t>(first), raw.end());
+  return out;
+}
+
+absl::StatusOr<TimeStampSigning> TimeStampAttributes(const pb::ReplyBody& body, const pb::StampResult& stamp,
+                                                     ByteSpan service_cert_der) {
+  evidence::TstInfoFields fields;
+  const std::optional<evidence::ImprintHash> hash = evidence::ImprintHashFromOid(stamp.hash_algorithm());
+  if (!hash.has_value()) return absl::InvalidArgumentError("the stamp's hash algorithm is not SHA-256/384/512");
+  fields.imprint.hash = *hash;
+  fields.imprint.parameters_null = stamp.hash_parameters_null();
+  fields.imprint.hashed_message.assign(stamp.hashed_message().begin(), stamp.hashed_message().end());
+  fields.serial_number = StampSerialNumber(body.epoch(), body.position());
+  fields.consensus_time_ms = body.consensus_time_ms();
+  fields.accuracy.seconds = kStampAccuracySeconds;
+  if (stamp.has_nonce()) {
+    fields.nonce = Bytes(stamp.nonce().begin(), stamp.nonce().end());
+  } else if (!stamp.nonce().empty()) {
+    return absl::InvalidArgumentError("the stamp has a nonce but has_nonce is false");
+  }
+  if (body.log_head().size() != fields.log_head.size()) {
+    return absl::InvalidArgumentError("the reply body's log head is not 32 bytes");
+  }
+  std::copy(body.log_head().begin(), body.log_head().end(), fields.log_head.begin());
+  TimeStampSigning out;
+  BELFRY_ASSIGN_OR_RETURN(out.tst_info, evidence::TstInfoDer(fields));
+  BELFRY_ASSIGN_OR_RETURN(out.signed_attributes,
+                          evidence::TimeStampTokenSignedAttributesDer(out.tst_info, service_cert_der));
+  return out;
 }
 
 Bytes CheckpointStatement(absl::string_view cluster_id, uint64_t epoch, ByteSpan state_digest,

@@ -49,6 +49,35 @@ inline constexpr size_t kStatusNonceBytesMax = 64;
 absl::StatusOr<Bytes> IntegrityAttributes(absl::string_view cluster_id, const pb::CheckOutResult& check_out,
                                           int64_t consensus_time_ms);
 
+// The accuracy every Belfry time-stamp token states: one second. genTime is the epoch's
+// consensus time, the lower median of the proposers' clock readings (never below the
+// previous epoch's), which lies between two correct replicas' readings; the bound holds
+// while correct replicas keep their clocks within a second of UTC (deploy with NTP).
+inline constexpr uint32_t kStampAccuracySeconds = 1;
+
+// TimeStampSigning: what a stamp reply body determines — the token's TSTInfo and the
+// signed attributes over it, the bytes the service key's shares are over.
+struct TimeStampSigning {
+  Bytes tst_info;
+  Bytes signed_attributes;
+};
+
+// The serial number of the token a stamp ordered at (`epoch`, `position`) gets: epoch ·
+// 2^32 + position, as a big-endian magnitude without leading zeros. One log position
+// holds one request, so serial numbers never repeat within a cluster's log.
+Bytes StampSerialNumber(uint64_t epoch, uint32_t position);
+
+// The time-stamp token's content for an OK stamp reply `body` whose result carries
+// `stamp`, signed by the holder of `service_cert_der`: TSTInfo with Belfry's policy,
+// messageImprint and nonce from `stamp`, serialNumber StampSerialNumber(epoch, position),
+// genTime the body's consensus time, accuracy kStampAccuracySeconds, and the log-head
+// extension holding the body's log head (the head after the epoch that ordered the
+// stamp, so the token names the log that contains its own request). A pure function of
+// its inputs: every correct replica and the client compute the same bytes.
+// INVALID_ARGUMENT for a body or result that cannot have a token.
+absl::StatusOr<TimeStampSigning> TimeStampAttributes(const pb::ReplyBody& body, const pb::StampResult& stamp,
+                                                     ByteSpan service_cert_der);
+
 // What a replica signs in a checkpoint vote: after committing `epoch` of cluster
 // `cluster_id`, its replicated state hashes to `state_digest` and its log head is
 // `log_head`, at consensus time `consensus_time_ms`, and the state is `state_entries`

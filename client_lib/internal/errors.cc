@@ -128,6 +128,12 @@ ErrorKind ErrorKindOfServiceStatus(pb::Status status) {
       return ErrorKind::kInvalidInput;
     case pb::STATUS_TOO_MANY_GRANTS:
       return ErrorKind::kOther;
+    case pb::STATUS_STAMP_BAD_ALGORITHM:
+      return ErrorKind::kInvalidInput;
+    case pb::STATUS_STAMP_BAD_HASH:
+      return ErrorKind::kInvalidInput;
+    case pb::STATUS_STAMP_BAD_NONCE:
+      return ErrorKind::kInvalidInput;
     case pb::STATUS_UNSPECIFIED:
       return ErrorKind::kOther;
     default:

@@ -17,6 +17,7 @@
 #include "replica/state/document_name.h"
 #include "replica/state/request_format.h"
 #include "evidence/integrity_certificate.h"
+#include "evidence/timestamp_token.h"
 #include "pki/files.h"
 #include "pki/issuer.h"
 #include "threshold/rsa/key_file.h"
@@ -308,12 +309,9 @@ uint32_t CountServiceShares(const std::map<uint32_t, std::string>& shares) {
   return count;
 }
 
-absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
-    const config::ClusterConfig& config, const ServiceKey& service, const pb::CheckOutResult& result,
-    int64_t consensus_time_ms, const std::map<uint32_t, std::string>& shares,
-    std::map<uint32_t, std::string>* faults) {
-  absl::StatusOr<Bytes> attributes = wire::IntegrityAttributes(config.cluster_id(), result, consensus_time_ms);
-  if (!attributes.ok()) return MakeError(ErrorKind::kIntegrity, std::string(attributes.status().message()));
+absl::StatusOr<Bytes> CombineServiceSignature(const ServiceKey& service, ByteSpan message,
+                                              const std::map<uint32_t, std::string>& shares,
+                                              std::map<uint32_t, std::string>* faults) {
   // A share counts for the replica that sent it only: a faulty replica cannot pass off
   // another's share as its own, and the combiner's blame by index is blame by sender.
   std::vector<threshold::rsa::SignatureShare> parsed;
@@ -328,7 +326,7 @@ absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
     }
     parsed.push_back(*std::move(share));
   }
-  threshold::rsa::CombineResult combined = threshold::rsa::CombineSignatureShares(service.keys, *attributes, parsed);
+  threshold::rsa::CombineResult combined = threshold::rsa::CombineSignatureShares(service.keys, message, parsed);
   for (uint32_t index : combined.faulty_indices) {
     if (faults != nullptr) (*faults)[index - 1] = "sent an invalid service signature share";
   }
@@ -336,8 +334,62 @@ absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
     return MakeError(ErrorKind::kIntegrity, absl::StrCat("the service signature shares do not combine: ",
                                                          combined.signature.status().message()));
   }
-  absl::StatusOr<Bytes> der =
-      evidence::AssembleIntegrityCertificate(*attributes, *combined.signature, service.cert_der);
+  return *std::move(combined.signature);
+}
+
+pb::Stamp StampFor(const evidence::TimeStampRequest& request) {
+  pb::Stamp stamp;
+  stamp.set_hash_algorithm(std::string(evidence::ImprintHashOid(request.imprint.hash)));
+  stamp.set_hash_parameters_null(request.imprint.parameters_null);
+  stamp.set_hashed_message(std::string(AsStringView(request.imprint.hashed_message)));
+  if (request.nonce.has_value()) {
+    // The replicas take one encoding only: the magnitude without leading zero bytes.
+    const ByteSpan magnitude(*request.nonce);
+    size_t first = 0;
+    while (first < magnitude.size() && magnitude[first] == 0) ++first;
+    stamp.set_has_nonce(true);
+    stamp.set_nonce(std::string(AsStringView(magnitude.subspan(first))));
+  }
+  stamp.set_cert_req(request.cert_req);
+  return stamp;
+}
+
+bool StampEchoes(const pb::Stamp& sent, const pb::StampResult& result) {
+  return sent.hash_algorithm() == result.hash_algorithm() && sent.hashed_message() == result.hashed_message() &&
+         sent.nonce() == result.nonce() && sent.has_nonce() == result.has_nonce() &&
+         sent.cert_req() == result.cert_req() && sent.hash_parameters_null() == result.hash_parameters_null();
+}
+
+absl::StatusOr<Bytes> CollectTimeStampResp(const ServiceKey& service, const pb::ReplyBody& body,
+                                           const pb::StampResult& stamp,
+                                           const std::map<uint32_t, std::string>& shares,
+                                           std::map<uint32_t, std::string>* faults) {
+  absl::StatusOr<wire::TimeStampSigning> signing = wire::TimeStampAttributes(body, stamp, service.cert_der);
+  if (!signing.ok()) return MakeError(ErrorKind::kIntegrity, std::string(signing.status().message()));
+  BELFRY_ASSIGN_OR_RETURN(Bytes signature,
+                          CombineServiceSignature(service, signing->signed_attributes, shares, faults));
+  absl::StatusOr<Bytes> token = evidence::AssembleTimeStampToken(
+      signing->tst_info, signing->signed_attributes, signature, service.cert_der, stamp.cert_req());
+  if (!token.ok()) {
+    return MakeError(ErrorKind::kIntegrity,
+                     absl::StrCat("the time-stamp token does not assemble: ", token.status().message()));
+  }
+  absl::StatusOr<Bytes> response = evidence::GrantedTimeStampResp(*token);
+  if (!response.ok()) {
+    return MakeError(ErrorKind::kIntegrity,
+                     absl::StrCat("the time-stamp response does not assemble: ", response.status().message()));
+  }
+  return response;
+}
+
+absl::StatusOr<IntegrityCertificate> CollectIntegrityCertificate(
+    const config::ClusterConfig& config, const ServiceKey& service, const pb::CheckOutResult& result,
+    int64_t consensus_time_ms, const std::map<uint32_t, std::string>& shares,
+    std::map<uint32_t, std::string>* faults) {
+  absl::StatusOr<Bytes> attributes = wire::IntegrityAttributes(config.cluster_id(), result, consensus_time_ms);
+  if (!attributes.ok()) return MakeError(ErrorKind::kIntegrity, std::string(attributes.status().message()));
+  BELFRY_ASSIGN_OR_RETURN(Bytes signature, CombineServiceSignature(service, *attributes, shares, faults));
+  absl::StatusOr<Bytes> der = evidence::AssembleIntegrityCertificate(*attributes, signature, service.cert_der);
   if (!der.ok()) {
     return MakeError(ErrorKind::kIntegrity,
                      absl::StrCat("the integrity certificate does not assemble: ", der.status().message()));

@@ -21,7 +21,9 @@
 #include "base/rng.h"
 #include "client_lib/client.h"
 #include "config/cluster_config.h"
+#include "evidence/timestamp_request.h"
 #include "pki/key.h"
+#include "proto/reply.pb.h"
 #include "proto/service.pb.h"
 #include "threshold/keys.h"
 #include "threshold/rsa/keys.h"
@@ -144,6 +146,31 @@ absl::StatusOr<ServiceKey> LoadServiceKey(const config::ClusterConfig& config);
 // index: enough of them lets the call finish; the proofs are checked only if combining
 // fails.
 uint32_t CountServiceShares(const std::map<uint32_t, std::string>& shares);
+
+// Combines the replicas' service signature shares (replica -> serialized share) over
+// `message`: the first f+1 well-formed shares optimistically, their proofs checked only if
+// the result does not verify. A share counts only for the replica that sent it; missing,
+// malformed and invalid shares go to `faults` under their sender. kIntegrity (DATA_LOSS)
+// when fewer than f+1 good ones. The one place both kinds of evidence combine.
+absl::StatusOr<Bytes> CombineServiceSignature(const ServiceKey& service, ByteSpan message,
+                                              const std::map<uint32_t, std::string>& shares,
+                                              std::map<uint32_t, std::string>* faults);
+
+// The Stamp operation for an accepted RFC 3161 request.
+pb::Stamp StampFor(const evidence::TimeStampRequest& request);
+
+// Whether `result` echoes exactly the stamp that was sent.
+bool StampEchoes(const pb::Stamp& sent, const pb::StampResult& result);
+
+// The granted TimeStampResp (DER) for an OK stamp reply `body` whose result is `stamp`:
+// the token's content from wire::TimeStampAttributes, the combined service signature
+// (CombineServiceSignature; bad shares go to `faults`), the service certificate inside
+// when the request asked for it. kIntegrity when the shares do not make a token that
+// verifies.
+absl::StatusOr<Bytes> CollectTimeStampResp(const ServiceKey& service, const pb::ReplyBody& body,
+                                           const pb::StampResult& stamp,
+                                           const std::map<uint32_t, std::string>& shares,
+                                           std::map<uint32_t, std::string>* faults);
 
 // Combines the replicas' service signature shares over `result`'s integrity attributes
 // (wire::IntegrityAttributes at `consensus_time_ms`) into the certificate; malformed or

@@ -50,6 +50,7 @@
 #include "consensus/threshold_coin.h"
 #include "metrics/http_server.h"
 #include "metrics/process_stats.h"
+#include "pki/files.h"
 #include "pki/issuer.h"
 #include "replica/node/metrics_page.h"
 #include "replica/node/replica_core.h"
@@ -363,7 +364,8 @@ absl::Status Run(const Flags& flags) {
   if (coin_share.index() != self + 1 || tdh2_share.index() != self + 1) {
     return absl::FailedPreconditionError("key shares belong to another replica");
   }
-  ReplicaKeys keys{.reply = std::move(signer), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {}};
+  ReplicaKeys keys{.reply = std::move(signer), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {},
+                   .service_cert_der = {}};
   BELFRY_ASSIGN_OR_RETURN(keys.coin,
                           consensus::ThresholdCoinScheme::Create(std::move(coin_share), coin_keys));
   BELFRY_ASSIGN_OR_RETURN(threshold::DecryptionShareProvider decryption,
@@ -386,6 +388,14 @@ absl::Status Run(const Flags& flags) {
   const std::string service_keys_bytes = service_keys.Serialize();
   keys.service_key_digest = ToHex(Sha256Of(service_keys_bytes.data(), service_keys_bytes.size()));
   keys.service = std::make_unique<threshold::rsa::ShareSigner>(std::move(service_share));
+  if (cfg.proto.service_cert_file().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        flags.config, " names no service_cert_file: time-stamp tokens name the service certificate "
+                      "(belfry-setup init makes one)"));
+  }
+  BELFRY_ASSIGN_OR_RETURN(const std::string service_cert_pem,
+                          pki::ReadFileBounded(cfg.service_cert_path(), pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(keys.service_cert_der, pki::CertificatePemToDer(service_cert_pem));
 
   store::StoreOptions store_options;
 #ifdef BELFRY_POWERLOSS_FS

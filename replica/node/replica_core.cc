@@ -77,7 +77,7 @@ ReplicaCore::ReplicaCore(const config::ClusterConfig& config, uint32_t self, Rep
       rng_(options.rng != nullptr ? *options.rng : static_cast<Rng&>(crypto_rng_)),
       proposal_rng_(options.proposal_rng != nullptr ? *options.proposal_rng : rng_),
       effects_(self, config.n(), outbox, options.logger),
-      replies_(config, keys_.reply, keys_.decryption.get(), keys_.service.get(),
+      replies_(config, keys_.reply, keys_.decryption.get(), keys_.service.get(), keys_.service_cert_der,
                Replies::Limits{.waiting_requests_max = options.waiting_requests_max,
                                .waiting_frames_per_request_max = options.waiting_frames_per_request_max,
                                .executed_remembered_max = options.executed_remembered_max,

@@ -120,10 +120,13 @@ struct ReplicaKeys {
   ReplySigner reply;
   std::unique_ptr<consensus::CoinScheme> coin;
   std::unique_ptr<threshold::DecryptionShareProvider> decryption;
-  // This replica's share of the service key, which signs integrity certificates, and the
-  // key set it belongs to (its digest is a genesis setting).
+  // This replica's share of the service key, which signs integrity certificates and
+  // time-stamp tokens, and the key set it belongs to (its digest is a genesis setting).
   std::unique_ptr<threshold::rsa::ShareSigner> service;
   std::string service_key_digest;  // hex SHA-256 of the public key set's serialization
+  // The service certificate (DER), which time-stamp tokens name in their signed
+  // attributes (ESSCertIDv2). Empty: stamp replies carry no share.
+  Bytes service_cert_der;
 };
 
 // CheckedFrame: a client frame after the checks that depend on its bytes alone (parsing,

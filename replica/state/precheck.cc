@@ -3,10 +3,12 @@
 #include <sodium.h>
 
 #include <climits>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "evidence/timestamp_request.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -145,6 +147,30 @@ Verdict CheckGrantShape(const Config& config, const pb::Grant& g) {
   return {};
 }
 
+// The stamp's fields become the TSTInfo every replica builds and signs: one encoding for
+// each value (a nonce without leading zero bytes), so replicas never disagree over bytes.
+Verdict CheckStampShape(const pb::Stamp& stamp) {
+  const std::optional<evidence::ImprintHash> hash = evidence::ImprintHashFromOid(stamp.hash_algorithm());
+  if (!hash.has_value()) {
+    return Refuse(pb::STATUS_STAMP_BAD_ALGORITHM, "stamp: the hash algorithm must be SHA-256, SHA-384 or SHA-512");
+  }
+  const size_t digest_bytes = evidence::ImprintHashBytes(*hash);
+  if (stamp.hashed_message().size() != digest_bytes) {
+    return Refuse(pb::STATUS_STAMP_BAD_HASH,
+                  absl::StrCat("stamp: the hash must be ", digest_bytes, " bytes for its algorithm"));
+  }
+  if (!stamp.has_nonce() && !stamp.nonce().empty()) {
+    return Refuse(pb::STATUS_STAMP_BAD_NONCE, "stamp: a nonce is given but has_nonce is false");
+  }
+  if (stamp.nonce().size() > kStampNonceBytesMax) {
+    return Refuse(pb::STATUS_STAMP_BAD_NONCE, "stamp: the nonce must be at most 20 bytes");
+  }
+  if (!stamp.nonce().empty() && stamp.nonce()[0] == '\0') {
+    return Refuse(pb::STATUS_STAMP_BAD_NONCE, "stamp: the nonce must have no leading zero byte");
+  }
+  return {};
+}
+
 Verdict CheckSessionOpShape(const Config& config, const pb::SessionOp& op) {
   if (op.session_public_key().size() != kSessionKeyBytes) {
     return Refuse(pb::STATUS_MALFORMED_REQUEST, "session key must be 32 bytes");
@@ -168,6 +194,8 @@ Verdict CheckSessionOpShape(const Config& config, const pb::SessionOp& op) {
       return CheckDocName(op.delete_().doc());
     case pb::SessionOp::kLogout:
       return {};
+    case pb::SessionOp::kStamp:
+      return CheckStampShape(op.stamp());
     case pb::SessionOp::OP_NOT_SET:
       break;
   }

@@ -19,6 +19,9 @@
 
 namespace belfry::state {
 
+// The largest stamp nonce: 160 bits, as evidence::kNonceBitsMax.
+inline constexpr size_t kStampNonceBytesMax = 20;
+
 // Verdict: a status from service.proto and a deterministic one-line reason.
 struct Verdict {
   pb::Status status = pb::STATUS_OK;
@@ -35,7 +38,8 @@ struct ParsedRequest {
 // ParseRequest: size bound, parse, unknown fields, cluster id, field shapes, names and
 // grant parameters; fills *out on success. Cheap (no signature or group operation).
 // Statuses: MALFORMED_REQUEST, WRONG_CLUSTER, INVALID_DOCUMENT_NAME, DOCUMENT_TOO_LARGE,
-// INVALID_CIPHERTEXT (length only), INVALID_GRANT. Thread-safe.
+// INVALID_CIPHERTEXT (length only), INVALID_GRANT, STAMP_BAD_ALGORITHM, STAMP_BAD_HASH,
+// STAMP_BAD_NONCE. Thread-safe.
 Verdict ParseRequest(const Config& config, std::string_view request_bytes, ParsedRequest* out);
 
 // VerifyRequestCrypto: the stateless cryptographic checks of a parsed request: a session

@@ -68,6 +68,9 @@ const char* StatusName(pb::Status status) {
     case pb::STATUS_LABEL_REUSED: return "LABEL_REUSED";
     case pb::STATUS_INVALID_GRANT: return "INVALID_GRANT";
     case pb::STATUS_TOO_MANY_GRANTS: return "TOO_MANY_GRANTS";
+    case pb::STATUS_STAMP_BAD_ALGORITHM: return "STAMP_BAD_ALGORITHM";
+    case pb::STATUS_STAMP_BAD_HASH: return "STAMP_BAD_HASH";
+    case pb::STATUS_STAMP_BAD_NONCE: return "STAMP_BAD_NONCE";
     default: return "UNKNOWN";
   }
 }
@@ -98,6 +101,9 @@ StatusClass ClassifyStatus(pb::Status status) {
     case pb::STATUS_DOCUMENT_TOO_LARGE:
     case pb::STATUS_INVALID_CIPHERTEXT:
     case pb::STATUS_INVALID_GRANT:
+    case pb::STATUS_STAMP_BAD_ALGORITHM:
+    case pb::STATUS_STAMP_BAD_HASH:
+    case pb::STATUS_STAMP_BAD_NONCE:
       return StatusClass::kInvalidInput;
     case pb::STATUS_LOGIN_BAD_CERTIFICATE:
     case pb::STATUS_LOGIN_WRONG_ROLE:

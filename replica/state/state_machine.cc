@@ -125,6 +125,7 @@ Operation OperationOf(const pb::RequestBody& body) {
     case pb::SessionOp::kGrant: return Operation::kGrant;
     case pb::SessionOp::kDelete: return Operation::kDelete;
     case pb::SessionOp::kLogout: return Operation::kLogout;
+    case pb::SessionOp::kStamp: return Operation::kStamp;
     case pb::SessionOp::OP_NOT_SET: break;
   }
   return Operation::kUnparsed;
@@ -389,6 +390,10 @@ class Executor {
         result.mutable_logout();
         break;
       }
+      case pb::SessionOp::kStamp: {
+        result = Stamp(op.stamp());
+        break;
+      }
       case pb::SessionOp::OP_NOT_SET:
         BELFRY_CHECK(false);  // ParseRequest refuses it
     }
@@ -623,6 +628,22 @@ class Executor {
     return r;
   }
 
+  // Any session may stamp, and nothing is written beyond the session's window: the token
+  // is made from the reply body (its epoch, position, time and log head), not from state.
+  static pb::Result Stamp(const pb::Stamp& stamp) {
+    pb::Result r;
+    r.set_status(pb::STATUS_OK);
+    r.set_message("time-stamped");
+    pb::StampResult* out = r.mutable_stamp();
+    out->set_hash_algorithm(stamp.hash_algorithm());
+    out->set_hashed_message(stamp.hashed_message());
+    out->set_nonce(stamp.nonce());
+    out->set_has_nonce(stamp.has_nonce());
+    out->set_cert_req(stamp.cert_req());
+    out->set_hash_parameters_null(stamp.hash_parameters_null());
+    return r;
+  }
+
   // ---- helpers ----
 
   static pb::Result IntegrityRefusal() {
@@ -712,6 +733,7 @@ const char* OperationName(Operation op) {
     case Operation::kDelete: return "delete";
     case Operation::kLogout: return "logout";
     case Operation::kRevoke: return "revoke";
+    case Operation::kStamp: return "stamp";
   }
   return "unparsed";
 }

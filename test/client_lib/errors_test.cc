@@ -72,6 +72,9 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
       {pb::STATUS_LOGIN_REVOKED, 3},
       {pb::STATUS_USER_REVOKED, 3},
       {pb::STATUS_REVOCATION_INVALID, 1},
+      {pb::STATUS_STAMP_BAD_ALGORITHM, 2},
+      {pb::STATUS_STAMP_BAD_HASH, 2},
+      {pb::STATUS_STAMP_BAD_NONCE, 2},
   };
   // The table covers every value the protocol defines.
   const google::protobuf::EnumDescriptor* descriptor = pb::Status_descriptor();

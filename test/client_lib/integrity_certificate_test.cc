@@ -3,7 +3,10 @@
 // RSA signature, assembled as a detached CMS SignedData that verifies with ca.crt and
 // service.crt alone. Bad shares are left out and their senders named; too few shares, a
 // wrong file, another signer or a damaged certificate are refused with their own kind.
+// Time-stamp tokens combine through the same code (CombineServiceSignature).
 #include <catch2/catch.hpp>
+#include <openssl/asn1.h>
+#include <openssl/ts.h>
 
 #include <ctime>
 #include <optional>
@@ -175,6 +178,93 @@ TEST_CASE("integrity certificate: too few shares, a wrong file or a damaged cert
   CHECK_FALSE(VerifyIntegrityCertificate(s2->ca_path(), s2->cert_path(), data, cert->der).ok());
   CHECK(ErrorKindOf(VerifyIntegrityCertificate(s->ca_path() + ".missing", s->cert_path(), data, cert->der).status()) ==
         ErrorKind::kInvalidInput);
+}
+
+// ---- time-stamp tokens: the same combine, over wire::TimeStampAttributes ----
+
+pb::ReplyBody StampBody(const FakeCluster& c, pb::StampResult* stamp) {
+  stamp->set_hash_algorithm("2.16.840.1.101.3.4.2.1");
+  stamp->set_hashed_message(std::string(32, '\x11'));
+  stamp->set_nonce("\x01\x02\x03");
+  stamp->set_has_nonce(true);
+  stamp->set_cert_req(true);
+  stamp->set_hash_parameters_null(true);
+  pb::Result result;
+  result.set_status(pb::STATUS_OK);
+  *result.mutable_stamp() = *stamp;
+  pb::ReplyBody body;
+  body.set_cluster_id(c.config.cluster_id());
+  body.set_request_id(std::string(32, '\x22'));
+  body.set_result(result.SerializeAsString());
+  body.set_epoch(7);
+  body.set_position(3);
+  body.set_log_head(std::string(32, '\x33'));
+  body.set_consensus_time_ms(kTimeMs);
+  return body;
+}
+
+std::map<uint32_t, std::string> StampSharesOf(const Service& s, const pb::ReplyBody& body, const pb::StampResult& stamp,
+                                              std::vector<uint32_t> replicas) {
+  auto signing = wire::TimeStampAttributes(body, stamp, s.key->cert_der);
+  REQUIRE(signing.ok());
+  std::map<uint32_t, std::string> out;
+  for (uint32_t replica : replicas) {
+    auto share = s.signers.at(replica).MakeShare(signing->signed_attributes);
+    REQUIRE(share.ok());
+    out[replica] = share->Serialize();
+  }
+  return out;
+}
+
+TEST_CASE("time-stamp: a bad share is named, the rest make a granted response with the body's serial",
+          "[client][stamp]") {
+  const FakeCluster c = MakeFakeCluster(4, 1);
+  const auto s = MakeService(c);
+  pb::StampResult stamp;
+  const pb::ReplyBody body = StampBody(c, &stamp);
+  std::map<uint32_t, std::string> shares = StampSharesOf(*s, body, stamp, {0, 1, 2});
+  auto bad = threshold::rsa::SignatureShare::Parse(AsBytes(shares[0]));
+  REQUIRE(bad.ok());
+  bad->value.back() ^= 1;
+  shares[0] = bad->Serialize();
+  std::map<uint32_t, std::string> faults;
+  auto response = CollectTimeStampResp(*s->key, body, stamp, shares, &faults);
+  INFO(response.status().ToString());
+  REQUIRE(response.ok());
+  REQUIRE(faults.size() == 1);
+  CHECK(faults.at(0) == "sent an invalid service signature share");
+
+  // Any f+1 good shares give the same bytes: the token is a function of the body.
+  auto again = CollectTimeStampResp(*s->key, body, stamp, StampSharesOf(*s, body, stamp, {2, 3}), nullptr);
+  REQUIRE(again.ok());
+  CHECK(*again == *response);
+
+  const unsigned char* p = response->data();
+  TS_RESP* resp = d2i_TS_RESP(nullptr, &p, static_cast<long>(response->size()));
+  REQUIRE(resp != nullptr);
+  CHECK(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) == 0);  // granted
+  TS_TST_INFO* info = TS_RESP_get_tst_info(resp);
+  REQUIRE(info != nullptr);
+  BIGNUM* serial = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(info), nullptr);
+  CHECK(BN_get_word(serial) == (uint64_t{7} << 32) + 3);
+  BN_free(serial);
+  CHECK(ASN1_INTEGER_get(TS_TST_INFO_get_nonce(info)) == 0x010203);
+  TS_RESP_free(resp);
+}
+
+TEST_CASE("time-stamp: too few shares or shares over another body are refused", "[client][stamp]") {
+  const FakeCluster c = MakeFakeCluster(4, 1);
+  const auto s = MakeService(c);
+  pb::StampResult stamp;
+  const pb::ReplyBody body = StampBody(c, &stamp);
+  auto too_few = CollectTimeStampResp(*s->key, body, stamp, StampSharesOf(*s, body, stamp, {1}), nullptr);
+  CHECK(ErrorKindOf(too_few.status()) == ErrorKind::kIntegrity);
+  pb::ReplyBody later = body;
+  later.set_position(4);  // another serial number: another token
+  std::map<uint32_t, std::string> faults;
+  auto other = CollectTimeStampResp(*s->key, later, stamp, StampSharesOf(*s, body, stamp, {0, 1, 2}), &faults);
+  CHECK(ErrorKindOf(other.status()) == ErrorKind::kIntegrity);
+  CHECK(faults.size() == 3);
 }
 
 }  // namespace

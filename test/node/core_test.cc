@@ -63,7 +63,8 @@ ReplicaKeys KeysFor(uint32_t id) {
   seed[0] = static_cast<uint8_t>(id);
   threshold::DealtKeySet coin = fuzz::DealFixed(fuzz::kCoinKeySeed);
   threshold::DealtKeySet tdh2 = fuzz::DealFixed(fuzz::kTdh2KeySeed);
-  ReplicaKeys keys{.reply = ReplySigner::FromSeed(seed), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {}};
+  ReplicaKeys keys{.reply = ReplySigner::FromSeed(seed), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {},
+                    .service_cert_der = {}};
   auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
   REQUIRE(scheme.ok());
   keys.coin = std::move(*scheme);

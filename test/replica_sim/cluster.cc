@@ -99,7 +99,8 @@ replica::ReplicaKeys SimKeys(uint32_t n, uint32_t id) {
                             .coin = nullptr,
                             .decryption = nullptr,
                             .service = nullptr,
-                            .service_key_digest = {}};
+                            .service_key_digest = {},
+                            .service_cert_der = {}};
   auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
   BELFRY_CHECK(scheme.ok());
   keys.coin = std::move(*scheme);

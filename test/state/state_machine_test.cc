@@ -908,5 +908,94 @@ TEST_CASE_METHOD(Fixture, "revocation: a revocation that a genesis CA did not si
   CHECK(Do(carol.CheckIn("still-mine", "z")) == pb::STATUS_OK);
 }
 
+// ---- time-stamps (README "Time-stamps") ----
+
+pb::SessionOp StampOp(const std::string& oid, size_t hash_bytes, std::string nonce = "\x01\x02",
+                      bool has_nonce = true) {
+  pb::SessionOp op;
+  pb::Stamp* stamp = op.mutable_stamp();
+  stamp->set_hash_algorithm(oid);
+  stamp->set_hashed_message(std::string(hash_bytes, '\x5a'));
+  stamp->set_nonce(std::move(nonce));
+  stamp->set_has_nonce(has_nonce);
+  stamp->set_cert_req(true);
+  stamp->set_hash_parameters_null(true);
+  return op;
+}
+
+constexpr char kSha256Oid[] = "2.16.840.1.101.3.4.2.1";
+constexpr char kSha384Oid[] = "2.16.840.1.101.3.4.2.2";
+constexpr char kSha512Oid[] = "2.16.840.1.101.3.4.2.3";
+constexpr char kSha1Oid[] = "1.3.14.3.2.26";
+
+TEST_CASE_METHOD(Fixture, "stamp: any session may stamp, the result echoes the stamp, only the window is written",
+                 "[stamp]") {
+  LoginAll();
+  for (const auto& [oid, bytes] : std::vector<std::pair<std::string, size_t>>{
+           {kSha256Oid, 32}, {kSha384Oid, 48}, {kSha512Oid, 64}}) {
+    const pb::SessionOp op = StampOp(oid, bytes);
+    Outcome o = cluster.Run(bob.Op(op));
+    REQUIRE(o.status() == pb::STATUS_OK);
+    CHECK(o.ex.op == Operation::kStamp);
+    CHECK(o.ex.uid == "bob");
+    CHECK(o.ex.result.message() == "time-stamped");
+    REQUIRE(o.ex.result.has_stamp());
+    const pb::StampResult& r = o.ex.result.stamp();
+    CHECK(r.hash_algorithm() == oid);
+    CHECK(r.hashed_message() == op.stamp().hashed_message());
+    CHECK(r.nonce() == "\x01\x02");
+    CHECK(r.has_nonce());
+    CHECK(r.cert_req());
+    CHECK(r.hash_parameters_null());
+    CHECK_FALSE(o.ex.decryption.has_value());
+    RequireOnlySessionBookkeeping(o, bob);
+  }
+  // No nonce at all is a stamp too.
+  Outcome none = cluster.Run(carol.Op(StampOp(kSha256Oid, 32, "", false)));
+  REQUIRE(none.status() == pb::STATUS_OK);
+  CHECK_FALSE(none.ex.result.stamp().has_nonce());
+}
+
+TEST_CASE_METHOD(Fixture, "stamp: bad shapes are refused with their own status and change nothing", "[stamp]") {
+  LoginAll();
+  struct Case {
+    pb::SessionOp op;
+    pb::Status status;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {StampOp(kSha1Oid, 20), pb::STATUS_STAMP_BAD_ALGORITHM,
+       "stamp: the hash algorithm must be SHA-256, SHA-384 or SHA-512"},
+      {StampOp("", 32), pb::STATUS_STAMP_BAD_ALGORITHM,
+       "stamp: the hash algorithm must be SHA-256, SHA-384 or SHA-512"},
+      {StampOp(kSha256Oid, 31), pb::STATUS_STAMP_BAD_HASH, "stamp: the hash must be 32 bytes for its algorithm"},
+      {StampOp(kSha384Oid, 32), pb::STATUS_STAMP_BAD_HASH, "stamp: the hash must be 48 bytes for its algorithm"},
+      {StampOp(kSha512Oid, 0), pb::STATUS_STAMP_BAD_HASH, "stamp: the hash must be 64 bytes for its algorithm"},
+      {StampOp(kSha256Oid, 32, std::string(21, '\x07')), pb::STATUS_STAMP_BAD_NONCE,
+       "stamp: the nonce must be at most 20 bytes"},
+      {StampOp(kSha256Oid, 32, std::string("\x00\x01", 2)), pb::STATUS_STAMP_BAD_NONCE,
+       "stamp: the nonce must have no leading zero byte"},
+      {StampOp(kSha256Oid, 32, "\x01", false), pb::STATUS_STAMP_BAD_NONCE,
+       "stamp: a nonce is given but has_nonce is false"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.message);
+    Outcome o = cluster.Run(alice.Op(c.op));
+    CHECK(o.status() == c.status);
+    CHECK(o.ex.result.message() == c.message);
+    CHECK_FALSE(o.ex.result.has_stamp());
+    CHECK(o.unchanged());
+  }
+  // 20 bytes is the largest nonce.
+  CHECK(Do(alice.Op(StampOp(kSha256Oid, 32, std::string(20, '\x07')))) == pb::STATUS_OK);
+}
+
+TEST_CASE_METHOD(Fixture, "stamp: without a session there is no stamp", "[stamp]") {
+  alice.LoginBody(kT0);  // a session key the cluster never saw a login for
+  Outcome o = cluster.Run(alice.Op(StampOp(kSha256Oid, 32)));
+  CHECK(o.status() == pb::STATUS_SESSION_UNKNOWN);
+  CHECK(o.unchanged());
+}
+
 }  // namespace
 }  // namespace belfry::state::testing

@@ -1,6 +1,7 @@
 #include "replica/node/replies/replies.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "base/bytes.h"
@@ -17,11 +18,12 @@ std::string DigestString(const store::Digest& d) { return std::string(d.begin(),
 
 Replies::Replies(const config::ClusterConfig& config, const ReplySigner& signer,
                  const threshold::DecryptionShareProvider* decryption, const threshold::rsa::ShareSigner* service,
-                 Limits limits, Effects& effects)
+                 ByteSpan service_cert_der, Limits limits, Effects& effects)
     : config_(config),
       signer_(signer),
       decryption_(decryption),
       service_(service),
+      service_cert_der_(service_cert_der),
       limits_(limits),
       effects_(effects) {
   BELFRY_CHECK(limits_.waiting_frames_per_request_max > 0);
@@ -95,14 +97,22 @@ std::string Replies::BuildReplyFrame(const state::Executed& executed, uint64_t e
     }
   }
   const pb::Result& result = executed.result;
+  // Every correct replica builds the same attributes from the body, so f+1 shares over
+  // them combine into the service key's one signature.
+  std::optional<absl::StatusOr<Bytes>> attributes;
   if (service_ != nullptr && result.status() == pb::STATUS_OK && result.has_check_out() &&
       result.check_out().integrity()) {
-    // Every correct replica builds the same attributes from the body, so f+1 shares over
-    // them combine into the service key's one signature.
-    absl::StatusOr<Bytes> attributes =
-        wire::IntegrityAttributes(config_.cluster_id(), result.check_out(), consensus_time_ms);
+    attributes = wire::IntegrityAttributes(config_.cluster_id(), result.check_out(), consensus_time_ms);
+  } else if (service_ != nullptr && !service_cert_der_.empty() && result.status() == pb::STATUS_OK &&
+             result.has_stamp()) {
+    absl::StatusOr<wire::TimeStampSigning> signing =
+        wire::TimeStampAttributes(body, result.stamp(), service_cert_der_);
+    attributes = signing.ok() ? absl::StatusOr<Bytes>(std::move(signing->signed_attributes))
+                              : absl::StatusOr<Bytes>(signing.status());
+  }
+  if (attributes.has_value()) {
     absl::StatusOr<threshold::rsa::SignatureShare> share =
-        attributes.ok() ? service_->MakeShare(*attributes) : attributes.status();
+        attributes->ok() ? service_->MakeShare(**attributes) : attributes->status();
     if (share.ok()) {
       reply.mutable_attachments()->set_service_signature_share(share->Serialize());
     } else {

@@ -47,11 +47,12 @@ class Replies {
   };
   // `config`, `signer`, `decryption` (may be null: no shares attached) and `effects` are
   // borrowed and must outlive this.
-  // `service` signs integrity certificates; without it (tests of other parts) an integrity
-  // checkout's reply carries no share.
+  // `service` signs integrity certificates and time-stamp tokens; without it (tests of
+  // other parts) an integrity checkout's reply carries no share. `service_cert_der` (borrowed)
+  // is the service certificate tokens name; empty, a stamp's reply carries no share.
   Replies(const config::ClusterConfig& config, const ReplySigner& signer,
           const threshold::DecryptionShareProvider* decryption, const threshold::rsa::ShareSigner* service,
-          Limits limits, Effects& effects);
+          ByteSpan service_cert_der, Limits limits, Effects& effects);
 
   // ---- before ordering ----
   // When `request_id` was executed already: answers `waiter` from the cache (or says
@@ -100,6 +101,7 @@ class Replies {
   const ReplySigner& signer_;
   const threshold::DecryptionShareProvider* const decryption_;
   const threshold::rsa::ShareSigner* const service_;
+  const ByteSpan service_cert_der_;
   const Limits limits_;
   Effects& effects_;
   // request id -> client connections waiting for its reply, one entry per frame received.
