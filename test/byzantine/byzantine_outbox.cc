@@ -12,6 +12,7 @@
 #include "proto/service.pb.h"
 #include "proto/threshold.pb.h"
 #include "transport/log.h"
+#include "threshold/rsa/signature.h"
 #include "wire/statements.h"
 
 namespace belfry::byzantine {
@@ -399,6 +400,22 @@ bool ByzantineOutbox::MutateReply(pb::SignedReply& reply) {
     } else if (Has(Strategy::kBadShares)) {
       reply.mutable_attachments()->set_sealed_decryption_share(CorruptShare(reply.attachments().sealed_decryption_share()));
       changed = true;
+    }
+  }
+  if (!reply.attachments().service_signature_share().empty()) {
+    if (Has(Strategy::kWithholdShares)) {
+      reply.mutable_attachments()->clear_service_signature_share();
+      changed = true;
+    } else if (Has(Strategy::kBadShares)) {
+      // Well formed and under its own index, but not a share of this signature: only the
+      // proof, checked once the combined signature fails, gives it away.
+      absl::StatusOr<threshold::rsa::SignatureShare> share =
+          threshold::rsa::SignatureShare::Parse(AsBytes(reply.attachments().service_signature_share()));
+      if (share.ok() && !share->value.empty()) {
+        share->value.back() ^= 0x01;
+        reply.mutable_attachments()->set_service_signature_share(share->Serialize());
+        changed = true;
+      }
     }
   }
   if (changed) {

@@ -16,9 +16,10 @@
 //                   to the other half
 //   phantom-echo    with each RBC message, an ECHO and a READY for a root it never sent
 //   flip-votes      BVAL, AUX, CONF and TERM with the opposite value
-//   bad-shares      coin shares (ABA and ordering) and decryption shares that do not
-//                   verify; replies carrying them are signed again, so only the share is bad
-//   withhold-shares no coin shares, no decryption shares
+//   bad-shares      coin shares (ABA and ordering), decryption shares and service
+//                   signature shares that do not verify; replies carrying them are signed
+//                   again, so only the share is bad
+//   withhold-shares no coin shares, no decryption shares, no service signature shares
 //   wrong-replies   replies with another result, validly signed with its reply key
 //   replay-old      sends again consensus messages of epochs it has moved past
 //   flood-future    copies of its consensus messages for epochs far beyond any window, and

@@ -117,4 +117,31 @@ TSA_PID=""
 [ "$rc" -eq 0 ] || { cat "$WORK/tsa.err" >&2; fail "belfry-tsa exited $rc on SIGTERM"; }
 grep -q "event=stop" "$WORK/tsa.err" || fail "belfry-tsa logged no stop line"
 
+# 6. A Byzantine replica 0 (belfry-replica-byzantine, bad-shares) sends a well-formed
+# signature share that is not a share of the token's signature, among the first f+1 the
+# client combines: the combination fails its check, the proofs name replica 0, and the
+# token made from the others is still right. Replica 3 is back, so three correct ones serve.
+"$BIN/belfry-cluster" down --dir "$C" --replicas 0 >/dev/null
+"$BIN/belfry-cluster" up --dir "$C" --replicas 3 >/dev/null
+"$BIN/belfry-replica-byzantine" --config "$C/cluster.conf" --id 0 --data "$C/data/replica-0" \
+  --byzantine bad-shares > "$C/logs/replica-0-byzantine.log" 2>&1 &
+BYZ_PID=$!
+trap 'kill "$BYZ_PID" 2>/dev/null || true; wait "$BYZ_PID" 2>/dev/null || true; cleanup' EXIT
+echo "stamped while replica 0 lies" > "$WORK/fourth"
+blamed=0
+# Whether replica 0's reply is among the 2f+1 agreeing ones depends on timing; each try
+# is one stamp, bounded in number.
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  expect 0 "$BIN/belfry" stamp "$WORK/fourth" --out "$WORK/fourth-$attempt.tsr"
+  cp "$WORK/err" "$WORK/fourth-$attempt.err"
+  expect 0 ts_verify_data "$WORK/fourth" "$WORK/fourth-$attempt.tsr"
+  if grep -q "replica 0 sent an invalid service signature share" "$WORK/fourth-$attempt.err"; then
+    blamed=1
+    break
+  fi
+done
+[ "$blamed" = 1 ] || fail "ten stamps with replica 0 in bad-shares never named it"
+expect 0 ts_verify_data "$WORK/fourth" "$WORK/fourth-$attempt.tsr"
+expect 1 ts_verify_data "$WORK/third" "$WORK/fourth-$attempt.tsr"
+
 echo "stamp_e2e: all checks passed"
