@@ -24,8 +24,9 @@ packages=(
 if [ "$build_only" -eq 0 ]; then
   # Tests: e2e_ops scrapes the replicas with a real Prometheus server and promtool;
   # test/deploy/ validates the compose file and the Kubernetes manifests offline;
-  # comment_paths runs scripts/check_comment_paths.py.
-  packages+=(prometheus curl python3 docker-compose python3-yaml)
+  # comment_paths runs scripts/check_comment_paths.py; deploy_netns_e2e makes network
+  # namespaces, veth pairs and a bridge with ip (iproute2).
+  packages+=(prometheus curl python3 docker-compose python3-yaml iproute2)
   # Debian's kubernetes-client conflicts with other kubectl packages (e.g. the Google
   # Cloud SDK's), so whichever kubectl is already on PATH is kept.
   if ! command -v kubectl >/dev/null 2>&1; then
