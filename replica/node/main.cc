@@ -84,6 +84,9 @@ std::atomic<bool> g_hangup{false};
 struct CredentialReloads {
   std::atomic<uint64_t> ok{0};
   std::atomic<uint64_t> failed{0};
+  // notAfter of the certificate in use, so operators see its expiry coming: set at start-up
+  // and by every reload that was applied (a failed one leaves the old certificate in use).
+  std::atomic<int64_t> tls_cert_not_after_unix_s{0};
 };
 CredentialReloads g_reloads;
 
@@ -293,15 +296,19 @@ ReplicaSnapshot TakeSnapshot(const config::ClusterConfig& cfg, uint32_t self, co
   s.store_bytes = store.ApproximateBytes();
   s.credential_reloads_ok = g_reloads.ok.load();
   s.credential_reloads_failed = g_reloads.failed.load();
+  s.tls_cert_not_after_unix_s = g_reloads.tls_cert_not_after_unix_s.load();
+  s.checkpoint_interval_epochs = cfg.limits.checkpoint_interval_epochs;
   return s;
 }
 
 // This replica's TLS identity and trust: its certificate and key, the cluster CA bundle
 // and, when DIR/crl.pem exists, the cluster's CRL. The certificate must name this replica
-// and verify under the bundle, so a reload cannot leave the replica unable to join.
+// and verify under the bundle, so a reload cannot leave the replica unable to join. Its
+// notAfter goes to *not_after_unix_s.
 absl::StatusOr<transport::TlsCredentials> LoadTlsCredentials(const config::ClusterConfig& cfg,
                                                              const config::ReplicaFiles& files,
-                                                             uint32_t self) {
+                                                             uint32_t self,
+                                                             int64_t* not_after_unix_s) {
   const std::string crl = config::CrlPath(cfg.dir);
   std::error_code ignored;
   BELFRY_ASSIGN_OR_RETURN(
@@ -318,6 +325,7 @@ absl::StatusOr<transport::TlsCredentials> LoadTlsCredentials(const config::Clust
     return absl::FailedPreconditionError(
         absl::StrCat(files.tls_cert, " names ", own->common_name, ", not ", transport::ReplicaName(self)));
   }
+  *not_after_unix_s = own->not_after_unix_s;
   return creds;
 }
 
@@ -327,11 +335,14 @@ absl::StatusOr<transport::TlsCredentials> LoadTlsCredentials(const config::Clust
 void ReloadTlsCredentials(const config::ClusterConfig& cfg, const config::ReplicaFiles& files,
                           uint32_t self, transport::PeerNetwork& peers,
                           transport::ClientServer& clients, CredentialReloads& reloads) {
-  absl::StatusOr<transport::TlsCredentials> creds = LoadTlsCredentials(cfg, files, self);
+  int64_t not_after_unix_s = 0;
+  absl::StatusOr<transport::TlsCredentials> creds =
+      LoadTlsCredentials(cfg, files, self, &not_after_unix_s);
   absl::Status applied = creds.status();
   if (applied.ok()) applied = peers.UpdateCredentials(*creds);
   if (applied.ok()) applied = clients.UpdateCredentials(*std::move(creds));
   (applied.ok() ? reloads.ok : reloads.failed).fetch_add(1);
+  if (applied.ok()) reloads.tls_cert_not_after_unix_s.store(not_after_unix_s);
   transport::LogLine(applied.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
                      "replica", "credentials_reloaded")
       .Add("ok", applied.ok())
@@ -346,7 +357,10 @@ absl::Status Run(const Flags& flags) {
   const uint32_t self = static_cast<uint32_t>(flags.id);
   const config::ReplicaFiles files = config::ReplicaFiles::In(config::ReplicaDir(cfg.dir, self));
 
-  BELFRY_ASSIGN_OR_RETURN(transport::TlsCredentials creds, LoadTlsCredentials(cfg, files, self));
+  int64_t tls_cert_not_after_unix_s = 0;
+  BELFRY_ASSIGN_OR_RETURN(transport::TlsCredentials creds,
+                          LoadTlsCredentials(cfg, files, self, &tls_cert_not_after_unix_s));
+  g_reloads.tls_cert_not_after_unix_s.store(tls_cert_not_after_unix_s);
   // Logins are judged inside the state machine, which every replica must run identically:
   // it trusts the CA bundle as the cluster started with it, never a local reload or CRL.
   BELFRY_ASSIGN_OR_RETURN(pki::CaBundle genesis_ca, pki::CaBundle::FromFile(cfg.ca_cert_path()));

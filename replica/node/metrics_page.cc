@@ -51,6 +51,12 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_up", kGauge, "1 while the replica serves (no local failure).", health.live ? 1 : 0);
   Single(out, "belfry_ready", kGauge,
          "1 when links to 2f peers are up and the replica is not catching up.", health.ready ? 1 : 0);
+  // Alert rules compare the number of ready replicas with this; a rule cannot read n and f
+  // from belfry_replica_info's labels as numbers.
+  Single(out, "belfry_quorum_replicas", kGauge,
+         "Replicas that must be up and linked for the cluster to progress: N - f "
+         "(2f+1 when N = 3f+1).",
+         s.n - s.f);
 
   // ---- consensus and execution ----
   Single(out, "belfry_epochs_committed_total", kCounter,
@@ -67,6 +73,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   // ---- checkpoints and state transfer ----
   Single(out, "belfry_checkpoint_epoch", kGauge, "Epoch of the latest stable checkpoint (0 with none).",
          s.core.stable_checkpoint_epoch);
+  Single(out, "belfry_checkpoint_interval_epochs", kGauge,
+         "Epochs between checkpoints (the cluster's checkpoint_interval_epochs).",
+         s.checkpoint_interval_epochs);
   Single(out, "belfry_checkpoints_taken_total", kCounter, "Checkpoint votes this replica signed.",
          s.core.checkpoints_taken);
   Single(out, "belfry_checkpoints_stable_total", kCounter, "Checkpoints that became stable (2f+1 matching votes).",
@@ -251,6 +260,9 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   Single(out, "belfry_client_connections_closed_untrusted_total", kCounter,
          "Client connections closed by a credential reload: the user's certificate no longer verifies.",
          s.clients.closed_untrusted);
+  SingleDouble(out, "belfry_tls_certificate_expiry_timestamp_seconds", kGauge,
+               "notAfter of this replica's TLS certificate in use, seconds since the Unix epoch.",
+               static_cast<double>(s.tls_cert_not_after_unix_s));
   out.Family("belfry_credential_reloads_total", kCounter,
              "TLS credential reloads on SIGHUP, by result (failed: the old credentials stayed).");
   out.Sample(Labels{{"result", "ok"}}, s.credential_reloads_ok);

@@ -37,6 +37,8 @@ struct ReplicaSnapshot {
   uint64_t store_bytes = 0;
   uint64_t credential_reloads_ok = 0;      // SIGHUP reloads applied
   uint64_t credential_reloads_failed = 0;  // ... refused (the old credentials stayed)
+  int64_t tls_cert_not_after_unix_s = 0;   // notAfter of the TLS certificate in use
+  uint64_t checkpoint_interval_epochs = 0; // the cluster's limit, for alert rules
   metrics::ProcessStats process;
 };
 

@@ -52,5 +52,21 @@ TEST_CASE("metrics page: requests by operation and status, per-peer bytes, fault
   CHECK(page.find("# TYPE belfry_epoch_latency_seconds histogram\n") != std::string::npos);
 }
 
+// deploy/prometheus/alerts.yml compares with these series.
+TEST_CASE("metrics page: quorum size, checkpoint interval, certificate expiry") {
+  ReplicaSnapshot s = FourReplicas();
+  s.checkpoint_interval_epochs = 128;
+  s.tls_cert_not_after_unix_s = 1893456000;  // 2030-01-01
+  const std::string page = RenderMetricsPage(s);
+  CHECK(page.find("belfry_quorum_replicas 3\n") != std::string::npos);
+  CHECK(page.find("belfry_checkpoint_interval_epochs 128\n") != std::string::npos);
+  const std::string expiry = "belfry_tls_certificate_expiry_timestamp_seconds";
+  CHECK(page.find("# TYPE " + expiry + " gauge\n") != std::string::npos);
+  CHECK(page.find(expiry + " 1893456000\n") != std::string::npos);
+  // N = 5, f = 1: progress needs N - f = 4, more than 2f+1.
+  s.n = 5;
+  CHECK(RenderMetricsPage(s).find("belfry_quorum_replicas 4\n") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace belfry::replica
