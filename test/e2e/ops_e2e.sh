@@ -2,6 +2,11 @@
 # What an operator relies on, checked on a real 4-replica cluster:
 #  - every replica's /metrics page passes `promtool check metrics`, a real Prometheus
 #    server scrapes all four, and the series move when requests are served;
+#  - every series deploy/grafana/belfry.json and deploy/prometheus/alerts.yml read is on the
+#    real pages; the certificate-expiry gauge is the certificate's notAfter;
+#  - that Prometheus, with deploy/prometheus/alerts.yml loaded, fires BelfryReplicaDown (and
+#    no BelfryQuorumAtRisk) for one replica stopped, BelfryQuorumAtRisk for two, and
+#    resolves it when they are back;
 #  - /livez, /readyz and `belfry-replica --health-check` answer, and fail for a stopped
 #    replica;
 #  - `belfry status` prints the table and exits 7 once fewer than 2f+1 replicas are healthy;
@@ -11,6 +16,8 @@
 set -euo pipefail
 BIN=$1
 BASE_PORT=$2
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+source "$SRC/test/e2e/wait_lib.sh"
 PROM_PORT=$((BASE_PORT + 90))
 WORK=$(mktemp -d /tmp/belfry-ops.XXXXXX)
 CLUSTER="$WORK/cluster"
@@ -52,12 +59,23 @@ for r in 0 1 2 3; do
       belfry_store_bytes process_cpu_seconds_total process_resident_memory_bytes belfry_ready; do
     grep -q "^$series" "$WORK/metrics-$r.txt" || fail "replica $r: no $series series"
   done
+  # The gauge is the notAfter of the certificate the replica presents.
+  not_after=$(date -d "$(openssl x509 -noout -enddate -in "$CLUSTER/replicas/replica-$r/tls.crt" |
+    sed 's/^notAfter=//')" +%s)
+  [ "$(value_of "$r" belfry_tls_certificate_expiry_timestamp_seconds)" = "$not_after" ] ||
+    fail "replica $r: belfry_tls_certificate_expiry_timestamp_seconds is not its notAfter $not_after"
 done
+/usr/bin/python3 "$SRC/test/deploy/ops_checks.py" --dashboard "$SRC/deploy/grafana/belfry.json" \
+  --rules "$SRC/deploy/prometheus/alerts.yml" --metrics "$WORK"/metrics-*.txt ||
+  fail "the dashboard or the alert rules read a series no replica exports"
 
 cat > "$WORK/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $SRC/deploy/prometheus/alerts.yml
 scrape_configs:
   - job_name: belfry
     static_configs:
@@ -139,8 +157,29 @@ for _ in $(seq 1 50); do [ -s "$ROT" ] && break; sleep 0.1; done
 [ -s "$ROT" ] || fail "SIGHUP did not reopen the log file"
 grep -q '"event":"log_reopened"' "$ROT" || fail "the reopened log does not record the reopen"
 
+# ---- alerts: one replica down is a warning, two leave fewer than 2f+1 ----
+# alerts_named NAME: the states ("firing", "pending") of the active alerts called NAME, one
+# a line, each with its instance label.
+alerts_named() {
+  curl -fsS --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/alerts" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin)["data"]["alerts"]:
+    if a["labels"]["alertname"] == sys.argv[1]:
+        print(a["state"], a["labels"].get("instance", "-"))' "$1"
+}
+firing() { alerts_named "$1" | grep -x "firing ${2:--}" >/dev/null; }
+no_alert() { local out; out=$(alerts_named "$1") && [ -z "$out" ]; }
+"$BIN/belfry-cluster" down --dir "$CLUSTER" --replicas 1 >/dev/null
+# The rules hold an alert for 30 s (`for:`) before it fires.
+until_true --what "BelfryReplicaDown firing for replica 1" --seconds 90 \
+  firing BelfryReplicaDown "127.0.0.1:$(metrics_port 1)" || fail "no replica-down alert"
+no_alert BelfryQuorumAtRisk || { alerts_named BelfryQuorumAtRisk >&2;
+  fail "BelfryQuorumAtRisk is active with 3 of 4 replicas up, which is 2f+1"; }
+"$BIN/belfry-cluster" down --dir "$CLUSTER" --replicas 2 >/dev/null
+until_true --what "BelfryQuorumAtRisk firing" --seconds 90 firing BelfryQuorumAtRisk ||
+  fail "no quorum-at-risk alert with 2 of 4 replicas down"
+
 # ---- status with fewer than 2f+1 healthy replicas ----
-"$BIN/belfry-cluster" down --dir "$CLUSTER" --replicas 1,2 >/dev/null
 "$BIN/belfry-replica" --health-check "127.0.0.1:$(metrics_port 1)" 2>/dev/null &&
   fail "the health check passed for a stopped replica"
 set +e
@@ -150,6 +189,8 @@ set -e
 [ "$code" -eq 7 ] || { cat "$WORK/status-down.txt" >&2; fail "belfry status exited $code, not 7, with 2 of 4 replicas down"; }
 grep -q 'unreachable' "$WORK/status-down.txt" || fail "the stopped replicas are not shown unreachable"
 "$BIN/belfry-cluster" up --dir "$CLUSTER" --replicas 1,2 >/dev/null
+until_true --what "BelfryQuorumAtRisk resolved" no_alert BelfryQuorumAtRisk ||
+  fail "BelfryQuorumAtRisk still active with every replica back"
 
 # ---- logs: valid JSON, and no secrets or contents ----
 cat "$CLUSTER"/logs/*.log "$ROT" "$ROT.1" > "$WORK/all.log"
@@ -182,4 +223,4 @@ for s in "${secrets[@]}"; do
     fail "a secret or document content appears in a log or metrics page"
   fi
 done
-echo "ops_e2e: metrics, Prometheus scrape, health, status, JSON logs, rotation and log hygiene OK"
+echo "ops_e2e: metrics, dashboard and rule series, alerts, Prometheus scrape, health, status, JSON logs, rotation and log hygiene OK"

@@ -5,12 +5,14 @@
 # any machine's delay, which turns a hang into a failure without making the outcome
 # depend on speed.
 
-# until_true [--what DESCRIPTION] COMMAND...: runs COMMAND every 0.1 s until it succeeds;
-# fails after 60 s, saying what it waited for.
+# until_true [--what DESCRIPTION] [--seconds S] COMMAND...: runs COMMAND every 0.1 s until it
+# succeeds; fails after S seconds (default 60), saying what it waited for. Waits for events
+# that are themselves delayed on purpose (an alert's `for:`) add that delay to S.
 until_true() {
-  local what=""
+  local what="" seconds=60
   if [ "${1:-}" = "--what" ]; then what=$2; shift 2; fi
-  for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
+  if [ "${1:-}" = "--seconds" ]; then seconds=$2; shift 2; fi
+  for _ in $(seq 1 $((seconds * 10))); do "$@" && return 0; sleep 0.1; done
   [ -n "$what" ] && echo "  gave up waiting for: $what" >&2
   return 1
 }
