@@ -3,7 +3,8 @@
 #  - every replica's /metrics page passes `promtool check metrics`, a real Prometheus
 #    server scrapes all four, and the series move when requests are served;
 #  - every series deploy/grafana/belfry.json and deploy/prometheus/alerts.yml read is on the
-#    real pages; the certificate-expiry gauge is the certificate's notAfter;
+#    real pages; the certificate-expiry gauge is the certificate's notAfter, also after a
+#    renewal reloaded by SIGHUP;
 #  - that Prometheus, with deploy/prometheus/alerts.yml loaded, fires BelfryReplicaDown (and
 #    no BelfryQuorumAtRisk) for one replica stopped, BelfryQuorumAtRisk for two, and
 #    resolves it when they are back;
@@ -37,6 +38,11 @@ scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$(metrics_port "$1")/metrics
 value_of() { scrape "$1" | awk -v s="$2" '$1 == s { print $2; found=1 } END { if (!found) print 0 }'; }
 # Pages are snapshots refreshed a few times a second: wait up to 5 s for series $2 on
 # replica $1 to reach at least $3.
+# not_after_of K: replica K's certificate file's notAfter, in Unix seconds.
+not_after_of() {
+  date -d "$(openssl x509 -noout -enddate -in "$CLUSTER/replicas/replica-$1/tls.crt" |
+    sed 's/^notAfter=//')" +%s
+}
 wait_value() {
   for _ in $(seq 1 50); do
     [ "$(value_of "$1" "$2")" -ge "$3" ] && return 0
@@ -60,8 +66,7 @@ for r in 0 1 2 3; do
     grep -q "^$series" "$WORK/metrics-$r.txt" || fail "replica $r: no $series series"
   done
   # The gauge is the notAfter of the certificate the replica presents.
-  not_after=$(date -d "$(openssl x509 -noout -enddate -in "$CLUSTER/replicas/replica-$r/tls.crt" |
-    sed 's/^notAfter=//')" +%s)
+  not_after=$(not_after_of "$r")
   [ "$(value_of "$r" belfry_tls_certificate_expiry_timestamp_seconds)" = "$not_after" ] ||
     fail "replica $r: belfry_tls_certificate_expiry_timestamp_seconds is not its notAfter $not_after"
 done
@@ -144,14 +149,23 @@ done
 grep -q '^REPLICA  ADDRESS' "$WORK/status.txt" || fail "belfry status printed no table header"
 [ "$(grep -c ' healthy ' "$WORK/status.txt")" -eq 4 ] || fail "not every replica reported healthy"
 
-# ---- log rotation: SIGHUP reopens --log-file ----
+# ---- log rotation: SIGHUP reopens --log-file (and reloads a renewed certificate) ----
 ROT="$WORK/rotating.log"
 "$BIN/belfry-cluster" down --dir "$CLUSTER" --replicas 3 >/dev/null
 "$BIN/belfry-cluster" up --dir "$CLUSTER" --replicas 3 \
   --replica-args "--log-format json --log-level debug --log-file $ROT" >/dev/null
 [ -s "$ROT" ] || fail "--log-file received nothing"
 mv "$ROT" "$ROT.1"
+old_not_after=$(not_after_of 3)
+"$BIN/belfry-setup" renew --dir "$CLUSTER" --replica 3 >/dev/null
+# The old certificate was issued at least a second before, so the new one ends later.
+[ "$(not_after_of 3)" -gt "$old_not_after" ] || fail "the renewed certificate does not end later"
 kill -HUP "$(cat "$CLUSTER/run/replica-3.pid")"
+cert_gauge_follows() {
+  [ "$(value_of 3 belfry_tls_certificate_expiry_timestamp_seconds)" = "$(not_after_of 3)" ]
+}
+until_true --what "the expiry gauge of replica 3 at its renewed certificate's notAfter" \
+  cert_gauge_follows || fail "belfry_tls_certificate_expiry_timestamp_seconds did not follow the reload"
 "$BIN/belfry" checkin after-rotation "$WORK/doc" >/dev/null
 for _ in $(seq 1 50); do [ -s "$ROT" ] && break; sleep 0.1; done
 [ -s "$ROT" ] || fail "SIGHUP did not reopen the log file"
