@@ -41,7 +41,9 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$code" -ne 0 ] && [ -d "$WORK" ]; then
     for n in 0 1 2 3; do
-      [ -f "$WORK/replica-$n.log" ] && { echo "--- replica $n, last lines:" >&2; tail -5 "$WORK/replica-$n.log" >&2; }
+      [ -f "$WORK/replica-$n.log" ] || continue
+      echo "--- replica $n, last lines:" >&2
+      tail -5 "$WORK/replica-$n.log" >&2
     done
   fi
   # Deleting a namespace deletes the veth ends and the bridge inside it.
@@ -53,9 +55,10 @@ trap 'exit 143' INT TERM
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # ---- the network ----
-probe_err=$(ip netns add "$NS-hub" 2>&1) || fail "cannot create a network namespace ('ip netns add' said: \
-$probe_err). This test runs the replicas in namespaces of their own and needs root, or \
-CAP_SYS_ADMIN and CAP_NET_ADMIN; it cannot pass without them"
+probe_err=$(ip netns add "$NS-hub" 2>&1) ||
+  fail "cannot create a network namespace ('ip netns add' said: $probe_err). This test runs \
+the replicas in namespaces of their own and needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN; \
+it cannot pass without them"
 namespaces+=("$NS-hub")
 ip -n "$NS-hub" link add br0 type bridge
 ip -n "$NS-hub" link set br0 up
@@ -89,7 +92,9 @@ done
 scrape() { in_client curl -fsS --max-time 5 "http://$(metrics "$1")/metrics"; }
 ready() { in_client "$BIN/belfry-replica" --health-check "$(metrics "$1")" 2>/dev/null; }
 unreachable() { ! ready "$1"; }
-for k in 0 1 2 3; do until_true --what "replica $k ready" ready "$k" || fail "replica $k never became ready"; done
+for k in 0 1 2 3; do
+  until_true --what "replica $k ready" ready "$k" || fail "replica $k never became ready"
+done
 # Peers reached each other at the dealt addresses, across the bridge.
 for k in 0 1 2 3; do
   grep -q "\"remote\":\"$NET.1[0-3]:" "$WORK/replica-$k.log" ||
@@ -103,7 +108,8 @@ head -c 4096 /dev/urandom >"$WORK/plans"
 echo "minutes of the meeting" >"$WORK/minutes"
 belfry status --key "$CLUSTER/users/alice/alice.key" >"$WORK/status.txt" ||
   { cat "$WORK/status.txt" >&2; fail "belfry status across the namespaces"; }
-[ "$(grep -c ' healthy ' "$WORK/status.txt")" -eq 4 ] || { cat "$WORK/status.txt" >&2; fail "not every replica healthy"; }
+[ "$(grep -c ' healthy ' "$WORK/status.txt")" -eq 4 ] ||
+  { cat "$WORK/status.txt" >&2; fail "not every replica healthy"; }
 belfry login alice --key "$CLUSTER/users/alice/alice.key" >/dev/null
 belfry login bob --key "$CLUSTER/users/bob/bob.key" >/dev/null
 belfry --user alice checkin plans "$WORK/plans" --confidential >/dev/null
@@ -117,7 +123,8 @@ set +e
 belfry --user bob checkout plans --out "$WORK/denied" >/dev/null 2>"$WORK/denied.err"
 code=$?
 set -e
-[ "$code" -eq 4 ] || { cat "$WORK/denied.err" >&2; fail "bob's checkout of plans exited $code, not 4 (access denied)"; }
+[ "$code" -eq 4 ] ||
+  { cat "$WORK/denied.err" >&2; fail "bob's checkout of plans exited $code, not 4 (denied)"; }
 
 # ---- replica 1's cable pulled: three of four (2f+1) keep serving ----
 ip -n "$NS-hub" link set p1 down
@@ -128,9 +135,11 @@ until_true --what "replica 1 unreachable from the client" unreachable 1 ||
   fail "replica 1 still answers with its cable pulled"
 echo "written while replica 1 was cut off" >"$WORK/later"
 belfry --user alice checkin later "$WORK/later" >/dev/null || fail "checkin with replica 1 cut off"
-belfry --user bob checkout minutes --out "$WORK/minutes.2" >/dev/null || fail "checkout with replica 1 cut off"
+belfry --user bob checkout minutes --out "$WORK/minutes.2" >/dev/null ||
+  fail "checkout with replica 1 cut off"
 belfry --user alice checkout later --out "$WORK/later.out" >/dev/null
-cmp -s "$WORK/later" "$WORK/later.out" || fail "the document written without replica 1 came back otherwise"
+cmp -s "$WORK/later" "$WORK/later.out" ||
+  fail "the document written without replica 1 came back otherwise"
 
 # ---- plugged back in: replica 1 catches up on what it missed ----
 ip -n "$NS-hub" link set p1 up

@@ -12,7 +12,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/belfry-deploy-ops.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-command -v promtool >/dev/null || fail "promtool is missing: scripts/install-deps.sh installs prometheus"
+command -v promtool >/dev/null ||
+  fail "promtool is missing: scripts/install-deps.sh installs prometheus"
 
 DASH="$SRC/deploy/grafana/belfry.json"
 RULES="$SRC/deploy/prometheus/alerts.yml"
@@ -21,13 +22,15 @@ checks() {  # checks DASHBOARD RULES PAGE_SOURCE
   /usr/bin/python3 "$HERE/ops_checks.py" --dashboard "$1" --rules "$2" --source "$3"
 }
 
-promtool check rules "$RULES" >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; fail "promtool check rules"; }
+promtool check rules "$RULES" >"$WORK/out" 2>&1 ||
+  { cat "$WORK/out" >&2; fail "promtool check rules"; }
 (cd "$SRC/deploy/prometheus" && promtool test rules alerts_test.yml) >"$WORK/out" 2>&1 ||
   { cat "$WORK/out" >&2; fail "promtool test rules deploy/prometheus/alerts_test.yml"; }
 # prometheus.yml names the rules by a path relative to itself; promtool resolves it so too.
 promtool check config "$SRC/deploy/prometheus.yml" >"$WORK/out" 2>&1 ||
   { cat "$WORK/out" >&2; fail "promtool check config deploy/prometheus.yml"; }
-grep -q "SUCCESS: 1 rule files found" "$WORK/out" || { cat "$WORK/out" >&2; fail "prometheus.yml loads no rule file"; }
+grep -q "SUCCESS: 1 rule files found" "$WORK/out" ||
+  { cat "$WORK/out" >&2; fail "prometheus.yml loads no rule file"; }
 checks "$DASH" "$RULES" "$PAGE" >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; fail "ops_checks.py"; }
 
 # broken WHICH "EXPECTED OUTPUT" SED_SCRIPT: a copy of one file (dashboard, rules or page)
@@ -73,9 +76,9 @@ mutant() {  # mutant SED_SCRIPT: alerts.yml so edited must fail its unit tests
     fail "the unit tests passed alerts.yml with '$1'"
   fi
 }
-mutant 's/< on() max(belfry_quorum_replicas)/<= on() max(belfry_quorum_replicas)/'  # one down is critical
-mutant 's/or on() absent(belfry_ready == 1)//'                                     # all down is silent
-mutant 's/(50 + 30 \* max/(50 + 0 * max/'                                         # scrape skew is lag
-mutant 's/kind!="epoch_out_of_window"/kind!="none"/'                             # behind is blamed
-mutant 's/< 3 \* 86400/< 1 * 86400/'
+mutant 's/< on() max(belfry_quorum_replicas)/<= on() max(belfry_quorum_replicas)/'  # 1 down
+mutant 's/or on() absent(belfry_ready == 1)//'              # every replica down, silent
+mutant 's/(50 + 30 \* max/(50 + 0 * max/'                  # scrape skew taken for lag
+mutant 's/kind!="epoch_out_of_window"/kind!="none"/'      # a replica behind blames peers
+mutant 's/< 3 \* 86400/< 1 * 86400/'                       # critical a day, not 3, ahead
 echo "ok: dashboard and alert rules"
