@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "absl/strings/cord.h"
 #include "base/sha256.h"
 #include "test/threshold/test_util.h"
 #include "threshold/coin.h"
@@ -233,9 +234,9 @@ std::vector<Point> Commit(const Polynomial& p) {
 }
 
 // A fresh-mode Part built by hand, so a test can make row `m` anything it likes:
-// row(m) returns the t+1 coefficients to seal for recipient m.
-pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial& p,
-                         const std::function<std::vector<Scalar>(uint32_t)>& row, Rng& rng) {
+// plaintext(m) returns the bytes to seal for recipient m.
+pb::DkgPart HandmadePartBytes(const Config& config, uint32_t dealer, const Polynomial& p,
+                              const std::function<Bytes(uint32_t)>& plaintext, Rng& rng) {
   const std::vector<Point> commitment = Commit(p);
   const std::array<uint8_t, 32> digest = CommitmentDigest(config, dealer, commitment);
   pb::DkgPart part;
@@ -245,11 +246,20 @@ pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial
   const Point ephemeral = Point::MulBase(e);
   part.set_ephemeral_key(testing::ToString(ephemeral.span()));
   for (uint32_t m = 1; m <= config.n; ++m) {
-    Bytes plain;
-    for (const Scalar& s : row(m)) plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
-    *part.add_rows() = SealSlot(config, e, ephemeral, config.encryption_keys[m - 1], SlotId{dealer, 0, m}, digest, plain);
+    *part.add_rows() = SealSlot(config, e, ephemeral, config.encryption_keys[m - 1], SlotId{dealer, 0, m}, digest,
+                                plaintext(m));
   }
   return part;
+}
+
+// The same with row(m) giving the t+1 coefficients to seal for recipient m.
+pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial& p,
+                         const std::function<std::vector<Scalar>(uint32_t)>& row, Rng& rng) {
+  return HandmadePartBytes(config, dealer, p, [&](uint32_t m) {
+    Bytes plain;
+    for (const Scalar& s : row(m)) plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
+    return plain;
+  }, rng);
 }
 
 Polynomial RandomPolynomial(uint32_t t, Rng& rng) {
@@ -380,6 +390,37 @@ TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2; generation completes 
   }
   Outcome out{*keys, std::move(shares), kg.chosen_dealers()};
   CheckKeysWork(out, 35);
+}
+
+TEST_CASE("DKG: a row that opens to a non-canonical coefficient gets no Ack", "[threshold][dkg]") {
+  DeterministicRng rng(350);
+  const Nodes nodes = MakeNodes(4, 351);
+  const Config config = MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=noncanonical");
+  KeyGeneration kg = MustCreate(config);
+  const Polynomial p = RandomPolynomial(1, rng);
+  const pb::DkgPart part = HandmadePartBytes(config, 1, p, [&](uint32_t m) {
+    Bytes plain;
+    for (const Scalar& s : HonestRow(p, m)) plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
+    if (m == 2) std::fill(plain.begin() + kScalarBytes, plain.end(), 0xff);  // coefficient 1 >= L
+    return plain;
+  }, rng);
+  REQUIRE_OK(kg.AddPart(1, part));
+  REQUIRE_OK(kg.MakeAck(1, nodes.keys[0], 1, rng).status());
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(2, nodes.keys[1], 1, rng).status(), kInvalidArgument, kNonCanonicalScalar);
+  REQUIRE_OK(kg.MakeAck(3, nodes.keys[2], 1, rng).status());
+  // A node's encryption key is checked before anything is opened.
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(2, nodes.keys[2], 1, rng).status(), kFailedPrecondition, kKeyMismatch);
+}
+
+TEST_CASE("DKG: the new ThresholdErrors have names and round-trip through a status", "[threshold][dkg]") {
+  REQUIRE(ThresholdErrorName(ThresholdError::kDecryptionFailed) == "DecryptionFailed");
+  REQUIRE(ThresholdErrorName(ThresholdError::kCommitmentMismatch) == "CommitmentMismatch");
+  REQUIRE(ThresholdErrorName(ThresholdError::kUnknownDealing) == "UnknownDealing");
+  REQUIRE(ThresholdErrorName(ThresholdError::kDuplicateMessage) == "DuplicateMessage");
+  REQUIRE(ThresholdErrorName(ThresholdError::kNotDone) == "NotDone");
+  absl::Status beyond = absl::InternalError("x");
+  beyond.SetPayload("belfry.threshold/ThresholdError", absl::Cord("23"));  // one past kNotDone
+  REQUIRE(!ThresholdErrorOf(beyond).has_value());
 }
 
 TEST_CASE("DKG: AddPart refuses malformed Parts with their exact statuses", "[threshold][dkg]") {
