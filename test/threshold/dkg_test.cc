@@ -301,7 +301,7 @@ pb::DkgAck HandmadeAck(const Config& config, uint32_t acker, uint32_t dealer, co
   return ack;
 }
 
-TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2; generation completes and every bad input "
+TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2: generation completes and every bad input "
           "gets its status",
           "[threshold][dkg]") {
   DeterministicRng rng(300);
@@ -608,7 +608,7 @@ TEST_CASE("DKG refresh: same public key, old ciphertexts still open, old and new
   REQUIRE(!(*wrong == key));
 }
 
-TEST_CASE("DKG refresh: two refreshes in a row keep the key; a refresh needs the old share",
+TEST_CASE("DKG refresh: two refreshes in a row keep the key, and a refresh needs the old share",
           "[threshold][dkg]") {
   DeterministicRng rng(750);
   const Nodes nodes = MakeNodes(4, 751);
@@ -643,7 +643,7 @@ TEST_CASE("DKG refresh: two refreshes in a row keep the key; a refresh needs the
 
 // ---- Reshare ----
 
-TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key; old ciphertexts open after both "
+TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key, and old ciphertexts open after both "
           "(Desmedt-Jajodia)",
           "[threshold][dkg]") {
   DeterministicRng rng(800);
@@ -687,7 +687,7 @@ TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key; old ciphertexts open af
 
 // ---- Determinism and replay ----
 
-TEST_CASE("DKG: the same messages in the same order give the same decision and results; a replay "
+TEST_CASE("DKG: the same messages in the same order give the same decision and results, and a replay "
           "of the stored bytes rebuilds the state",
           "[threshold][dkg]") {
   DeterministicRng rng(900);
