@@ -41,7 +41,8 @@ bool IsDealerFault(const absl::Status& s) {
 }
 
 void CheckRefusal(const absl::Status& s) {
-  Require(s.ok() || threshold::ThresholdErrorOf(s).has_value(), "every refusal names a ThresholdError");
+  Require(s.ok() || threshold::ThresholdErrorOf(s).has_value(),
+          "every refusal names a ThresholdError");
 }
 
 void AddPart(dkg::KeyGeneration& kg, uint32_t sender, std::string_view bytes, belfry::Rng& rng) {
@@ -49,14 +50,16 @@ void AddPart(dkg::KeyGeneration& kg, uint32_t sender, std::string_view bytes, be
   CheckRefusal(part.status());
   if (!part.ok()) return;
   absl::StatusOr<belfry::pb::DkgPart> again = dkg::ParsePart(AsBytes(dkg::SerializePart(*part)));
-  Require(again.ok() && dkg::SerializePart(*again) == dkg::SerializePart(*part), "a parsed Part round-trips");
+  Require(again.ok() && dkg::SerializePart(*again) == dkg::SerializePart(*part),
+          "a parsed Part round-trips");
   const bool was_done = kg.done();
   const absl::Status added = kg.AddPart(sender, *part);
   CheckRefusal(added);
   if (!added.ok() || was_done) return;
   absl::StatusOr<belfry::pb::DkgAck> ack = kg.MakeAck(1, fuzz::DkgNodeKeys()[0], sender, rng);
   if (!ack.ok()) {
-    Require(IsDealerFault(ack.status()), "an accepted Part is acked or refused for the dealer's fault");
+    Require(IsDealerFault(ack.status()),
+            "an accepted Part is acked or refused for the dealer's fault");
     return;
   }
   dkg::KeyGeneration copy = kg;
@@ -68,7 +71,8 @@ void AddAck(dkg::KeyGeneration& kg, uint32_t sender, std::string_view bytes) {
   CheckRefusal(ack.status());
   if (!ack.ok()) return;
   absl::StatusOr<belfry::pb::DkgAck> again = dkg::ParseAck(AsBytes(dkg::SerializeAck(*ack)));
-  Require(again.ok() && dkg::SerializeAck(*again) == dkg::SerializeAck(*ack), "a parsed Ack round-trips");
+  Require(again.ok() && dkg::SerializeAck(*again) == dkg::SerializeAck(*ack),
+          "a parsed Ack round-trips");
   CheckRefusal(kg.AddAck(sender, *ack));
 }
 
@@ -99,10 +103,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(keys.ok(), "a decided run has a result");
   absl::StatusOr<threshold::KeyShare> share = kg.MyShare(1, fuzz::DkgNodeKeys()[0], nullptr);
   if (share.ok()) {
-    Require(share->verification_key() == keys->verification_key(1), "node 1's share matches the result");
+    Require(share->verification_key() == keys->verification_key(1),
+            "node 1's share matches the result");
   } else {
-    Require(threshold::ThresholdErrorOf(share.status()) == threshold::ThresholdError::kNotEnoughShares,
-            "node 1 lacks a share only for want of good values");
+    Require(
+        threshold::ThresholdErrorOf(share.status()) == threshold::ThresholdError::kNotEnoughShares,
+        "node 1 lacks a share only for want of good values");
   }
   return 0;
 }
