@@ -2,16 +2,17 @@
 // broadcast), proactive refresh (Herzberg et al. 1995) and resharing (Desmedt–Jajodia).
 // Every test feeds all Parts and Acks to accumulators in one order, as atomic broadcast
 // delivers them, and checks the outcome with the coin and TDH2 code that uses the keys.
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "base/rng.h"
 #include "base/sha256.h"
 #include "test/threshold/test_util.h"
@@ -115,7 +116,8 @@ Outcome HonestRun(const Config& config, const Nodes& nodes, Rng& rng,
 }
 
 // One decryption share provider per share, in index order.
-std::vector<DecryptionShareProvider> Providers(std::vector<KeyShare> shares, const PublicKeySet& keys) {
+std::vector<DecryptionShareProvider> Providers(std::vector<KeyShare> shares,
+                                               const PublicKeySet& keys) {
   std::vector<DecryptionShareProvider> out;
   for (KeyShare& s : shares) {
     absl::StatusOr<DecryptionShareProvider> p = DecryptionShareProvider::Create(std::move(s), keys);
@@ -126,8 +128,9 @@ std::vector<DecryptionShareProvider> Providers(std::vector<KeyShare> shares, con
 }
 
 // Decrypts `ct` with the shares of `subset` (1-based indices into `providers`).
-SymmetricKey DecryptWith(const std::vector<DecryptionShareProvider>& providers, const PublicKeySet& keys,
-                         const Ciphertext& ct, const std::vector<uint32_t>& subset) {
+SymmetricKey DecryptWith(const std::vector<DecryptionShareProvider>& providers,
+                         const PublicKeySet& keys, const Ciphertext& ct,
+                         const std::vector<uint32_t>& subset) {
   std::vector<DecryptionShare> shares;
   for (uint32_t i : subset) {
     absl::StatusOr<DecryptionShare> d = providers[i - 1].MakeShare(ct, ct.label);
@@ -168,14 +171,16 @@ void CheckKeysWork(Outcome& out, size_t subsets_max) {
   }
 }
 
-void CheckTdh2Works(std::vector<KeyShare> shares, const PublicKeySet& keys, Rng& rng, size_t subsets_max) {
+void CheckTdh2Works(std::vector<KeyShare> shares, const PublicKeySet& keys, Rng& rng,
+                    size_t subsets_max) {
   const SymmetricKey key = SymmetricKey::Random(rng);
   absl::StatusOr<Ciphertext> ct = Encrypt(keys, "doc=dkg;version=1", key, rng);
   REQUIRE_OK(ct.status());
   const std::vector<DecryptionShareProvider> providers = Providers(std::move(shares), keys);
   std::vector<std::vector<uint32_t>> subsets = Subsets(keys.n(), keys.threshold());
   if (subsets.size() > subsets_max) subsets.resize(subsets_max);
-  for (const std::vector<uint32_t>& subset : subsets) REQUIRE(DecryptWith(providers, keys, *ct, subset) == key);
+  for (const std::vector<uint32_t>& subset : subsets)
+    REQUIRE(DecryptWith(providers, keys, *ct, subset) == key);
 }
 
 void FullRun(uint32_t n, uint32_t f, uint64_t seed, size_t subsets_max) {
@@ -233,9 +238,9 @@ std::vector<Point> Commit(const Polynomial& p) {
 }
 
 // A fresh-mode Part built by hand, so a test can make row `m` anything it likes:
-// row(m) returns the t+1 coefficients to seal for recipient m.
-pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial& p,
-                         const std::function<std::vector<Scalar>(uint32_t)>& row, Rng& rng) {
+// plaintext(m) returns the bytes to seal for recipient m.
+pb::DkgPart HandmadePartBytes(const Config& config, uint32_t dealer, const Polynomial& p,
+                              const std::function<Bytes(uint32_t)>& plaintext, Rng& rng) {
   const std::vector<Point> commitment = Commit(p);
   const std::array<uint8_t, 32> digest = CommitmentDigest(config, dealer, commitment);
   pb::DkgPart part;
@@ -245,11 +250,24 @@ pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial
   const Point ephemeral = Point::MulBase(e);
   part.set_ephemeral_key(testing::ToString(ephemeral.span()));
   for (uint32_t m = 1; m <= config.n; ++m) {
-    Bytes plain;
-    for (const Scalar& s : row(m)) plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
-    *part.add_rows() = SealSlot(config, e, ephemeral, config.encryption_keys[m - 1], SlotId{dealer, 0, m}, digest, plain);
+    *part.add_rows() = SealSlot(config, e, ephemeral, config.encryption_keys[m - 1],
+                                SlotId{dealer, 0, m}, digest, plaintext(m));
   }
   return part;
+}
+
+// The same with row(m) giving the t+1 coefficients to seal for recipient m.
+pb::DkgPart HandmadePart(const Config& config, uint32_t dealer, const Polynomial& p,
+                         const std::function<std::vector<Scalar>(uint32_t)>& row, Rng& rng) {
+  return HandmadePartBytes(
+      config, dealer, p,
+      [&](uint32_t m) {
+        Bytes plain;
+        for (const Scalar& s : row(m))
+          plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
+        return plain;
+      },
+      rng);
 }
 
 Polynomial RandomPolynomial(uint32_t t, Rng& rng) {
@@ -275,7 +293,8 @@ std::vector<Scalar> HonestRow(const Polynomial& p, uint32_t m) {
 }
 
 // A Byzantine acker's Ack of `dealer`'s Part whose value for j is value(j), validly sealed.
-pb::DkgAck HandmadeAck(const Config& config, uint32_t acker, uint32_t dealer, const std::vector<Point>& commitment,
+pb::DkgAck HandmadeAck(const Config& config, uint32_t acker, uint32_t dealer,
+                       const std::vector<Point>& commitment,
                        const std::function<Scalar(uint32_t)>& value, Rng& rng) {
   const std::array<uint8_t, 32> digest = CommitmentDigest(config, dealer, commitment);
   pb::DkgAck ack;
@@ -286,34 +305,40 @@ pb::DkgAck HandmadeAck(const Config& config, uint32_t acker, uint32_t dealer, co
   ack.set_ephemeral_key(testing::ToString(ephemeral.span()));
   for (uint32_t j = 1; j <= config.n; ++j) {
     const Scalar v = value(j);
-    *ack.add_values() = SealSlot(config, e, ephemeral, config.encryption_keys[j - 1], SlotId{dealer, acker, j}, digest, v.span());
+    *ack.add_values() = SealSlot(config, e, ephemeral, config.encryption_keys[j - 1],
+                                 SlotId{dealer, acker, j}, digest, v.span());
   }
   return ack;
 }
 
-TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2; generation completes and every bad input "
-          "gets its status",
-          "[threshold][dkg]") {
+TEST_CASE(
+    "DKG: f Byzantine dealers and ackers at N=7 f=2: generation completes and every bad input "
+    "gets its status",
+    "[threshold][dkg]") {
   DeterministicRng rng(300);
   const Nodes nodes = MakeNodes(7, 301);
   const Config config = MakeConfig(Mode::kFresh, 7, 2, nodes, "cluster=test;run=byzantine");
   KeyGeneration kg = MustCreate(config);
   // Nodes 1 and 2 are Byzantine. Node 2 never sends a Part, and acks before any Part.
-  const pb::DkgAck early = HandmadeAck(config, 5, 2, Commit(RandomPolynomial(2, rng)),
-                                       [](uint32_t) { return Scalar::One(); }, rng);
+  const pb::DkgAck early = HandmadeAck(
+      config, 5, 2, Commit(RandomPolynomial(2, rng)), [](uint32_t) { return Scalar::One(); }, rng);
   REQUIRE_THRESHOLD_ERROR(kg.AddAck(5, early), kFailedPrecondition, kUnknownDealing);
 
   // Dealer 1: recipient 3's row is off the commitment, recipient 4's does not open.
   const Polynomial p1 = RandomPolynomial(2, rng);
-  pb::DkgPart part1 = HandmadePart(config, 1, p1, [&](uint32_t m) {
-    std::vector<Scalar> row = HonestRow(p1, m);
-    if (m == 3) row[1] = row[1].Add(Scalar::One());
-    return row;
-  }, rng);
+  pb::DkgPart part1 = HandmadePart(
+      config, 1, p1,
+      [&](uint32_t m) {
+        std::vector<Scalar> row = HonestRow(p1, m);
+        if (m == 3) row[1] = row[1].Add(Scalar::One());
+        return row;
+      },
+      rng);
   (*part1.mutable_rows(3))[5] ^= 0x01;
   REQUIRE_OK(kg.AddPart(1, part1));
   // A second Part from dealer 1 is refused: the first one counts.
-  const pb::DkgPart again = HandmadePart(config, 1, p1, [&](uint32_t m) { return HonestRow(p1, m); }, rng);
+  const pb::DkgPart again = HandmadePart(
+      config, 1, p1, [&](uint32_t m) { return HonestRow(p1, m); }, rng);
   REQUIRE_THRESHOLD_ERROR(kg.AddPart(1, again), kAlreadyExists, kDuplicateMessage);
   for (uint32_t i = 3; i <= 7; ++i) {
     absl::StatusOr<pb::DkgPart> part = MakePart(config, i, nullptr, rng);
@@ -322,15 +347,19 @@ TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2; generation completes 
   }
 
   // The recipients with bad rows refuse to ack, each with its reason.
-  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(3, nodes.keys[2], 1, rng).status(), kUnauthenticated, kCommitmentMismatch);
-  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(4, nodes.keys[3], 1, rng).status(), kDataLoss, kDecryptionFailed);
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(3, nodes.keys[2], 1, rng).status(), kUnauthenticated,
+                          kCommitmentMismatch);
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(4, nodes.keys[3], 1, rng).status(), kDataLoss,
+                          kDecryptionFailed);
 
   for (uint32_t i = 1; i <= 7 && !kg.done(); ++i) {
     if (i == 2) continue;  // withheld
     if (i == 1) {
       // Byzantine acker 1 acks its own Part with validly sealed values off the polynomial.
-      REQUIRE_OK(kg.AddAck(1, HandmadeAck(config, 1, 1, Commit(p1),
-                                          [&](uint32_t j) { return p1.At(1, j).Add(Scalar::One()); }, rng)));
+      REQUIRE_OK(
+          kg.AddAck(1, HandmadeAck(
+                           config, 1, 1, Commit(p1),
+                           [&](uint32_t j) { return p1.At(1, j).Add(Scalar::One()); }, rng)));
     }
     // Byzantine acker 2: garbage where its values should be.
     absl::StatusOr<pb::DkgAck> garbage = kg.MakeAck(2, nodes.keys[1], i, rng);
@@ -382,6 +411,45 @@ TEST_CASE("DKG: f Byzantine dealers and ackers at N=7 f=2; generation completes 
   CheckKeysWork(out, 35);
 }
 
+TEST_CASE("DKG: a row that opens to a non-canonical coefficient gets no Ack", "[threshold][dkg]") {
+  DeterministicRng rng(350);
+  const Nodes nodes = MakeNodes(4, 351);
+  const Config config = MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=noncanonical");
+  KeyGeneration kg = MustCreate(config);
+  const Polynomial p = RandomPolynomial(1, rng);
+  const pb::DkgPart part = HandmadePartBytes(
+      config, 1, p,
+      [&](uint32_t m) {
+        Bytes plain;
+        for (const Scalar& s : HonestRow(p, m))
+          plain.insert(plain.end(), s.bytes().begin(), s.bytes().end());
+        if (m == 2)
+          std::fill(plain.begin() + kScalarBytes, plain.end(), 0xff);  // coefficient 1 >= L
+        return plain;
+      },
+      rng);
+  REQUIRE_OK(kg.AddPart(1, part));
+  REQUIRE_OK(kg.MakeAck(1, nodes.keys[0], 1, rng).status());
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(2, nodes.keys[1], 1, rng).status(), kInvalidArgument,
+                          kNonCanonicalScalar);
+  REQUIRE_OK(kg.MakeAck(3, nodes.keys[2], 1, rng).status());
+  // A node's encryption key is checked before anything is opened.
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(2, nodes.keys[2], 1, rng).status(), kFailedPrecondition,
+                          kKeyMismatch);
+}
+
+TEST_CASE("DKG: the new ThresholdErrors have names and round-trip through a status",
+          "[threshold][dkg]") {
+  REQUIRE(ThresholdErrorName(ThresholdError::kDecryptionFailed) == "DecryptionFailed");
+  REQUIRE(ThresholdErrorName(ThresholdError::kCommitmentMismatch) == "CommitmentMismatch");
+  REQUIRE(ThresholdErrorName(ThresholdError::kUnknownDealing) == "UnknownDealing");
+  REQUIRE(ThresholdErrorName(ThresholdError::kDuplicateMessage) == "DuplicateMessage");
+  REQUIRE(ThresholdErrorName(ThresholdError::kNotDone) == "NotDone");
+  absl::Status beyond = absl::InternalError("x");
+  beyond.SetPayload("belfry.threshold/ThresholdError", absl::Cord("23"));  // one past kNotDone
+  REQUIRE(!ThresholdErrorOf(beyond).has_value());
+}
+
 TEST_CASE("DKG: AddPart refuses malformed Parts with their exact statuses", "[threshold][dkg]") {
   DeterministicRng rng(400);
   const Nodes nodes = MakeNodes(4, 401);
@@ -424,7 +492,8 @@ TEST_CASE("DKG: AddPart refuses malformed Parts with their exact statuses", "[th
   // Parsing bounds the size before protobuf sees it.
   REQUIRE_THRESHOLD_ERROR(ParsePart(AsBytes(std::string(kDkgPartBytesMax + 1, '\0'))).status(),
                           kResourceExhausted, kTooLarge);
-  REQUIRE_THRESHOLD_ERROR(ParsePart(AsBytes(std::string("\xff\xff\xff", 3))).status(), kInvalidArgument, kMalformed);
+  REQUIRE_THRESHOLD_ERROR(ParsePart(AsBytes(std::string("\xff\xff\xff", 3))).status(),
+                          kInvalidArgument, kMalformed);
   absl::StatusOr<pb::DkgPart> round_trip = ParsePart(AsBytes(SerializePart(*good)));
   REQUIRE_OK(round_trip.status());
   REQUIRE(SerializePart(*round_trip) == SerializePart(*good));
@@ -438,12 +507,15 @@ TEST_CASE("DKG: AddAck refuses malformed, early and duplicate Acks with their ex
   KeyGeneration kg = MustCreate(config);
   absl::StatusOr<pb::DkgPart> part = MakePart(config, 2, nullptr, rng);
   REQUIRE_OK(part.status());
-  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(1, nodes.keys[0], 2, rng).status(), kFailedPrecondition, kUnknownDealing);
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(1, nodes.keys[0], 2, rng).status(), kFailedPrecondition,
+                          kUnknownDealing);
   REQUIRE_OK(kg.AddPart(2, *part));
   absl::StatusOr<pb::DkgAck> good = kg.MakeAck(1, nodes.keys[0], 2, rng);
   REQUIRE_OK(good.status());
-  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(1, nodes.keys[1], 2, rng).status(), kFailedPrecondition, kKeyMismatch);
-  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(5, nodes.keys[0], 2, rng).status(), kOutOfRange, kIndexOutOfRange);
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(1, nodes.keys[1], 2, rng).status(), kFailedPrecondition,
+                          kKeyMismatch);
+  REQUIRE_THRESHOLD_ERROR(kg.MakeAck(5, nodes.keys[0], 2, rng).status(), kOutOfRange,
+                          kIndexOutOfRange);
 
   REQUIRE_THRESHOLD_ERROR(kg.AddAck(0, *good), kOutOfRange, kIndexOutOfRange);
   REQUIRE_THRESHOLD_ERROR(kg.AddAck(5, *good), kOutOfRange, kIndexOutOfRange);
@@ -473,10 +545,11 @@ TEST_CASE("DKG: AddAck refuses malformed, early and duplicate Acks with their ex
   REQUIRE_THRESHOLD_ERROR(kg.AddAck(1, *good), kAlreadyExists, kDuplicateMessage);
   REQUIRE(kg.ack_count(2) == 1);
   REQUIRE_THRESHOLD_ERROR(kg.Result().status(), kFailedPrecondition, kNotDone);
-  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], nullptr).status(), kFailedPrecondition, kNotDone);
+  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], nullptr).status(), kFailedPrecondition,
+                          kNotDone);
 
-  REQUIRE_THRESHOLD_ERROR(ParseAck(AsBytes(std::string(kDkgAckBytesMax + 1, '\0'))).status(), kResourceExhausted,
-                          kTooLarge);
+  REQUIRE_THRESHOLD_ERROR(ParseAck(AsBytes(std::string(kDkgAckBytesMax + 1, '\0'))).status(),
+                          kResourceExhausted, kTooLarge);
 }
 
 TEST_CASE("DKG: a Part made for another run or mode does not open", "[threshold][dkg]") {
@@ -490,7 +563,8 @@ TEST_CASE("DKG: a Part made for another run or mode does not open", "[threshold]
   REQUIRE_OK(kg.AddPart(1, *part));  // well formed, so it is accepted ...
   // ... but its rows are bound to run 1: nobody in run 2 can ack it.
   for (uint32_t m = 1; m <= 4; ++m) {
-    REQUIRE_THRESHOLD_ERROR(kg.MakeAck(m, nodes.keys[m - 1], 1, rng).status(), kDataLoss, kDecryptionFailed);
+    REQUIRE_THRESHOLD_ERROR(kg.MakeAck(m, nodes.keys[m - 1], 1, rng).status(), kDataLoss,
+                            kDecryptionFailed);
   }
 }
 
@@ -520,58 +594,69 @@ TEST_CASE("DKG: Config validation", "[threshold][dkg]") {
   REQUIRE_THRESHOLD_ERROR(ValidateConfig(bad), kInvalidArgument, kInvalidParameters);
   bad = c;
   bad.mode = static_cast<Mode>(9);
-  REQUIRE_THRESHOLD_ERROR(KeyGeneration::Create(bad).status(), kInvalidArgument, kInvalidParameters);
+  REQUIRE_THRESHOLD_ERROR(KeyGeneration::Create(bad).status(), kInvalidArgument,
+                          kInvalidParameters);
   DeterministicRng rng(601);
   REQUIRE_THRESHOLD_ERROR(MakePart(c, 5, nullptr, rng).status(), kOutOfRange, kIndexOutOfRange);
 }
 
 // ---- Refresh ----
 
-TEST_CASE("DKG refresh: same public key, old ciphertexts still open, old and new shares do not mix, "
-          "twice in a row (Herzberg et al. 1995)",
-          "[threshold][dkg]") {
+TEST_CASE(
+    "DKG refresh: same public key, old ciphertexts still open, old and new shares do not mix, "
+    "twice in a row (Herzberg et al. 1995)",
+    "[threshold][dkg]") {
   DeterministicRng rng(700);
   const Nodes nodes = MakeNodes(4, 701);
-  Outcome fresh = HonestRun(MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=r0;key=tdh2"), nodes, rng);
+  Outcome fresh =
+      HonestRun(MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=r0;key=tdh2"), nodes, rng);
   const SymmetricKey key = SymmetricKey::Random(rng);
   absl::StatusOr<Ciphertext> ct = Encrypt(fresh.keys, "doc=old;version=1", key, rng);
   REQUIRE_OK(ct.status());
 
-  const Config refresh1 = MakeConfig(Mode::kRefresh, 4, 1, nodes, "cluster=test;run=r1;key=tdh2", fresh.keys);
+  const Config refresh1 =
+      MakeConfig(Mode::kRefresh, 4, 1, nodes, "cluster=test;run=r1;key=tdh2", fresh.keys);
   absl::StatusOr<pb::DkgPart> refresh_part = MakePart(refresh1, 1, nullptr, rng);
   REQUIRE_OK(refresh_part.status());
   REQUIRE(refresh_part->commitment_size() == 2);  // C_00 = identity is not sent
   Outcome r1 = HonestRun(refresh1, nodes, rng, nullptr, &fresh.shares);
   REQUIRE(r1.keys.public_key() == fresh.keys.public_key());
-  for (uint32_t m = 1; m <= 4; ++m) REQUIRE(r1.keys.verification_key(m) != fresh.keys.verification_key(m));
-  REQUIRE_THRESHOLD_ERROR(KeyGeneration::Create(refresh1)->MyShare(1, nodes.keys[0], nullptr).status(),
-                          kFailedPrecondition, kNotDone);
+  for (uint32_t m = 1; m <= 4; ++m)
+    REQUIRE(r1.keys.verification_key(m) != fresh.keys.verification_key(m));
+  REQUIRE_THRESHOLD_ERROR(
+      KeyGeneration::Create(refresh1)->MyShare(1, nodes.keys[0], nullptr).status(),
+      kFailedPrecondition, kNotDone);
 
   // Old ciphertext, new shares.
-  const std::vector<DecryptionShareProvider> new_providers = Providers(std::move(r1.shares), r1.keys);
+  const std::vector<DecryptionShareProvider> new_providers =
+      Providers(std::move(r1.shares), r1.keys);
   for (const std::vector<uint32_t>& subset : Subsets(4, 2)) {
     REQUIRE(DecryptWith(new_providers, r1.keys, *ct, subset) == key);
   }
   // f old shares and one new share: the old share's decryption share fails against the new
   // key set, and combining them anyway gives the wrong key.
-  const std::vector<DecryptionShareProvider> old_providers = Providers(std::move(fresh.shares), fresh.keys);
+  const std::vector<DecryptionShareProvider> old_providers =
+      Providers(std::move(fresh.shares), fresh.keys);
   absl::StatusOr<DecryptionShare> old_share = old_providers[0].MakeShare(*ct, ct->label);
   absl::StatusOr<DecryptionShare> new_share = new_providers[1].MakeShare(*ct, ct->label);
   REQUIRE_OK(old_share.status());
   REQUIRE_OK(new_share.status());
-  REQUIRE_THRESHOLD_ERROR(VerifyDecryptionShare(r1.keys, *ct, *old_share), kUnauthenticated, kInvalidShareProof);
-  REQUIRE_THRESHOLD_ERROR(VerifyDecryptionShare(fresh.keys, *ct, *new_share), kUnauthenticated, kInvalidShareProof);
+  REQUIRE_THRESHOLD_ERROR(VerifyDecryptionShare(r1.keys, *ct, *old_share), kUnauthenticated,
+                          kInvalidShareProof);
+  REQUIRE_THRESHOLD_ERROR(VerifyDecryptionShare(fresh.keys, *ct, *new_share), kUnauthenticated,
+                          kInvalidShareProof);
   const std::vector<DecryptionShare> mixed{*old_share, *new_share};
   absl::StatusOr<SymmetricKey> wrong = CombineDecryptionShares(r1.keys, *ct, mixed);
   REQUIRE_OK(wrong.status());
   REQUIRE(!(*wrong == key));
 }
 
-TEST_CASE("DKG refresh: two refreshes in a row keep the key; a refresh needs the old share",
+TEST_CASE("DKG refresh: two refreshes in a row keep the key, and a refresh needs the old share",
           "[threshold][dkg]") {
   DeterministicRng rng(750);
   const Nodes nodes = MakeNodes(4, 751);
-  Outcome fresh = HonestRun(MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=s0"), nodes, rng);
+  Outcome fresh =
+      HonestRun(MakeConfig(Mode::kFresh, 4, 1, nodes, "cluster=test;run=s0"), nodes, rng);
   const SymmetricKey key = SymmetricKey::Random(rng);
   absl::StatusOr<Ciphertext> ct = Encrypt(fresh.keys, "doc=old;version=2", key, rng);
   REQUIRE_OK(ct.status());
@@ -587,9 +672,12 @@ TEST_CASE("DKG refresh: two refreshes in a row keep the key; a refresh needs the
   KeyGeneration kg = MustCreate(c2);
   for (uint32_t i = 1; i <= 4; ++i) REQUIRE_OK(kg.AddPart(i, *MakePart(c2, i, nullptr, rng)));
   AckAll(kg, nodes, rng);
-  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], nullptr).status(), kInvalidArgument, kInvalidParameters);
-  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], &r1.shares[1]).status(), kFailedPrecondition, kKeyMismatch);
-  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], &fresh.shares[0]).status(), kFailedPrecondition, kKeyMismatch);
+  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], nullptr).status(), kInvalidArgument,
+                          kInvalidParameters);
+  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], &r1.shares[1]).status(), kFailedPrecondition,
+                          kKeyMismatch);
+  REQUIRE_THRESHOLD_ERROR(kg.MyShare(1, nodes.keys[0], &fresh.shares[0]).status(),
+                          kFailedPrecondition, kKeyMismatch);
   REQUIRE_OK(kg.MyShare(1, nodes.keys[0], &r1.shares[0]).status());
   // A refresh Part that sends C_00 has the wrong shape.
   absl::StatusOr<pb::DkgPart> part = MakePart(c2, 1, nullptr, rng);
@@ -602,13 +690,15 @@ TEST_CASE("DKG refresh: two refreshes in a row keep the key; a refresh needs the
 
 // ---- Reshare ----
 
-TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key; old ciphertexts open after both "
-          "(Desmedt-Jajodia)",
-          "[threshold][dkg]") {
+TEST_CASE(
+    "DKG reshare 4 -> 7 -> 4 keeps the public key, and old ciphertexts open after both "
+    "(Desmedt-Jajodia)",
+    "[threshold][dkg]") {
   DeterministicRng rng(800);
   const Nodes old_nodes = MakeNodes(4, 801);
   const Nodes new_nodes = MakeNodes(7, 802);
-  Outcome k4 = HonestRun(MakeConfig(Mode::kFresh, 4, 1, old_nodes, "cluster=test;run=q0"), old_nodes, rng);
+  Outcome k4 =
+      HonestRun(MakeConfig(Mode::kFresh, 4, 1, old_nodes, "cluster=test;run=q0"), old_nodes, rng);
   const SymmetricKey key = SymmetricKey::Random(rng);
   absl::StatusOr<Ciphertext> ct = Encrypt(k4.keys, "doc=kept;version=1", key, rng);
   REQUIRE_OK(ct.status());
@@ -622,8 +712,10 @@ TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key; old ciphertexts open af
     REQUIRE_OK(part1.status());
     REQUIRE_THRESHOLD_ERROR(kg.AddPart(2, *part1), kFailedPrecondition, kKeyMismatch);
     REQUIRE_OK(kg.AddPart(1, *part1));
-    REQUIRE_THRESHOLD_ERROR(MakePart(to7, 2, &k4.shares[0], rng).status(), kFailedPrecondition, kKeyMismatch);
-    REQUIRE_THRESHOLD_ERROR(MakePart(to7, 2, nullptr, rng).status(), kInvalidArgument, kInvalidParameters);
+    REQUIRE_THRESHOLD_ERROR(MakePart(to7, 2, &k4.shares[0], rng).status(), kFailedPrecondition,
+                            kKeyMismatch);
+    REQUIRE_THRESHOLD_ERROR(MakePart(to7, 2, nullptr, rng).status(), kInvalidArgument,
+                            kInvalidParameters);
   }
   Outcome k7 = HonestRun(to7, new_nodes, rng, &k4.shares);
   REQUIRE(k7.keys.n() == 7);
@@ -637,18 +729,21 @@ TEST_CASE("DKG reshare 4 -> 7 -> 4 keeps the public key; old ciphertexts open af
   REQUIRE(back.chosen.size() == 3);
 
   const std::vector<DecryptionShareProvider> p7 = Providers(std::move(k7.shares), k7.keys);
-  for (const std::vector<uint32_t>& subset : std::vector<std::vector<uint32_t>>{{1, 2, 3}, {5, 6, 7}, {2, 4, 7}}) {
+  for (const std::vector<uint32_t>& subset :
+       std::vector<std::vector<uint32_t>>{{1, 2, 3}, {5, 6, 7}, {2, 4, 7}}) {
     REQUIRE(DecryptWith(p7, k7.keys, *ct, subset) == key);
   }
   const std::vector<DecryptionShareProvider> p4 = Providers(std::move(back.shares), back.keys);
-  for (const std::vector<uint32_t>& subset : Subsets(4, 2)) REQUIRE(DecryptWith(p4, back.keys, *ct, subset) == key);
+  for (const std::vector<uint32_t>& subset : Subsets(4, 2))
+    REQUIRE(DecryptWith(p4, back.keys, *ct, subset) == key);
 }
 
 // ---- Determinism and replay ----
 
-TEST_CASE("DKG: the same messages in the same order give the same decision and results; a replay "
-          "of the stored bytes rebuilds the state",
-          "[threshold][dkg]") {
+TEST_CASE(
+    "DKG: the same messages in the same order give the same decision and results, and a replay "
+    "of the stored bytes rebuilds the state",
+    "[threshold][dkg]") {
   DeterministicRng rng(900);
   const Nodes nodes = MakeNodes(7, 901);
   const Config config = MakeConfig(Mode::kFresh, 7, 2, nodes, "cluster=test;run=determinism");
@@ -718,9 +813,11 @@ std::string Sha256Hex(const std::string& bytes) {
 // Any change to the encodings, a domain string, a hash input or the use of randomness changes
 // these digests. After a deliberate format change (bump kDkgFormatVersion or the domain
 // strings' version), the failure message prints the new sizes and digests to record here.
-TEST_CASE("DKG known answers: a Part's and an Ack's bytes from fixed seeds (N=4 f=1)", "[threshold][dkg][kat]") {
+TEST_CASE("DKG known answers: a Part's and an Ack's bytes from fixed seeds (N=4 f=1)",
+          "[threshold][dkg][kat]") {
   const Nodes nodes = MakeNodes(4, 0x646b6700);  // "dkg\0"
-  const Config config = MakeConfig(Mode::kFresh, 4, 1, nodes, "belfry-kat/cluster=1/run=1/key=coin");
+  const Config config =
+      MakeConfig(Mode::kFresh, 4, 1, nodes, "belfry-kat/cluster=1/run=1/key=coin");
   DeterministicRng rng(0x646b6701);
   absl::StatusOr<pb::DkgPart> part = MakePart(config, 1, nullptr, rng);
   REQUIRE_OK(part.status());
@@ -733,7 +830,8 @@ TEST_CASE("DKG known answers: a Part's and an Ack's bytes from fixed seeds (N=4 
   INFO("part " << part_bytes.size() << " bytes, sha256 " << Sha256Hex(part_bytes));
   INFO("ack " << ack_bytes.size() << " bytes, sha256 " << Sha256Hex(ack_bytes));
   CHECK(part_bytes.size() == 466);
-  CHECK(Sha256Hex(part_bytes) == "11e1b89c26d55e16cf8f8b237fdf90af7597ee2ad21068003ba17bfd5f71dd69");
+  CHECK(Sha256Hex(part_bytes) ==
+        "11e1b89c26d55e16cf8f8b237fdf90af7597ee2ad21068003ba17bfd5f71dd69");
   CHECK(ack_bytes.size() == 238);
   CHECK(Sha256Hex(ack_bytes) == "5a0eef9373e1abcf473a4e7fd9b86a7d8958921b529e2d99c4fae22067b1b95a");
 }
@@ -758,9 +856,10 @@ class TempDir {
   std::string path_;
 };
 
-TEST_CASE("DKG encryption key files: 0600, round trip, refused when readable by others or "
-          "mismatched",
-          "[threshold][dkg]") {
+TEST_CASE(
+    "DKG encryption key files: 0600, round trip, refused when readable by others or "
+    "mismatched",
+    "[threshold][dkg]") {
   TempDir dir;
   DeterministicRng rng(1000);
   const EncryptionKeyPair key = EncryptionKeyPair::Generate(rng);
@@ -773,10 +872,12 @@ TEST_CASE("DKG encryption key files: 0600, round trip, refused when readable by 
   REQUIRE_OK(read.status());
   REQUIRE(read->public_key() == key.public_key());
   REQUIRE(read->secret() == key.secret());
-  REQUIRE_THRESHOLD_ERROR(WriteEncryptionKeyFile(path, key, FileOverwrite::kRefuse), kAlreadyExists, kFileIo);
+  REQUIRE_THRESHOLD_ERROR(WriteEncryptionKeyFile(path, key, FileOverwrite::kRefuse), kAlreadyExists,
+                          kFileIo);
 
   REQUIRE(::chmod(path.c_str(), 0640) == 0);
-  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(path).status(), kFailedPrecondition, kInsecureFileMode);
+  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(path).status(), kFailedPrecondition,
+                          kInsecureFileMode);
 
   // A file whose public key is another key's.
   const EncryptionKeyPair other = EncryptionKeyPair::Generate(rng);
@@ -793,9 +894,12 @@ TEST_CASE("DKG encryption key files: 0600, round trip, refused when readable by 
     std::fclose(f);
     REQUIRE(::chmod(mismatched.c_str(), 0600) == 0);
   }
-  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(mismatched).status(), kFailedPrecondition, kKeyMismatch);
-  REQUIRE_THRESHOLD_ERROR(EncryptionKeyPair::FromSecret(Scalar::Zero()).status(), kInvalidArgument, kMalformed);
-  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(dir.File("absent.key")).status(), kNotFound, kFileIo);
+  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(mismatched).status(), kFailedPrecondition,
+                          kKeyMismatch);
+  REQUIRE_THRESHOLD_ERROR(EncryptionKeyPair::FromSecret(Scalar::Zero()).status(), kInvalidArgument,
+                          kMalformed);
+  REQUIRE_THRESHOLD_ERROR(ReadEncryptionKeyFile(dir.File("absent.key")).status(), kNotFound,
+                          kFileIo);
 }
 
 }  // namespace

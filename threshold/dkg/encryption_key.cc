@@ -26,7 +26,8 @@ absl::StatusOr<EncryptionKeyPair> FromProto(const pb::DkgEncryptionKey& in) {
                                   "; this build reads ", kEncryptionKeyFormatVersion));
   }
   BELFRY_ASSIGN_OR_RETURN(Scalar secret, internal::ScalarField(in.secret(), "secret"));
-  BELFRY_ASSIGN_OR_RETURN(const Point public_key, internal::PointField(in.public_key(), "public key"));
+  BELFRY_ASSIGN_OR_RETURN(const Point public_key,
+                          internal::PointField(in.public_key(), "public key"));
   BELFRY_ASSIGN_OR_RETURN(EncryptionKeyPair key, EncryptionKeyPair::FromSecret(std::move(secret)));
   if (key.public_key() != public_key) {
     return MakeError(ThresholdError::kKeyMismatch, "the secret does not match its public key");
@@ -36,10 +37,11 @@ absl::StatusOr<EncryptionKeyPair> FromProto(const pb::DkgEncryptionKey& in) {
 
 // The body of ReadEncryptionKeyFile; `bytes` is left for the caller to wipe on every path.
 absl::StatusOr<EncryptionKeyPair> ReadAndParse(const std::string& path, std::string* bytes) {
-  BELFRY_RETURN_IF_ERROR(internal::ReadKeyFile(path, kEncryptionKeyFileBytesMax, /*secret=*/true, bytes));
+  BELFRY_RETURN_IF_ERROR(
+      internal::ReadKeyFile(path, kEncryptionKeyFileBytesMax, /*secret=*/true, bytes));
   pb::DkgEncryptionKey proto;
-  const absl::Status parsed =
-      internal::ParseBounded(AsBytes(*bytes), kEncryptionKeyFileBytesMax, &proto, "encryption key file");
+  const absl::Status parsed = internal::ParseBounded(AsBytes(*bytes), kEncryptionKeyFileBytesMax,
+                                                     &proto, "encryption key file");
   absl::StatusOr<EncryptionKeyPair> key =
       parsed.ok() ? FromProto(proto) : absl::StatusOr<EncryptionKeyPair>(parsed);
   WipeSecret(&proto);

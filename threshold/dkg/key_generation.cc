@@ -25,15 +25,17 @@ using threshold::internal::MakeError;
 absl::Status CheckSet(uint32_t n, uint32_t f, std::string_view who) {
   if (n == 0 || n > kParticipantsMax || static_cast<uint64_t>(3) * f >= n) {
     return MakeError(ThresholdError::kInvalidParameters,
-                     absl::StrCat(threshold::internal::Absl(who), ": need 0 <= 3f < n <= ", kParticipantsMax, "; got n=", n, " f=", f));
+                     absl::StrCat(threshold::internal::Absl(who), ": need 0 <= 3f < n <= ",
+                                  kParticipantsMax, "; got n=", n, " f=", f));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckIndex(uint32_t index, uint32_t n, std::string_view what) {
   if (index < 1 || index > n) {
-    return MakeError(ThresholdError::kIndexOutOfRange,
-                     absl::StrCat(threshold::internal::Absl(what), " index ", index, " is outside 1..", n));
+    return MakeError(
+        ThresholdError::kIndexOutOfRange,
+        absl::StrCat(threshold::internal::Absl(what), " index ", index, " is outside 1..", n));
   }
   return absl::OkStatus();
 }
@@ -41,7 +43,8 @@ absl::Status CheckIndex(uint32_t index, uint32_t n, std::string_view what) {
 absl::Status CheckVersion(uint32_t version, std::string_view what) {
   if (version != kDkgFormatVersion) {
     return MakeError(ThresholdError::kMalformed,
-                     absl::StrCat(threshold::internal::Absl(what), " format version ", version, "; this build reads ", kDkgFormatVersion));
+                     absl::StrCat(threshold::internal::Absl(what), " format version ", version,
+                                  "; this build reads ", kDkgFormatVersion));
   }
   return absl::OkStatus();
 }
@@ -50,12 +53,14 @@ absl::Status CheckOldKeys(const Config& c) {
   const bool wants_old = c.mode != Mode::kFresh;
   if (wants_old != c.old_keys.has_value()) {
     return MakeError(ThresholdError::kInvalidParameters,
-                     wants_old ? "refresh and reshare need the old key set" : "a fresh key takes no old key set");
+                     wants_old ? "refresh and reshare need the old key set"
+                               : "a fresh key takes no old key set");
   }
   if (wants_old && (c.old_keys->n() != c.n_dealers || c.old_keys->f() != c.f_dealers)) {
-    return MakeError(ThresholdError::kInvalidParameters,
-                     absl::StrCat("the old key set is for n=", c.old_keys->n(), " f=", c.old_keys->f(),
-                                  ", the dealers are n=", c.n_dealers, " f=", c.f_dealers));
+    return MakeError(
+        ThresholdError::kInvalidParameters,
+        absl::StrCat("the old key set is for n=", c.old_keys->n(), " f=", c.old_keys->f(),
+                     ", the dealers are n=", c.n_dealers, " f=", c.f_dealers));
   }
   return absl::OkStatus();
 }
@@ -71,14 +76,16 @@ absl::StatusOr<std::vector<Scalar>> ParseRow(const Bytes& plain, uint32_t t) {
   std::vector<Scalar> row;
   row.reserve(t + 1);
   for (uint32_t l = 0; l <= t; ++l) {
-    BELFRY_ASSIGN_OR_RETURN(Scalar s, Scalar::FromCanonicalBytes(ByteSpan(plain).subspan(l * kScalarBytes, kScalarBytes)));
+    BELFRY_ASSIGN_OR_RETURN(Scalar s, Scalar::FromCanonicalBytes(
+                                          ByteSpan(plain).subspan(l * kScalarBytes, kScalarBytes)));
     row.push_back(std::move(s));
   }
   return row;
 }
 
 // The secret dealer `dealer` shares in `config`'s mode.
-absl::StatusOr<Scalar> DealtSecret(const Config& config, uint32_t dealer, const KeyShare* old_share, Rng& rng) {
+absl::StatusOr<Scalar> DealtSecret(const Config& config, uint32_t dealer, const KeyShare* old_share,
+                                   Rng& rng) {
   switch (config.mode) {
     case Mode::kFresh:
       return Scalar::Random(rng);
@@ -88,11 +95,13 @@ absl::StatusOr<Scalar> DealtSecret(const Config& config, uint32_t dealer, const 
       break;
   }
   if (old_share == nullptr) {
-    return MakeError(ThresholdError::kInvalidParameters, "a reshare Part needs the dealer's old key share");
+    return MakeError(ThresholdError::kInvalidParameters,
+                     "a reshare Part needs the dealer's old key share");
   }
   if (old_share->index() != dealer) {
-    return MakeError(ThresholdError::kKeyMismatch,
-                     absl::StrCat("old key share ", old_share->index(), " given for dealer ", dealer));
+    return MakeError(
+        ThresholdError::kKeyMismatch,
+        absl::StrCat("old key share ", old_share->index(), " given for dealer ", dealer));
   }
   BELFRY_RETURN_IF_ERROR(CheckKeyShareMatches(*old_share, *config.old_keys));
   return threshold::internal::KeyShareAccess::Secret(*old_share);
@@ -141,7 +150,8 @@ absl::Status ValidateConfig(const Config& c) {
   BELFRY_RETURN_IF_ERROR(CheckSet(c.n, c.f, "recipients"));
   BELFRY_RETURN_IF_ERROR(CheckSet(c.n_dealers, c.f_dealers, "dealers"));
   if (c.mode != Mode::kReshare && (c.n_dealers != c.n || c.f_dealers != c.f)) {
-    return MakeError(ThresholdError::kInvalidParameters, "only a reshare has dealers other than the recipients");
+    return MakeError(ThresholdError::kInvalidParameters,
+                     "only a reshare has dealers other than the recipients");
   }
   if (c.encryption_keys.size() != c.n) {
     return MakeError(ThresholdError::kInvalidParameters,
@@ -149,18 +159,20 @@ absl::Status ValidateConfig(const Config& c) {
   }
   for (size_t m = 0; m < c.encryption_keys.size(); ++m) {
     if (c.encryption_keys[m].IsIdentity()) {
-      return MakeError(ThresholdError::kIdentityPoint, absl::StrCat("encryption key ", m + 1, " is the identity"));
+      return MakeError(ThresholdError::kIdentityPoint,
+                       absl::StrCat("encryption key ", m + 1, " is the identity"));
     }
   }
   if (c.context.size() > kDkgContextBytesMax) {
     return MakeError(ThresholdError::kTooLarge,
-                     absl::StrCat("context is ", c.context.size(), " bytes; the limit is ", kDkgContextBytesMax));
+                     absl::StrCat("context is ", c.context.size(), " bytes; the limit is ",
+                                  kDkgContextBytesMax));
   }
   return CheckOldKeys(c);
 }
 
-absl::StatusOr<pb::DkgPart> MakePart(const Config& config, uint32_t dealer, const KeyShare* old_share,
-                                     Rng& rng) {
+absl::StatusOr<pb::DkgPart> MakePart(const Config& config, uint32_t dealer,
+                                     const KeyShare* old_share, Rng& rng) {
   BELFRY_RETURN_IF_ERROR(ValidateConfig(config));
   BELFRY_RETURN_IF_ERROR(CheckIndex(dealer, config.n_dealers, "dealer"));
   const uint32_t t = config.f;
@@ -191,22 +203,29 @@ absl::StatusOr<pb::DkgPart> MakePart(const Config& config, uint32_t dealer, cons
   return part;
 }
 
-std::string SerializePart(const pb::DkgPart& part) { return threshold::internal::SerializeDeterministic(part); }
-std::string SerializeAck(const pb::DkgAck& ack) { return threshold::internal::SerializeDeterministic(ack); }
+std::string SerializePart(const pb::DkgPart& part) {
+  return threshold::internal::SerializeDeterministic(part);
+}
+std::string SerializeAck(const pb::DkgAck& ack) {
+  return threshold::internal::SerializeDeterministic(ack);
+}
 
 absl::StatusOr<pb::DkgPart> ParsePart(ByteSpan bytes) {
   pb::DkgPart part;
-  BELFRY_RETURN_IF_ERROR(threshold::internal::ParseBounded(bytes, kDkgPartBytesMax, &part, "DKG part"));
+  BELFRY_RETURN_IF_ERROR(
+      threshold::internal::ParseBounded(bytes, kDkgPartBytesMax, &part, "DKG part"));
   return part;
 }
 
 absl::StatusOr<pb::DkgAck> ParseAck(ByteSpan bytes) {
   pb::DkgAck ack;
-  BELFRY_RETURN_IF_ERROR(threshold::internal::ParseBounded(bytes, kDkgAckBytesMax, &ack, "DKG ack"));
+  BELFRY_RETURN_IF_ERROR(
+      threshold::internal::ParseBounded(bytes, kDkgAckBytesMax, &ack, "DKG ack"));
   return ack;
 }
 
-KeyGeneration::KeyGeneration(Config config) : config_(std::move(config)), dealings_(config_.n_dealers) {}
+KeyGeneration::KeyGeneration(Config config)
+    : config_(std::move(config)), dealings_(config_.n_dealers) {}
 
 absl::StatusOr<KeyGeneration> KeyGeneration::Create(Config config) {
   BELFRY_RETURN_IF_ERROR(ValidateConfig(config));
@@ -214,7 +233,8 @@ absl::StatusOr<KeyGeneration> KeyGeneration::Create(Config config) {
 }
 
 const KeyGeneration::Dealing* KeyGeneration::FindDealing(uint32_t dealer) const {
-  if (dealer < 1 || dealer > config_.n_dealers || !dealings_[dealer - 1].has_value()) return nullptr;
+  if (dealer < 1 || dealer > config_.n_dealers || !dealings_[dealer - 1].has_value())
+    return nullptr;
   return &*dealings_[dealer - 1];
 }
 
@@ -236,8 +256,8 @@ absl::Status KeyGeneration::AddPart(uint32_t dealer, const pb::DkgPart& part) {
   const size_t entries = TriangleSize(t) - (refresh ? 1 : 0);
   if (static_cast<size_t>(part.commitment_size()) != entries) {
     return MakeError(ThresholdError::kMalformed,
-                     absl::StrCat("DKG part commits to ", part.commitment_size(), " coefficients; degree ", t,
-                                  " in this mode needs ", entries));
+                     absl::StrCat("DKG part commits to ", part.commitment_size(),
+                                  " coefficients; degree ", t, " in this mode needs ", entries));
   }
   if (static_cast<uint32_t>(part.rows_size()) != config_.n) {
     return MakeError(ThresholdError::kMalformed,
@@ -250,14 +270,17 @@ absl::Status KeyGeneration::AddPart(uint32_t dealer, const pb::DkgPart& part) {
     }
   }
   Dealing d;
-  BELFRY_ASSIGN_OR_RETURN(d.ephemeral_key, threshold::internal::PointField(part.ephemeral_key(), "DKG part ephemeral key"));
+  BELFRY_ASSIGN_OR_RETURN(d.ephemeral_key, threshold::internal::PointField(
+                                               part.ephemeral_key(), "DKG part ephemeral key"));
   d.commitment.reserve(TriangleSize(t));
   if (refresh) d.commitment.push_back(Point());  // C_00: the identity
   for (int k = 0; k < part.commitment_size(); ++k) {
-    BELFRY_ASSIGN_OR_RETURN(Point c, threshold::internal::PointField(part.commitment(k), "DKG commitment entry"));
+    BELFRY_ASSIGN_OR_RETURN(
+        Point c, threshold::internal::PointField(part.commitment(k), "DKG commitment entry"));
     d.commitment.push_back(c);
   }
-  if (config_.mode == Mode::kReshare && d.commitment[0] != config_.old_keys->verification_key(dealer)) {
+  if (config_.mode == Mode::kReshare &&
+      d.commitment[0] != config_.old_keys->verification_key(dealer)) {
     return MakeError(ThresholdError::kKeyMismatch,
                      absl::StrCat("dealer ", dealer, "'s Part does not share its old key share"));
   }
@@ -280,17 +303,19 @@ absl::Status KeyGeneration::AddAck(uint32_t acker, const pb::DkgAck& ack) {
   }
   for (int j = 0; j < ack.values_size(); ++j) {
     if (ack.values(j).size() != kScalarBytes + kSealTagBytes) {
-      return MakeError(ThresholdError::kMalformed,
-                       absl::StrCat("DKG ack value ", j + 1, " is ", ack.values(j).size(), " bytes"));
+      return MakeError(ThresholdError::kMalformed, absl::StrCat("DKG ack value ", j + 1, " is ",
+                                                                ack.values(j).size(), " bytes"));
     }
   }
   AckRecord record;
   record.acker = acker;
-  BELFRY_ASSIGN_OR_RETURN(record.ephemeral_key, threshold::internal::PointField(ack.ephemeral_key(), "DKG ack ephemeral key"));
+  BELFRY_ASSIGN_OR_RETURN(record.ephemeral_key, threshold::internal::PointField(
+                                                    ack.ephemeral_key(), "DKG ack ephemeral key"));
   std::optional<Dealing>& slot = dealings_[ack.dealer() - 1];
   if (!slot.has_value()) {
-    return MakeError(ThresholdError::kUnknownDealing,
-                     absl::StrCat("an Ack for dealer ", ack.dealer(), ", whose Part has not been added"));
+    return MakeError(
+        ThresholdError::kUnknownDealing,
+        absl::StrCat("an Ack for dealer ", ack.dealer(), ", whose Part has not been added"));
   }
   Dealing& d = *slot;
   if (d.acked[acker]) {
@@ -327,13 +352,15 @@ absl::StatusOr<PublicKeySet> KeyGeneration::Result() const {
     const std::vector<Point> column = CommitmentAt(t, d.commitment, 0);
     public_key = public_key.Add(column[0].Mul(lambdas[q]));
     for (uint32_t m = 1; m <= config_.n; ++m) {
-      verification_keys[m - 1] = verification_keys[m - 1].Add(EvaluateInExponent(column, m).Mul(lambdas[q]));
+      verification_keys[m - 1] =
+          verification_keys[m - 1].Add(EvaluateInExponent(column, m).Mul(lambdas[q]));
     }
   }
   if (config_.mode == Mode::kRefresh) {
     public_key = config_.old_keys->public_key();
     for (uint32_t m = 1; m <= config_.n; ++m) {
-      verification_keys[m - 1] = verification_keys[m - 1].Add(config_.old_keys->verification_key(m));
+      verification_keys[m - 1] =
+          verification_keys[m - 1].Add(config_.old_keys->verification_key(m));
     }
   } else if (config_.mode == Mode::kReshare && public_key != config_.old_keys->public_key()) {
     return MakeError(ThresholdError::kKeyMismatch, "the reshared key is not the old public key");
@@ -341,8 +368,8 @@ absl::StatusOr<PublicKeySet> KeyGeneration::Result() const {
   return PublicKeySet::Create(config_.f, public_key, std::move(verification_keys));
 }
 
-absl::StatusOr<pb::DkgAck> KeyGeneration::MakeAck(uint32_t me, const EncryptionKeyPair& key, uint32_t dealer,
-                                                  Rng& rng) const {
+absl::StatusOr<pb::DkgAck> KeyGeneration::MakeAck(uint32_t me, const EncryptionKeyPair& key,
+                                                  uint32_t dealer, Rng& rng) const {
   BELFRY_RETURN_IF_ERROR(CheckIndex(me, config_.n, "recipient"));
   BELFRY_RETURN_IF_ERROR(CheckIndex(dealer, config_.n_dealers, "dealer"));
   const Dealing* d = FindDealing(dealer);
@@ -350,19 +377,22 @@ absl::StatusOr<pb::DkgAck> KeyGeneration::MakeAck(uint32_t me, const EncryptionK
     return MakeError(ThresholdError::kUnknownDealing, absl::StrCat("no Part from dealer ", dealer));
   }
   if (key.public_key() != config_.encryption_keys[me - 1]) {
-    return MakeError(ThresholdError::kKeyMismatch, absl::StrCat("not recipient ", me, "'s encryption key"));
+    return MakeError(ThresholdError::kKeyMismatch,
+                     absl::StrCat("not recipient ", me, "'s encryption key"));
   }
   const uint32_t t = config_.f;
-  BELFRY_ASSIGN_OR_RETURN(Bytes plain, internal::OpenSlot(config_, key, d->ephemeral_key, SlotId{dealer, 0, me},
-                                                          d->digest, d->rows[me - 1], RowBytes(config_)));
+  BELFRY_ASSIGN_OR_RETURN(Bytes plain,
+                          internal::OpenSlot(config_, key, d->ephemeral_key, SlotId{dealer, 0, me},
+                                             d->digest, d->rows[me - 1], RowBytes(config_)));
   absl::StatusOr<std::vector<Scalar>> row = ParseRow(plain, t);
   Wipe(plain);
   if (!row.ok()) return row.status();
   const std::vector<Point> expected = CommitmentAt(t, d->commitment, me);
   for (uint32_t l = 0; l <= t; ++l) {
     if (Point::MulBase((*row)[l]) != expected[l]) {
-      return MakeError(ThresholdError::kCommitmentMismatch,
-                       absl::StrCat("dealer ", dealer, "'s row for ", me, " is not the committed one"));
+      return MakeError(
+          ThresholdError::kCommitmentMismatch,
+          absl::StrCat("dealer ", dealer, "'s row for ", me, " is not the committed one"));
     }
   }
   pb::DkgAck ack;
@@ -373,27 +403,32 @@ absl::StatusOr<pb::DkgAck> KeyGeneration::MakeAck(uint32_t me, const EncryptionK
   threshold::internal::AssignBytes(ack.mutable_ephemeral_key(), ephemeral_key.span());
   for (uint32_t j = 1; j <= config_.n; ++j) {
     const Scalar value = internal::Evaluate(*row, j);  // φ(me, j)
-    *ack.add_values() = internal::SealSlot(config_, e, ephemeral_key, config_.encryption_keys[j - 1],
-                                           SlotId{dealer, me, j}, d->digest, value.span());
+    *ack.add_values() =
+        internal::SealSlot(config_, e, ephemeral_key, config_.encryption_keys[j - 1],
+                           SlotId{dealer, me, j}, d->digest, value.span());
   }
   return ack;
 }
 
 absl::StatusOr<KeyShare> KeyGeneration::MyShare(uint32_t me, const EncryptionKeyPair& key,
-                                                const KeyShare* old_share, std::vector<AckFault>* faults) const {
+                                                const KeyShare* old_share,
+                                                std::vector<AckFault>* faults) const {
   if (!done_) return MakeError(ThresholdError::kNotDone, "key generation is not done");
   BELFRY_RETURN_IF_ERROR(CheckIndex(me, config_.n, "recipient"));
   if (key.public_key() != config_.encryption_keys[me - 1]) {
-    return MakeError(ThresholdError::kKeyMismatch, absl::StrCat("not recipient ", me, "'s encryption key"));
+    return MakeError(ThresholdError::kKeyMismatch,
+                     absl::StrCat("not recipient ", me, "'s encryption key"));
   }
   Scalar secret;
   Point public_key;
   if (config_.mode == Mode::kRefresh) {
     if (old_share == nullptr) {
-      return MakeError(ThresholdError::kInvalidParameters, "a refresh needs the node's old key share");
+      return MakeError(ThresholdError::kInvalidParameters,
+                       "a refresh needs the node's old key share");
     }
     if (old_share->index() != me) {
-      return MakeError(ThresholdError::kKeyMismatch, absl::StrCat("old key share ", old_share->index(), " for node ", me));
+      return MakeError(ThresholdError::kKeyMismatch,
+                       absl::StrCat("old key share ", old_share->index(), " for node ", me));
     }
     BELFRY_RETURN_IF_ERROR(CheckKeyShareMatches(*old_share, *config_.old_keys));
     secret = threshold::internal::KeyShareAccess::Secret(*old_share);
@@ -412,14 +447,16 @@ absl::StatusOr<KeyShare> KeyGeneration::MyShare(uint32_t me, const EncryptionKey
     std::vector<Scalar> values;
     for (const AckRecord& a : d.acks) {
       if (values.size() == t + 1) break;
-      absl::StatusOr<Bytes> plain = internal::OpenSlot(config_, key, a.ephemeral_key, SlotId{dealer, a.acker, me},
-                                                       d.digest, a.values[me - 1], kScalarBytes);
+      absl::StatusOr<Bytes> plain =
+          internal::OpenSlot(config_, key, a.ephemeral_key, SlotId{dealer, a.acker, me}, d.digest,
+                             a.values[me - 1], kScalarBytes);
       absl::StatusOr<Scalar> value =
           plain.ok() ? Scalar::FromCanonicalBytes(*plain) : absl::StatusOr<Scalar>(plain.status());
       if (plain.ok()) Wipe(*plain);
       if (value.ok() && Point::MulBase(*value) != EvaluateInExponent(at_me, a.acker)) {
         value = MakeError(ThresholdError::kCommitmentMismatch,
-                          absl::StrCat("acker ", a.acker, "'s value of dealer ", dealer, " is not on the commitment"));
+                          absl::StrCat("acker ", a.acker, "'s value of dealer ", dealer,
+                                       " is not on the commitment"));
       }
       if (!value.ok()) {
         if (faults != nullptr) faults->push_back(AckFault{dealer, a.acker, value.status()});
@@ -429,21 +466,25 @@ absl::StatusOr<KeyShare> KeyGeneration::MyShare(uint32_t me, const EncryptionKey
       values.push_back(std::move(*value));
     }
     if (values.size() < t + 1) {
-      return MakeError(ThresholdError::kNotEnoughShares,
-                       absl::StrCat("only ", values.size(), " good values of dealer ", dealer, "'s Part"));
+      return MakeError(
+          ThresholdError::kNotEnoughShares,
+          absl::StrCat("only ", values.size(), " good values of dealer ", dealer, "'s Part"));
     }
-    BELFRY_ASSIGN_OR_RETURN(const Scalar part_share, InterpolateAtZero(ackers, values));  // φ(me, 0)
+    BELFRY_ASSIGN_OR_RETURN(const Scalar part_share,
+                            InterpolateAtZero(ackers, values));  // φ(me, 0)
     secret = secret.Add(lambdas[q].Mul(part_share));
     expected_verification_key = expected_verification_key.Add(at_me[0].Mul(lambdas[q]));
     if (config_.mode == Mode::kFresh) public_key = public_key.Add(d.commitment[0]);
   }
   if (config_.mode == Mode::kRefresh) {
-    expected_verification_key = expected_verification_key.Add(config_.old_keys->verification_key(me));
+    expected_verification_key =
+        expected_verification_key.Add(config_.old_keys->verification_key(me));
   }
   if (config_.mode != Mode::kFresh) public_key = config_.old_keys->public_key();
   // Good values lie on the committed polynomials, so this holds unless there is a bug.
   if (Point::MulBase(secret) != expected_verification_key) {
-    return MakeError(ThresholdError::kKeyMismatch, "the new share does not match its verification key");
+    return MakeError(ThresholdError::kKeyMismatch,
+                     "the new share does not match its verification key");
   }
   return KeyShare::Create(config_.n, config_.f, me, std::move(secret), public_key);
 }

@@ -125,8 +125,8 @@ absl::Status ValidateConfig(const Config& config);
 // (kKeyMismatch). Also fails as ValidateConfig, and kIndexOutOfRange unless
 // 1 <= dealer <= n_dealers. The polynomial, the rows and the derived keys are wiped before
 // returning. Thread-safe if `rng` is.
-absl::StatusOr<pb::DkgPart> MakePart(const Config& config, uint32_t dealer, const KeyShare* old_share,
-                                     Rng& rng);
+absl::StatusOr<pb::DkgPart> MakePart(const Config& config, uint32_t dealer,
+                                     const KeyShare* old_share, Rng& rng);
 
 // The deterministic encoding of a Part or Ack (what a caller broadcasts and persists).
 std::string SerializePart(const pb::DkgPart& part);
@@ -207,7 +207,8 @@ class KeyGeneration {
   // one is skipped and, if `faults` is given, appended to it. kNotEnoughShares if fewer
   // than t+1 good values exist (impossible with at most t faulty ackers). Every opened
   // value and partial sum is wiped. Thread-safe.
-  absl::StatusOr<KeyShare> MyShare(uint32_t me, const EncryptionKeyPair& key, const KeyShare* old_share,
+  absl::StatusOr<KeyShare> MyShare(uint32_t me, const EncryptionKeyPair& key,
+                                   const KeyShare* old_share,
                                    std::vector<AckFault>* faults = nullptr) const;
 
  private:

@@ -17,7 +17,8 @@ using SlotKey = std::array<uint8_t, crypto_aead_chacha20poly1305_ietf_KEYBYTES>;
 // The slot's AEAD key: a hash of the Diffie–Hellman point with everything that names the
 // slot, so a key is never used for two slots, runs or messages.
 SlotKey DeriveKey(const Config& config, const Point& shared, const Point& ephemeral_key,
-                  const Point& recipient_key, const SlotId& slot, std::span<const uint8_t, 32> digest) {
+                  const Point& recipient_key, const SlotId& slot,
+                  std::span<const uint8_t, 32> digest) {
   Transcript t(threshold::internal::kDomainDkgSlotKey);
   t.Append(shared).Append(ephemeral_key).Append(recipient_key).Append(config.context);
   t.AppendU32(static_cast<uint32_t>(config.mode)).AppendU32(slot.dealer).AppendU32(slot.acker);
@@ -76,8 +77,8 @@ absl::StatusOr<Bytes> OpenSlot(const Config& config, const EncryptionKeyPair& ke
   Bytes plain(plaintext_bytes);
   unsigned long long plain_len = 0;
   const int rc = crypto_aead_chacha20poly1305_ietf_decrypt(
-      plain.data(), &plain_len, nullptr, reinterpret_cast<const uint8_t*>(sealed.data()), sealed.size(),
-      nullptr, 0, nonce.data(), slot_key.data());
+      plain.data(), &plain_len, nullptr, reinterpret_cast<const uint8_t*>(sealed.data()),
+      sealed.size(), nullptr, 0, nonce.data(), slot_key.data());
   sodium_memzero(slot_key.data(), slot_key.size());
   if (rc != 0 || plain_len != plaintext_bytes) {
     sodium_memzero(plain.data(), plain.size());
