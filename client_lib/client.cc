@@ -111,6 +111,9 @@ struct CallResult {
   std::optional<int64_t> login_success_claim_expires_ms;
 };
 
+// A refused result as an error, with the disagreeing replicas named (defined below).
+absl::Status ResultError(const CallResult& call);
+
 // The sequence number a session's first operation uses, and the first after a login
 // that had to be confirmed by a probe (which used the first).
 constexpr uint64_t kFirstSeq = 1;
@@ -129,7 +132,7 @@ struct ActiveSession {
 class Client::Impl final : public client::internal::LinkListener {
  public:
   Impl(ClientOptions options, config::ClusterConfig config, transport::TlsCredentials credentials,
-       std::string cert_der, threshold::PublicKeySet encryption_keys)
+       std::string cert_der, std::optional<threshold::PublicKeySet> encryption_keys)
       : options_(std::move(options)),
         config_(std::move(config)),
         credentials_(std::move(credentials)),
@@ -349,7 +352,33 @@ class Client::Impl final : public client::internal::LinkListener {
   const config::ClusterConfig& config() const { return config_; }
   const transport::TlsCredentials& credentials() const { return credentials_; }
   const std::string& cert_der() const { return cert_der_; }
-  const threshold::PublicKeySet& encryption_keys() const { return encryption_keys_; }
+  // The TDH2 key set: cluster.conf's, or, when the replicas generate it, the one 2f+1 of
+  // them answer a KeysQuery with (asked once, then kept). nullopt while the generation
+  // runs: then no confidential document exists yet either.
+  absl::StatusOr<std::optional<threshold::PublicKeySet>> EncryptionKeys() {
+    {
+      std::lock_guard<std::mutex> lock(keys_mu_);
+      if (encryption_keys_.has_value() || !config_.proto.distributed_encryption_key()) {
+        return encryption_keys_;
+      }
+    }
+    pb::SessionOp op;
+    op.mutable_keys();
+    BELFRY_ASSIGN_OR_RETURN(CallResult call, RunOp(op, nullptr));
+    if (call.result.status() == pb::STATUS_KEYS_NOT_READY) {
+      return std::optional<threshold::PublicKeySet>();
+    }
+    if (call.result.status() != pb::STATUS_OK) return ResultError(call);
+    absl::StatusOr<threshold::PublicKeySet> keys =
+        threshold::PublicKeySet::Parse(AsBytes(call.result.keys().encryption_keys()));
+    if (!keys.ok() || keys->n() != config_.n() || keys->f() != config_.f()) {
+      return MakeError(ErrorKind::kOther,
+                       "the cluster's generated encryption key set does not fit this cluster");
+    }
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    encryption_keys_ = *std::move(keys);
+    return encryption_keys_;
+  }
   // Only integrity checkouts need it: a cluster.conf without one still serves the rest.
   const absl::StatusOr<client::internal::ServiceKey>& service() const { return service_; }
   uint32_t in_flight_max() const { return in_flight_max_; }
@@ -578,7 +607,8 @@ class Client::Impl final : public client::internal::LinkListener {
   const config::ClusterConfig config_;
   const transport::TlsCredentials credentials_;
   const std::string cert_der_;
-  const threshold::PublicKeySet encryption_keys_;
+  std::mutex keys_mu_;  // guards encryption_keys_
+  std::optional<threshold::PublicKeySet> encryption_keys_;
   const absl::StatusOr<client::internal::ServiceKey> service_;
   std::vector<std::unique_ptr<ReplicaLink>> links_;  // fixed after StartLinks
 
@@ -662,9 +692,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   absl::StatusOr<config::ClusterConfig> config =
       config::LoadClusterConfig(options.cluster_config_path);
   if (!config.ok()) return Invalid("cluster configuration", config.status());
-  absl::StatusOr<threshold::PublicKeySet> encryption_keys =
-      config::PublicKeySetFromConfig(config->proto.encryption_keys(), config->f());
-  if (!encryption_keys.ok()) return Invalid("cluster encryption keys", encryption_keys.status());
+  std::optional<threshold::PublicKeySet> encryption_keys;
+  if (!config->proto.distributed_encryption_key()) {
+    absl::StatusOr<threshold::PublicKeySet> dealt =
+        config::PublicKeySetFromConfig(config->proto.encryption_keys(), config->f());
+    if (!dealt.ok()) return Invalid("cluster encryption keys", dealt.status());
+    encryption_keys = *std::move(dealt);
+  }
   absl::StatusOr<transport::TlsCredentials> credentials = transport::TlsCredentials::FromFiles(
       config->ca_cert_path(), options.user_cert_path, options.user_key_path);
   if (!credentials.ok()) return Invalid("user identity", credentials.status());
@@ -686,7 +720,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   }
   auto impl = std::make_unique<Impl>(
       std::move(options), *std::move(config), *std::move(credentials),
-      std::string(AsStringView(*cert_der)), *std::move(encryption_keys));
+      std::string(AsStringView(*cert_der)), std::move(encryption_keys));
   impl->StartLinks();
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -791,9 +825,15 @@ absl::StatusOr<CheckInInfo> Client::CheckIn(const std::string& doc, const std::s
   check_in->set_confidential(flags.confidential);
   check_in->set_integrity(flags.integrity);
   if (flags.confidential) {
+    BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys, impl_->EncryptionKeys());
+    if (!keys.has_value()) {
+      return client::internal::ServiceError(
+          pb::STATUS_KEYS_NOT_READY,
+          "the cluster's encryption key is still being generated; retry shortly");
+    }
     CryptoRng rng;
     absl::StatusOr<client::internal::SealedDocument> sealed = client::internal::SealConfidential(
-        config.cluster_id(), doc, data, impl_->encryption_keys(), rng);
+        config.cluster_id(), doc, data, *keys, rng);
     if (!sealed.ok()) return client::internal::WithKind(sealed.status(), ErrorKind::kOther);
     check_in->set_data(std::move(sealed->data));
     check_in->set_key_ciphertext(std::move(sealed->key_ciphertext));
@@ -829,7 +869,9 @@ absl::StatusOr<CheckInInfo> Client::CheckIn(const std::string& doc, const std::s
 absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
   BELFRY_RETURN_IF_ERROR(CheckDocumentName(doc));
   const config::ClusterConfig& config = impl_->config();
-  const threshold::PublicKeySet& keys = impl_->encryption_keys();
+  // Without a key set (a generation still running) no document is confidential yet.
+  BELFRY_ASSIGN_OR_RETURN(const std::optional<threshold::PublicKeySet> maybe_keys,
+                          impl_->EncryptionKeys());
   const uint32_t needed = config.f() + 1;
   // A key for this checkout only: replicas seal their decryption shares to it, so they are
   // of no use to anyone who copies the request or reads the replies.
@@ -840,7 +882,8 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
                                  const std::map<uint32_t, pb::ReplyAttachments>& agreeing) {
     if (!result.has_check_out()) return true;
     const pb::CheckOutResult& co = result.check_out();
-    if (co.confidential()) {
+    if (co.confidential() && maybe_keys.has_value()) {
+      const threshold::PublicKeySet& keys = *maybe_keys;
       std::map<uint32_t, std::string> sealed;
       for (const auto& [replica, a] : agreeing) sealed[replica] = a.sealed_decryption_share();
       std::map<uint32_t, std::string> shares =
@@ -895,6 +938,11 @@ absl::StatusOr<Document> Client::CheckOut(const std::string& doc) {
                                                                           &out.replicas.faults));
   }
   if (co.confidential()) {
+    if (!maybe_keys.has_value()) {
+      return MakeError(ErrorKind::kOther,
+                       "a confidential document, but the cluster's encryption key is not known");
+    }
+    const threshold::PublicKeySet& keys = *maybe_keys;
     std::map<uint32_t, std::string> sealed;
     for (const auto& [replica, a] : call->agreeing) sealed[replica] = a.sealed_decryption_share();
     std::map<uint32_t, std::string> shares = client::internal::OpenSealedShares(

@@ -108,6 +108,7 @@ absl::Status CheckLimits(absl::string_view source, const pb::Limits& l) {
       {"proposal_requests_per_client_max", {l.proposal_requests_per_client_max(), 1, 1000000}},
       {"client_frame_bytes_reading_max", {l.client_frame_bytes_reading_max(), 1ull << 20, 64ull << 30}},
       {"client_requests_in_flight_max", {l.client_requests_in_flight_max(), 1, 1000000}},
+      {"dkg_announce_grace_seconds", {l.dkg_announce_grace_seconds(), 1, 86400}},
   };
   for (const auto& [name, v] : checks) {
     absl::Status s = CheckRange(source, name, v[0], v[1], v[2]);
@@ -207,6 +208,7 @@ Limits EffectiveLimits(const pb::Limits& p) {
   pick(p.proposal_requests_per_client_max(), l.proposal_requests_per_client_max);
   pick(p.client_frame_bytes_reading_max(), l.client_frame_bytes_reading_max);
   pick(p.client_requests_in_flight_max(), l.client_requests_in_flight_max);
+  pick(p.dkg_announce_grace_seconds(), l.dkg_announce_grace_seconds);
   return l;
 }
 
@@ -256,8 +258,18 @@ absl::Status ValidateClusterConfig(const pb::ClusterConfig& p, absl::string_view
   if (p.ca_cert_file().empty()) return Invalid(source, "ca_cert_file", "must be set");
   absl::Status s = CheckThresholdKeys(source, "coin_keys", p.coin_keys(), n, p.f());
   if (!s.ok()) return s;
-  s = CheckThresholdKeys(source, "encryption_keys", p.encryption_keys(), n, p.f());
-  if (!s.ok()) return s;
+  if (p.distributed_encryption_key()) {
+    // The replicas make this key themselves; a dealt one beside it would be a second key
+    // that some party once knew.
+    if (p.has_encryption_keys()) {
+      return Invalid(source, "encryption_keys",
+                     "must be absent when distributed_encryption_key is true (the replicas "
+                     "generate the key)");
+    }
+  } else {
+    s = CheckThresholdKeys(source, "encryption_keys", p.encryption_keys(), n, p.f());
+    if (!s.ok()) return s;
+  }
   s = CheckLimits(source, p.limits());
   if (!s.ok()) return s;
   // Every other replica must be able to hold a link to this one at the same time.

@@ -64,6 +64,7 @@ struct Limits {
   uint32_t proposal_requests_per_client_max = 8;      // one client's requests per proposal
   uint64_t client_frame_bytes_reading_max = 256ull << 20;  // request bytes being read, all connections
   uint32_t client_requests_in_flight_max = 256;      // unanswered, per connection, then not read
+  uint32_t dkg_announce_grace_seconds = 10;          // key generation starts without the late
 };
 
 // The per-peer message rate a replica of an n-replica cluster accepts: the limit, or by

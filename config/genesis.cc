@@ -37,7 +37,12 @@ Genesis ComputeGenesis(const ClusterConfig& config, std::string_view ca_fingerpr
     add(absl::StrCat("replica.", r.id(), ".reply_public_key"), r.reply_public_key_hex());
   }
   add("coin_keys", KeySet(config.proto.coin_keys()));
-  add("encryption_keys", KeySet(config.proto.encryption_keys()));
+  if (config.proto.distributed_encryption_key()) {
+    add("encryption_keys", "distributed");
+    add("limits.dkg_announce_grace_seconds", absl::StrCat(config.limits.dkg_announce_grace_seconds));
+  } else {
+    add("encryption_keys", KeySet(config.proto.encryption_keys()));
+  }
   add("ca", std::string(ca_fingerprint));
   add("service_key", std::string(service_key_digest));
   // The limits that change what a correct replica executes or accepts from consensus.

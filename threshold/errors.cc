@@ -30,13 +30,20 @@ absl::StatusCode CodeOf(ThresholdError error) {
     case ThresholdError::kNotEnoughShares:
     case ThresholdError::kKeyMismatch:
     case ThresholdError::kInsecureFileMode:
+    case ThresholdError::kUnknownDealing:
+    case ThresholdError::kNotDone:
       return absl::StatusCode::kFailedPrecondition;
+    case ThresholdError::kDuplicateMessage:
+      return absl::StatusCode::kAlreadyExists;
+    case ThresholdError::kDecryptionFailed:
+      return absl::StatusCode::kDataLoss;
     case ThresholdError::kSenderMismatch:
     case ThresholdError::kLabelMismatch:
       return absl::StatusCode::kPermissionDenied;
     case ThresholdError::kInvalidShareProof:
     case ThresholdError::kInvalidCiphertext:
     case ThresholdError::kInvalidSignature:
+    case ThresholdError::kCommitmentMismatch:
       return absl::StatusCode::kUnauthenticated;
     case ThresholdError::kFileIo:
       return absl::StatusCode::kInternal;
@@ -58,7 +65,7 @@ std::optional<ThresholdError> ThresholdErrorOf(const absl::Status& status) {
   int value = 0;
   if (!absl::SimpleAtoi(std::string(*payload), &value)) return std::nullopt;
   if (value < static_cast<int>(ThresholdError::kMalformed) ||
-      value > static_cast<int>(ThresholdError::kInvalidSignature)) {
+      value > static_cast<int>(ThresholdError::kNotDone)) {
     return std::nullopt;
   }
   return static_cast<ThresholdError>(value);
@@ -83,6 +90,11 @@ std::string_view ThresholdErrorName(ThresholdError error) {
     case ThresholdError::kInsecureFileMode: return "InsecureFileMode";
     case ThresholdError::kFileIo: return "FileIo";
     case ThresholdError::kInvalidSignature: return "InvalidSignature";
+    case ThresholdError::kDecryptionFailed: return "DecryptionFailed";
+    case ThresholdError::kCommitmentMismatch: return "CommitmentMismatch";
+    case ThresholdError::kUnknownDealing: return "UnknownDealing";
+    case ThresholdError::kDuplicateMessage: return "DuplicateMessage";
+    case ThresholdError::kNotDone: return "NotDone";
   }
   return "Unknown";
 }

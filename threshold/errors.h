@@ -35,6 +35,11 @@ enum class ThresholdError : uint8_t {
   kInsecureFileMode,    // FAILED_PRECONDITION: a secret key file readable by group/others
   kFileIo,              // code from errno: a key file cannot be opened, read or written
   kInvalidSignature,    // UNAUTHENTICATED: a threshold RSA signature that does not verify
+  kDecryptionFailed,    // DATA_LOSS: a DKG row or value that does not open with the node's key
+  kCommitmentMismatch,  // UNAUTHENTICATED: a DKG row or value off the dealer's commitment
+  kUnknownDealing,      // FAILED_PRECONDITION: a DKG Ack for a Part not (yet) added
+  kDuplicateMessage,    // ALREADY_EXISTS: a second DKG Part from a dealer, or Ack for one Part
+  kNotDone,             // FAILED_PRECONDITION: a DKG result asked for before it is decided
 };
 
 // The ThresholdError attached to `status`, or nullopt if it carries none (OK statuses,

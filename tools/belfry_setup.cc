@@ -3,6 +3,7 @@
 //   belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]
 //                     [--host 127.0.0.1 | --hosts h0,h1,...] [--base-port P]
 //                     [--service-key-bits B | --insecure-service-key-primes FILE]
+//                     [--encryption-key dealt|distributed]
 //   belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]
 //   belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]
 //   belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]
@@ -12,6 +13,9 @@
 // Shoup threshold RSA key, with its certificate DIR/service.crt: the dealer's secrets
 // exist only in this process and are wiped when it ends), user certificates, and
 // DIR/cluster.conf. The dealer is trusted once, here, offline. Secret files are 0600.
+// With `--encryption-key distributed` the dealer makes no TDH2 key at all: the replicas
+// generate it among themselves once they run (replica/state/key_generation.h), and no
+// party ever holds its secret.
 //
 // `add-user`, `renew` and `revoke` need DIR/ca.key. `renew` gives a replica or user a new
 // key and certificate in place (the old certificate stays valid until it expires or is
@@ -37,6 +41,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +78,7 @@ int Usage() {
                "  belfry-setup init --replicas N --out DIR [--faults F] [--users u1,u2,...]\n"
                "                    [--host HOST | --hosts H0,H1,...] [--base-port P]\n"
                "                    [--service-key-bits B | --insecure-service-key-primes FILE]\n"
+               "                    [--encryption-key dealt|distributed]\n"
                "  belfry-setup add-user --dir DIR NAME [--valid-from UNIX_S] [--valid-until UNIX_S]\n"
                "  belfry-setup renew --dir DIR (--replica K | --user NAME) [--valid-until UNIX_S]\n"
                "  belfry-setup revoke --dir DIR (--replica K | --user NAME | --cert FILE) [--crl-days D]\n");
@@ -206,6 +212,7 @@ int Init(int argc, char** argv) {
   uint32_t base_port = 7100;
   uint32_t service_key_bits = threshold::rsa::kModulusBitsDefault;
   std::string service_key_primes;
+  bool distributed_encryption_key = false;
   for (int i = 0; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -230,6 +237,12 @@ int Init(int argc, char** argv) {
       service_key_bits = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     } else if (flag == "--insecure-service-key-primes") {
       service_key_primes = value;
+    } else if (flag == "--encryption-key") {
+      if (value != "dealt" && value != "distributed") {
+        std::fprintf(stderr, "belfry-setup: --encryption-key %s: say dealt or distributed\n", value.c_str());
+        return 2;
+      }
+      distributed_encryption_key = value == "distributed";
     } else {
       return Usage();
     }
@@ -286,11 +299,17 @@ int Init(int argc, char** argv) {
 
   // The dealer: both key sets exist in full only inside Deal and these objects.
   auto coin = threshold::Deal(n, f, rng);
-  auto tdh2 = threshold::Deal(n, f, rng);
   if (!coin.ok()) return Fail(coin.status());
-  if (!tdh2.ok()) return Fail(tdh2.status());
   *cfg.mutable_coin_keys() = config::PublicKeySetToConfig(coin->public_keys);
-  *cfg.mutable_encryption_keys() = config::PublicKeySetToConfig(tdh2->public_keys);
+  std::optional<threshold::DealtKeySet> tdh2;
+  if (distributed_encryption_key) {
+    cfg.set_distributed_encryption_key(true);
+  } else {
+    auto dealt = threshold::Deal(n, f, rng);
+    if (!dealt.ok()) return Fail(dealt.status());
+    *cfg.mutable_encryption_keys() = config::PublicKeySetToConfig(dealt->public_keys);
+    tdh2 = *std::move(dealt);
+  }
   absl::StatusOr<threshold::rsa::DealtKeySet> service =
       DealServiceKey(n, f, service_key_bits, service_key_primes, rng);
   if (!service.ok()) return Fail(service.status());
@@ -314,7 +333,7 @@ int Init(int argc, char** argv) {
     auto reply_key = replica::ReplySigner::GenerateSeedFile(files.reply_key, rng);
     if (!reply_key.ok()) return Fail(reply_key.status());
     s = threshold::WriteKeyShareFile(files.coin_share, coin->shares[id], threshold::FileOverwrite::kRefuse);
-    if (s.ok()) {
+    if (s.ok() && tdh2.has_value()) {
       s = threshold::WriteKeyShareFile(files.tdh2_share, tdh2->shares[id], threshold::FileOverwrite::kRefuse);
     }
     if (s.ok()) {

@@ -7,6 +7,9 @@
 // A second table does the same for Shoup's threshold RSA (N = 4, f = 1) with 2048- and
 // 3072-bit moduli, dealt from the fixed safe primes of test/threshold/testdata (finding
 // 1536-bit safe primes can take minutes, which would measure luck rather than signing).
+// With --dkg it prints instead one table for dealer-free key generation (threshold/dkg/) at
+// N = 4, 7 and 16: a dealer's Part, a recipient's Ack, a node's share once the run is
+// decided, and the public result.
 // Progress goes to stderr, the tables to stdout. Not a test: numbers vary by machine.
 #include <openssl/crypto.h>
 #include <sodium.h>
@@ -24,6 +27,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "threshold/coin.h"
+#include "threshold/dkg/key_generation.h"
 #include "threshold/keys.h"
 #include "threshold/rsa/keys.h"
 #include "threshold/rsa/signature.h"
@@ -168,6 +172,65 @@ std::vector<Row> MeasureRsa(uint32_t modulus_bits, const std::map<std::string, B
   return rows;
 }
 
+void PrintTable(const std::string& header, const std::vector<Row>& table);
+
+// Key generation at one size: MakePart for dealer 1, MakeAck of dealer 1's Part by node 1,
+// and, on a run decided with honest messages, MyShare of node 1 and Result.
+std::vector<Row> MeasureDkg(uint32_t n, uint32_t f) {
+  CryptoRng rng;
+  std::vector<dkg::EncryptionKeyPair> keys;
+  dkg::Config config;
+  config.mode = dkg::Mode::kFresh;
+  config.n = config.n_dealers = n;
+  config.f = config.f_dealers = f;
+  config.context = "bench/dkg";
+  for (uint32_t m = 0; m < n; ++m) {
+    keys.push_back(dkg::EncryptionKeyPair::Generate(rng));
+    config.encryption_keys.push_back(keys.back().public_key());
+  }
+  absl::StatusOr<dkg::KeyGeneration> kg = dkg::KeyGeneration::Create(config);
+  BELFRY_CHECK(kg.ok());
+  for (uint32_t i = 1; i <= n; ++i) BELFRY_CHECK(kg->AddPart(i, *dkg::MakePart(config, i, nullptr, rng)).ok());
+  for (uint32_t i = 1; i <= n && !kg->done(); ++i) {
+    for (uint32_t m = 1; m <= n && !kg->done(); ++m) {
+      BELFRY_CHECK(kg->AddAck(m, *kg->MakeAck(m, keys[m - 1], i, rng)).ok());
+    }
+  }
+  BELFRY_CHECK(kg->done());
+
+  std::vector<Row> rows;
+  auto run = [&](const std::string& what, const std::function<void()>& op) {
+    std::fprintf(stderr, "  DKG N=%u: %s...\n", n, what.c_str());
+    rows.push_back(Row{what, {OpsPerSecond(op)}});
+  };
+  run("MakePart (a dealer's Part)", [&] { g_sink = g_sink ^ dkg::MakePart(config, 1, nullptr, rng)->rows(0)[0]; });
+  run("MakeAck (open, check, seal n values)",
+      [&] { g_sink = g_sink ^ kg->MakeAck(1, keys[0], 1, rng)->values(0)[0]; });
+  run("MyShare (f+1 dealings, t+1 values each)",
+      [&] { g_sink = g_sink ^ kg->MyShare(1, keys[0], nullptr)->verification_key().bytes()[0]; });
+  run("Result (public key set from commitments)",
+      [&] { g_sink = g_sink ^ kg->Result()->public_key().bytes()[0]; });
+  return rows;
+}
+
+int MainDkg() {
+  const std::vector<std::pair<uint32_t, uint32_t>> sizes = {{4, 1}, {7, 2}, {16, 5}};
+  std::vector<Row> table;
+  for (const auto& [n, f] : sizes) {
+    std::fprintf(stderr, "measuring key generation, N=%u f=%u\n", n, f);
+    std::vector<Row> rows = MeasureDkg(n, f);
+    if (table.empty()) {
+      table = std::move(rows);
+    } else {
+      for (size_t r = 0; r < rows.size(); ++r) table[r].ops_per_second.push_back(rows[r].ops_per_second[0]);
+    }
+  }
+  std::printf("libsodium %s, single thread, operations per CPU-second (µs of CPU per operation)\n\n",
+              sodium_version_string());
+  PrintTable("| operation | N=4, f=1 | N=7, f=2 | N=16, f=5 |\n|---|---:|---:|---:|\n", table);
+  return 0;
+}
+
 void PrintTable(const std::string& header, const std::vector<Row>& table) {
   std::printf("%s", header.c_str());
   for (const Row& row : table) {
@@ -177,8 +240,9 @@ void PrintTable(const std::string& header, const std::vector<Row>& table) {
   }
 }
 
-int Main() {
+int Main(bool dkg_only) {
   BELFRY_CHECK(sodium_init() >= 0);
+  if (dkg_only) return MainDkg();
   const std::vector<std::pair<uint32_t, uint32_t>> sizes = {{4, 1}, {16, 5}};
   std::vector<Row> table;
   for (const auto& [n, f] : sizes) {
@@ -213,4 +277,11 @@ int Main() {
 }  // namespace
 }  // namespace belfry::threshold
 
-int main() { return belfry::threshold::Main(); }
+int main(int argc, char** argv) {
+  const bool dkg_only = argc == 2 && std::string(argv[1]) == "--dkg";
+  if (argc > 2 || (argc == 2 && !dkg_only)) {
+    std::fprintf(stderr, "usage: %s [--dkg]\n", argv[0]);
+    return 2;
+  }
+  return belfry::threshold::Main(dkg_only);
+}

@@ -134,6 +134,12 @@ ErrorKind ErrorKindOfServiceStatus(pb::Status status) {
       return ErrorKind::kInvalidInput;
     case pb::STATUS_STAMP_BAD_NONCE:
       return ErrorKind::kInvalidInput;
+    case pb::STATUS_KEYS_NOT_READY:
+      return ErrorKind::kOther;
+    case pb::STATUS_REPLICA_MESSAGE_INVALID:
+      return ErrorKind::kInvalidInput;
+    case pb::STATUS_DKG_REFUSED:
+      return ErrorKind::kInvalidInput;
     case pb::STATUS_UNSPECIFIED:
       return ErrorKind::kOther;
     default:

@@ -371,20 +371,29 @@ absl::Status Run(const Flags& flags) {
   }
   BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet coin_keys,
                           config::PublicKeySetFromConfig(cfg.proto.coin_keys(), cfg.f()));
-  BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet tdh2_keys,
-                          config::PublicKeySetFromConfig(cfg.proto.encryption_keys(), cfg.f()));
   BELFRY_ASSIGN_OR_RETURN(threshold::KeyShare coin_share, threshold::ReadKeyShareFile(files.coin_share));
-  BELFRY_ASSIGN_OR_RETURN(threshold::KeyShare tdh2_share, threshold::ReadKeyShareFile(files.tdh2_share));
-  if (coin_share.index() != self + 1 || tdh2_share.index() != self + 1) {
-    return absl::FailedPreconditionError("key shares belong to another replica");
+  if (coin_share.index() != self + 1) {
+    return absl::FailedPreconditionError("the coin key share belongs to another replica");
   }
   ReplicaKeys keys{.reply = std::move(signer), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {},
-                   .service_cert_der = {}};
+                   .service_cert_der = {}, .key_generation_dir = {}};
   BELFRY_ASSIGN_OR_RETURN(keys.coin,
                           consensus::ThresholdCoinScheme::Create(std::move(coin_share), coin_keys));
-  BELFRY_ASSIGN_OR_RETURN(threshold::DecryptionShareProvider decryption,
-                          threshold::DecryptionShareProvider::Create(std::move(tdh2_share), tdh2_keys));
-  keys.decryption = std::make_unique<threshold::DecryptionShareProvider>(std::move(decryption));
+  if (cfg.proto.distributed_encryption_key()) {
+    // No dealer made this key: the replicas generate it, and this replica keeps its own
+    // key-generation key and share beside its store (replica/node/keys/).
+    keys.key_generation_dir = flags.data + "/keys";
+  } else {
+    BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet tdh2_keys,
+                            config::PublicKeySetFromConfig(cfg.proto.encryption_keys(), cfg.f()));
+    BELFRY_ASSIGN_OR_RETURN(threshold::KeyShare tdh2_share, threshold::ReadKeyShareFile(files.tdh2_share));
+    if (tdh2_share.index() != self + 1) {
+      return absl::FailedPreconditionError("the TDH2 key share belongs to another replica");
+    }
+    BELFRY_ASSIGN_OR_RETURN(threshold::DecryptionShareProvider decryption,
+                            threshold::DecryptionShareProvider::Create(std::move(tdh2_share), tdh2_keys));
+    keys.decryption = std::make_unique<threshold::DecryptionShareProvider>(std::move(decryption));
+  }
   if (cfg.proto.service_key_file().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         flags.config, " names no service_key_file: the cluster has no service key to sign integrity "
@@ -511,9 +520,13 @@ absl::Status Run(const Flags& flags) {
 #else
   constexpr int64_t clock_offset_ms = 0;
 #endif
+  ReplicaCore::Options core_options = ReplicaCore::OptionsFor(cfg);
+#ifdef BELFRY_BYZANTINE
+  if (byzantine_outbox != nullptr) core_options.key_generation_tamper = byzantine_outbox->KeyGenerationTamper();
+#endif
   BELFRY_ASSIGN_OR_RETURN(std::unique_ptr<ReplicaCore> core,
                           ReplicaCore::Create(cfg, self, std::move(keys), store.get(),
-                                              &genesis_ca, core_outbox, ReplicaCore::OptionsFor(cfg)));
+                                              &genesis_ca, core_outbox, core_options));
   checker.store(core.get());
   PublishedSnapshot published;
   std::unique_ptr<metrics::HttpServer> metrics_server;

@@ -35,6 +35,15 @@ store::Digest BatchDigest(std::string_view genesis, uint64_t epoch, int64_t cons
 
 std::string DigestString(const store::Digest& d) { return std::string(d.begin(), d.end()); }
 
+// The ciphertext check of a cluster whose key the replicas generate: the state machine
+// checks against the key in the state instead, and never calls this.
+class NoDealtKey final : public state::CiphertextCheck {
+ public:
+  absl::Status Check(std::string_view, ByteSpan) const override {
+    return absl::FailedPreconditionError("no dealt encryption key");
+  }
+};
+
 std::string Sha256String(std::string_view bytes) {
   const store::Digest d = wire::Sha256(AsBytes(bytes));
   return DigestString(d);
@@ -137,6 +146,11 @@ absl::Status ReplicaCore::Init() {
   state_config_.session_seconds = l.session_seconds;
   state_config_.session_window_requests = l.session_window_requests;
   state_config_.login_clock_skew_ms_max = int64_t{l.login_clock_skew_seconds} * 1000;
+  state_config_.replicas = config_.n();
+  state_config_.f = config_.f();
+  for (uint32_t i = 0; i < config_.n(); ++i) state_config_.replica_keys.push_back(config_.reply_public_key(i));
+  state_config_.distributed_encryption_key = config_.proto.distributed_encryption_key();
+  state_config_.dkg_announce_grace_ms = int64_t{l.dkg_announce_grace_seconds} * 1000;
   BELFRY_RETURN_IF_ERROR(state_config_.Validate());
 
   // The genesis: refuse to run under settings other than those this store was made with.
@@ -149,9 +163,21 @@ absl::Status ReplicaCore::Init() {
     BELFRY_RETURN_IF_ERROR(store_->PutMeta(kGenesisMetaName, genesis.Describe()));
   }
 
-  BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet encryption_keys,
-                          config::PublicKeySetFromConfig(config_.proto.encryption_keys(), config_.f()));
-  ciphertext_check_ = std::make_unique<state::Tdh2CiphertextCheck>(std::move(encryption_keys));
+  if (state_config_.distributed_encryption_key) {
+    // The state machine checks ciphertexts against the generated key in the state.
+    ciphertext_check_ = std::make_unique<NoDealtKey>();
+    if (keys_.key_generation_dir.empty()) {
+      return absl::InvalidArgumentError("a distributed encryption key needs a key generation folder");
+    }
+    BELFRY_ASSIGN_OR_RETURN(key_generation_,
+                            KeyGenerationDriver::Create(state_config_, self_, keys_.key_generation_dir,
+                                                        keys_.reply, rng_, options_.logger,
+                                                        {.tamper = options_.key_generation_tamper}));
+  } else {
+    BELFRY_ASSIGN_OR_RETURN(threshold::PublicKeySet encryption_keys,
+                            config::PublicKeySetFromConfig(config_.proto.encryption_keys(), config_.f()));
+    ciphertext_check_ = std::make_unique<state::Tdh2CiphertextCheck>(std::move(encryption_keys));
+  }
   BELFRY_ASSIGN_OR_RETURN(state::StateMachine sm,
                           state::StateMachine::Create(state_config_, *ca_, *ciphertext_check_));
   state_machine_ = std::make_unique<state::StateMachine>(std::move(sm));
@@ -663,6 +689,7 @@ absl::Status ReplicaCore::ExecuteAndCommit(uint64_t epoch, int64_t consensus_tim
   }
   sent_log_.PruneBefore(SentLogFirstEpoch());
   MaybeCheckpoint(epoch);
+  if (key_generation_ != nullptr && !replaying_) ReconcileKeyGeneration(last_now_ms_);
   // Debug: at load this is many lines a second; the metrics carry the same story.
   effects_.Log(LogLevel::kDebug, "replica", "epoch_committed")
       .Add("epoch", epoch)
@@ -785,8 +812,29 @@ void ReplicaCore::OnTick(int64_t now_ms) {
     joins_.Served(from, first_epoch, now_ms);
     ServeJoin(from, first_epoch);
   }
+  if (key_generation_ != nullptr && now_ms >= key_generation_next_ms_) {
+    key_generation_next_ms_ = now_ms + 500;
+    ReconcileKeyGeneration(now_ms);
+  }
   MaybePropose(now_ms);
   EndStep();
+}
+
+void ReplicaCore::ReconcileKeyGeneration(int64_t now_ms) {
+  if (key_generation_->done() || transfer_.active()) return;
+  absl::StatusOr<std::vector<KeyGenerationDriver::Submission>> submissions =
+      key_generation_->Reconcile(*store_, now_ms, [this](const std::string& id) {
+        return mempool_.Contains(id) || in_flight_.count(id) != 0;
+      });
+  if (!Check(submissions.status())) return;
+  for (KeyGenerationDriver::Submission& s : *submissions) {
+    absl::Status added = mempool_.Add(s.id, std::move(s.bytes), absl::StrCat("replica/", self_));
+    if (!added.ok() && added.code() != absl::StatusCode::kAlreadyExists) {
+      effects_.Log(LogLevel::kWarn, "replica", "key_generation_not_queued").Add("reason", added.message());
+    }
+  }
+  effects_.counters().mempool_requests = mempool_.size();
+  if (key_generation_->decryption() != nullptr) replies_.set_decryption(key_generation_->decryption());
 }
 
 void ReplicaCore::RequestCatchUp(int64_t now_ms) {

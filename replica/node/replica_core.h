@@ -77,6 +77,7 @@
 #define BELFRY_REPLICA_NODE_REPLICA_CORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -100,6 +101,7 @@
 #include "replica/node/effects/effects.h"
 #include "replica/node/effects/peer_fault.h"
 #include "replica/node/replies/replies.h"
+#include "replica/node/keys/key_generation_driver.h"
 #include "replica/node/replies/reply_guard.h"
 #include "replica/node/reply_signer.h"
 #include "replica/node/sync/catch_up.h"
@@ -127,6 +129,10 @@ struct ReplicaKeys {
   // The service certificate (DER), which time-stamp tokens name in their signed
   // attributes (ESSCertIDv2). Empty: stamp replies carry no share.
   Bytes service_cert_der;
+  // Where this replica keeps its key-generation key and its share of a generated key
+  // (keys/key_generation_driver.h); needed when cluster.conf says
+  // distributed_encryption_key, and `decryption` is then null.
+  std::string key_generation_dir;
 };
 
 // CheckedFrame: a client frame after the checks that depend on its bytes alone (parsing,
@@ -177,6 +183,8 @@ class ReplicaCore {
     // Where the core's log lines go. Null: transport::LogLine, with the process-wide
     // level, format and destination (core_log.h). Borrowed; must outlive the core.
     CoreLogger* logger = nullptr;
+    // Test-only: the key generation's message tamperer (keys/key_generation_driver.h).
+    std::function<bool(pb::ReplicaMessage&)> key_generation_tamper;
   };
   // Options with the bounds cluster.conf sets (limits.waiting_requests_max,
   // limits.executed_reply_bytes_max, checkpoint_interval_epochs, log_retained_epochs as
@@ -255,6 +263,9 @@ class ReplicaCore {
   void HandleConsensus(uint32_t from, const pb::PeerMessage& msg, const std::string& payload, int64_t now_ms);
   void ProcessStep(consensus::epoch::HbStep&& step, int64_t now_ms);
   void MaybePropose(int64_t now_ms);
+  // Puts this replica's key-generation messages that the committed state still lacks into
+  // its mempool, and hands a newly made decryption share maker to the replies.
+  void ReconcileKeyGeneration(int64_t now_ms);
   // Executes and durably commits `epoch`. With `expected_head`, checks before the commit
   // that the epoch's log head would be that one: ABORTED, and nothing committed, if not.
   absl::Status ExecuteAndCommit(uint64_t epoch, int64_t consensus_time_ms,
@@ -306,6 +317,8 @@ class ReplicaCore {
   Rng& rng_;
   Rng& proposal_rng_;
   std::unique_ptr<state::CiphertextCheck> ciphertext_check_;
+  std::unique_ptr<KeyGenerationDriver> key_generation_;  // distributed_encryption_key only
+  int64_t key_generation_next_ms_ = 0;
   std::unique_ptr<state::StateMachine> state_machine_;
   state::Config state_config_;
   consensus::epoch::Config hb_config_;

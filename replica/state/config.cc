@@ -32,6 +32,20 @@ absl::Status Config::Validate() const {
     s = CheckRange("login_clock_skew_ms_max", static_cast<uint64_t>(login_clock_skew_ms_max), 1,
                    86400ULL * 1000);
   }
+  if (s.ok() && !replica_keys.empty()) {
+    if (replica_keys.size() != replicas || replicas < 3 * f + 1 || f < 1) {
+      s = absl::InvalidArgumentError(absl::StrCat("replicas (", replicas, "), f (", f,
+                                                  ") and the replica keys (",
+                                                  replica_keys.size(), ") disagree"));
+    }
+  }
+  if (s.ok() && distributed_encryption_key && replica_keys.empty()) {
+    s = absl::InvalidArgumentError("a distributed encryption key needs the replicas' keys");
+  }
+  if (s.ok()) {
+    s = CheckRange("dkg_announce_grace_ms", static_cast<uint64_t>(dkg_announce_grace_ms), 1,
+                   86400ULL * 1000);
+  }
   return s;
 }
 

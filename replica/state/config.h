@@ -6,8 +6,10 @@
 #ifndef BELFRY_REPLICA_STATE_CONFIG_H_
 #define BELFRY_REPLICA_STATE_CONFIG_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -24,6 +26,16 @@ struct Config {
   uint32_t session_window_requests = 256;        // W: seqs remembered per session
   uint32_t document_grants_max = 1024;           // personal grants kept per document
   int64_t login_clock_skew_ms_max = 5 * 60 * 1000;  // |client_time - consensus time|
+
+  // The replicas, for the messages they put into the log themselves (key_generation.h):
+  // N, f, and each replica's Ed25519 reply key, which signs them. Empty replica_keys: no
+  // replica message is accepted.
+  uint32_t replicas = 0;
+  uint32_t f = 0;
+  std::vector<std::array<uint8_t, 32>> replica_keys;
+  // true: the TDH2 key comes from the replicas' key generation, not from a dealer.
+  bool distributed_encryption_key = false;
+  int64_t dkg_announce_grace_ms = 10 * 1000;
 
   // Bytes of request framing beyond the document: generous for names, keys, certificate.
   uint64_t request_overhead_bytes_max() const {

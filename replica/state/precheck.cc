@@ -196,6 +196,8 @@ Verdict CheckSessionOpShape(const Config& config, const pb::SessionOp& op) {
       return {};
     case pb::SessionOp::kStamp:
       return CheckStampShape(op.stamp());
+    case pb::SessionOp::kKeys:
+      return {};
     case pb::SessionOp::OP_NOT_SET:
       break;
   }
@@ -240,11 +242,21 @@ Verdict ParseRequest(const Config& config, std::string_view request_bytes, Parse
       return CheckSessionOpShape(config, out->body.op());
     case pb::RequestBody::kRevocation:
       return CheckRevocationShape(config, out->body.revocation());
+    case pb::RequestBody::kReplicaMessage:
+      if (out->body.replica_message().replica() >= config.replica_keys.size()) {
+        return Refuse(pb::STATUS_REPLICA_MESSAGE_INVALID,
+                      "replica message: the signer is not a replica of this cluster");
+      }
+      if (out->body.replica_message().kind_case() == pb::ReplicaMessage::KIND_NOT_SET) {
+        return Refuse(pb::STATUS_MALFORMED_REQUEST, "replica message: no message");
+      }
+      return {};
     case pb::RequestBody::KIND_NOT_SET:
       break;
   }
   return Refuse(pb::STATUS_MALFORMED_REQUEST,
-                "request is neither a login, a session operation nor a revocation");
+                "request is neither a login, a session operation, a revocation nor a replica "
+                "message");
 }
 
 Verdict VerifyRequestCrypto(const Config& config, const CiphertextCheck& ciphertexts,
@@ -264,12 +276,24 @@ Verdict VerifyRequestCrypto(const Config& config, const CiphertextCheck& ciphert
   // A revocation's signature is checked against the genesis CA at execution (the CA
   // bundle lives in the state machine).
   if (body.has_revocation()) return {};
+  if (body.has_replica_message()) {
+    const std::array<uint8_t, 32>& key = config.replica_keys[body.replica_message().replica()];
+    if (!VerifyEd25519(request.signed_request.signature(),
+                       RequestSigningMessage(request.signed_request.body()),
+                       AsStringView(ByteSpan(key)))) {
+      return Refuse(pb::STATUS_REPLICA_MESSAGE_INVALID,
+                    "replica message: the signature does not verify under the replica's key");
+    }
+    return {};
+  }
   const pb::SessionOp& op = body.op();
   const Bytes message = RequestSigningMessage(request.signed_request.body());
   if (!VerifyEd25519(request.signed_request.signature(), message, op.session_public_key())) {
     return Refuse(pb::STATUS_BAD_SIGNATURE, "the signature does not verify under the session key");
   }
-  if (op.has_check_in() && op.check_in().confidential()) {
+  // A generated key lives in the state: the state machine checks the ciphertext against
+  // it at execution (state_machine.cc), where the state is at hand.
+  if (op.has_check_in() && op.check_in().confidential() && !config.distributed_encryption_key) {
     const pb::CheckIn& in = op.check_in();
     const Bytes label = DocumentLabel(config.cluster_id, in.doc(), AsBytes(in.version_nonce()));
     if (!ciphertexts.Check(in.key_ciphertext(), label).ok()) {

@@ -71,6 +71,9 @@ const char* StatusName(pb::Status status) {
     case pb::STATUS_STAMP_BAD_ALGORITHM: return "STAMP_BAD_ALGORITHM";
     case pb::STATUS_STAMP_BAD_HASH: return "STAMP_BAD_HASH";
     case pb::STATUS_STAMP_BAD_NONCE: return "STAMP_BAD_NONCE";
+    case pb::STATUS_KEYS_NOT_READY: return "KEYS_NOT_READY";
+    case pb::STATUS_REPLICA_MESSAGE_INVALID: return "REPLICA_MESSAGE_INVALID";
+    case pb::STATUS_DKG_REFUSED: return "DKG_REFUSED";
     default: return "UNKNOWN";
   }
 }
@@ -104,6 +107,8 @@ StatusClass ClassifyStatus(pb::Status status) {
     case pb::STATUS_STAMP_BAD_ALGORITHM:
     case pb::STATUS_STAMP_BAD_HASH:
     case pb::STATUS_STAMP_BAD_NONCE:
+    case pb::STATUS_REPLICA_MESSAGE_INVALID:
+    case pb::STATUS_DKG_REFUSED:
       return StatusClass::kInvalidInput;
     case pb::STATUS_LOGIN_BAD_CERTIFICATE:
     case pb::STATUS_LOGIN_WRONG_ROLE:

@@ -23,11 +23,12 @@ inline constexpr std::string_view kDocContentPrefix = "c/"; // + name -> Documen
 inline constexpr std::string_view kLabelPrefix = "l/";      // + SHA-256(label) -> "" (used once)
 inline constexpr std::string_view kCounterKey = "m/counter"; // StateCounter
 inline constexpr std::string_view kRevokedPrefix = "v/";    // + uid -> RevocationRecord
+inline constexpr std::string_view kKeyGenerationPrefix = "k/";  // key_generation.h
 // Every prefix above: the 3S state proper, without what else the replica keeps in the
 // replicated state (the retained batches under "b/").
 inline constexpr std::string_view kServiceStatePrefixes[] = {kUserPrefix, kSessionPrefix, kResultPrefix,
                                                              kDocMetaPrefix, kDocContentPrefix, kLabelPrefix,
-                                                             "m/", kRevokedPrefix};
+                                                             "m/", kRevokedPrefix, kKeyGenerationPrefix};
 
 // The replica keeps its committed batches in the replicated state too, so that every
 // correct replica holds the same ones and catch-up can be served by any of them:

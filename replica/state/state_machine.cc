@@ -9,8 +9,10 @@
 #include "base/check.h"
 #include "base/status.h"
 #include "proto/storage.pb.h"
+#include "replica/state/key_generation.h"
 #include "replica/state/precheck.h"
 #include "replica/state/state_keys.h"
+#include "replica/state/tdh2_ciphertext_check.h"
 
 namespace belfry::state {
 namespace {
@@ -119,6 +121,7 @@ void ApplyGrant(pb::DocumentMeta& meta, pb::GrantRecord grant, int64_t now_ms) {
 Operation OperationOf(const pb::RequestBody& body) {
   if (body.has_login()) return Operation::kLogin;
   if (body.has_revocation()) return Operation::kRevoke;
+  if (body.has_replica_message()) return Operation::kReplica;
   switch (body.op().op_case()) {
     case pb::SessionOp::kCheckIn: return Operation::kCheckIn;
     case pb::SessionOp::kCheckOut: return Operation::kCheckOut;
@@ -126,6 +129,7 @@ Operation OperationOf(const pb::RequestBody& body) {
     case pb::SessionOp::kDelete: return Operation::kDelete;
     case pb::SessionOp::kLogout: return Operation::kLogout;
     case pb::SessionOp::kStamp: return Operation::kStamp;
+    case pb::SessionOp::kKeys: return Operation::kKeys;
     case pb::SessionOp::OP_NOT_SET: break;
   }
   return Operation::kUnparsed;
@@ -160,6 +164,10 @@ class Executor {
       BELFRY_RETURN_IF_ERROR(ExecuteLogin(req, &ex));
     } else if (req.body.has_revocation()) {
       BELFRY_RETURN_IF_ERROR(ExecuteRevocation(req, &ex));
+    } else if (req.body.has_replica_message()) {
+      ex.uid = absl::StrCat("replica-", req.body.replica_message().replica());
+      BELFRY_RETURN_IF_ERROR(ExecuteReplicaMessage(config_, view_, epoch_, now_ms_,
+                                                   req.body.replica_message(), &ex.result));
     } else {
       BELFRY_RETURN_IF_ERROR(ExecuteSessionOp(req, &ex));
     }
@@ -394,6 +402,10 @@ class Executor {
         result = Stamp(op.stamp());
         break;
       }
+      case pb::SessionOp::kKeys: {
+        BELFRY_ASSIGN_OR_RETURN(result, Keys());
+        break;
+      }
       case pb::SessionOp::OP_NOT_SET:
         BELFRY_CHECK(false);  // ParseRequest refuses it
     }
@@ -503,6 +515,20 @@ class Executor {
     std::string label_key;
     if (in.confidential()) {
       const Bytes label = DocumentLabel(config_.cluster_id, in.doc(), AsBytes(in.version_nonce()));
+      if (config_.distributed_encryption_key) {
+        // The stateless check could not run: the key is only in the state.
+        BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys,
+                                GeneratedEncryptionKeys(view_));
+        if (!keys.has_value()) {
+          return Refusal(pb::STATUS_KEYS_NOT_READY,
+                         "checkin: the cluster's encryption key is still being generated");
+        }
+        if (!Tdh2CiphertextCheck(*std::move(keys)).Check(in.key_ciphertext(), label).ok()) {
+          return Refusal(pb::STATUS_INVALID_CIPHERTEXT,
+                         "checkin: the key ciphertext is invalid or not bound to this "
+                         "document's label");
+        }
+      }
       label_key = LabelKey(Sha256(label));
       BELFRY_ASSIGN_OR_RETURN(std::optional<std::string> used, view_.Get(label_key));
       if (used.has_value()) {
@@ -646,6 +672,33 @@ class Executor {
 
   // ---- helpers ----
 
+  // The ciphertext check against the dealt key, or the generated one in the state.
+  absl::StatusOr<bool> CiphertextValid(std::string_view ciphertext, ByteSpan label) {
+    if (!config_.distributed_encryption_key) return ciphertexts_.Check(ciphertext, label).ok();
+    BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys,
+                            GeneratedEncryptionKeys(view_));
+    return keys.has_value() && Tdh2CiphertextCheck(*std::move(keys)).Check(ciphertext, label).ok();
+  }
+
+  // KeysQuery: the generated TDH2 key set, for clients (cluster.conf has none then).
+  absl::StatusOr<pb::Result> Keys() {
+    if (!config_.distributed_encryption_key) {
+      return Refusal(pb::STATUS_KEYS_NOT_READY,
+                     "keys: this cluster's encryption key was dealt and is in cluster.conf");
+    }
+    BELFRY_ASSIGN_OR_RETURN(std::optional<pb::DkgRunRecord> run,
+                            ReadDkgRun(view_, kEncryptionKeyRun));
+    if (!run.has_value() || !run->finished()) {
+      return Refusal(pb::STATUS_KEYS_NOT_READY, "keys: the encryption key is still being generated");
+    }
+    pb::Result r;
+    r.set_status(pb::STATUS_OK);
+    r.set_message("the generated encryption key");
+    r.mutable_keys()->set_encryption_keys(run->encryption_keys_result());
+    r.mutable_keys()->set_run(kEncryptionKeyRun);
+    return r;
+  }
+
   static pb::Result IntegrityRefusal() {
     return Refusal(pb::STATUS_INTEGRITY_FAILURE,
                    "this replica's stored copy of the document failed its integrity check");
@@ -668,9 +721,8 @@ class Executor {
     if (meta.confidential()) {
       const Bytes label =
           DocumentLabel(config_.cluster_id, meta.name(), AsBytes(meta.version_nonce()));
-      if (!ciphertexts_.Check(content->key_ciphertext(), label).ok()) {
-        return std::optional<pb::DocumentContent>();
-      }
+      BELFRY_ASSIGN_OR_RETURN(bool valid, CiphertextValid(content->key_ciphertext(), label));
+      if (!valid) return std::optional<pb::DocumentContent>();
     }
     return content;
   }
@@ -734,6 +786,8 @@ const char* OperationName(Operation op) {
     case Operation::kLogout: return "logout";
     case Operation::kRevoke: return "revoke";
     case Operation::kStamp: return "stamp";
+    case Operation::kReplica: return "replica";
+    case Operation::kKeys: return "keys";
   }
   return "unparsed";
 }

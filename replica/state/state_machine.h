@@ -48,10 +48,11 @@ struct DecryptionAuthorization {
 
 // Which operation a request asked for, as far as it could be parsed (for counters).
 enum class Operation : uint8_t {
-  kUnparsed, kLogin, kCheckIn, kCheckOut, kGrant, kDelete, kLogout, kRevoke, kStamp
+  kUnparsed, kLogin, kCheckIn, kCheckOut, kGrant, kDelete, kLogout, kRevoke, kStamp,
+  kReplica, kKeys
 };
 // "unparsed", "login", "checkin", "checkout", "grant", "delete", "logout", "revoke",
-// "stamp".
+// "stamp", "replica", "keys".
 const char* OperationName(Operation op);
 
 // Executed: the outcome of one ordered request.

@@ -55,12 +55,12 @@ class WriteSet {
 
 // StateView: committed state plus pending writes. Borrows `base`, which must outlive it.
 // Not thread-safe.
-class StateView {
+class StateView final : public StateReader {
  public:
   explicit StateView(const StateReader& base) : base_(base) {}
 
   // The pending value if the key was written or deleted in this view, else the base's.
-  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const;
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
   void Put(std::string key, std::string value) { writes_.Put(std::move(key), std::move(value)); }
   void Delete(std::string key) { writes_.Delete(std::move(key)); }
 

@@ -12,6 +12,7 @@
 #include "proto/service.pb.h"
 #include "proto/threshold.pb.h"
 #include "transport/log.h"
+#include "threshold/dkg/key_generation.h"
 #include "threshold/rsa/signature.h"
 #include "wire/statements.h"
 
@@ -30,6 +31,8 @@ constexpr std::pair<Strategy, const char*> kNames[] = {
     {Strategy::kFloodFuture, "flood-future"},
     {Strategy::kClock, "clock"},
     {Strategy::kLeakRequests, "leak-requests"},
+    {Strategy::kBadDkg, "bad-dkg"},
+    {Strategy::kWithholdDkg, "withhold-dkg"},
 };
 
 // Far enough ahead that no window (epochs_in_flight_max is a handful) ever reaches it.
@@ -130,6 +133,23 @@ ByzantineOutbox::ByzantineOutbox(ByzantineOptions options, replica::Outbox* inne
 
 bool ByzantineOutbox::Has(Strategy s) const {
   return std::find(options_.strategies.begin(), options_.strategies.end(), s) != options_.strategies.end();
+}
+
+std::function<bool(pb::ReplicaMessage&)> ByzantineOutbox::KeyGenerationTamper() const {
+  if (Has(Strategy::kWithholdDkg)) {
+    return [](pb::ReplicaMessage&) { return false; };
+  }
+  if (!Has(Strategy::kBadDkg)) return nullptr;
+  const uint32_t victim = (options_.self + 1) % options_.n;
+  return [victim](pb::ReplicaMessage& m) {
+    if (!m.has_dkg_part()) return true;
+    absl::StatusOr<pb::DkgPart> part = threshold::dkg::ParsePart(AsBytes(m.dkg_part().part()));
+    if (!part.ok() || part->rows_size() <= static_cast<int>(victim)) return true;
+    std::string& row = *part->mutable_rows(static_cast<int>(victim));
+    if (!row.empty()) row[row.size() / 2] = static_cast<char>(row[row.size() / 2] ^ 0x5a);
+    m.mutable_dkg_part()->set_part(threshold::dkg::SerializePart(*part));
+    return true;
+  };
 }
 
 bool ByzantineOutbox::ToSecondHalf(uint32_t to) const { return to < second_half_.size() && second_half_[to]; }

@@ -27,6 +27,11 @@
 //   clock           its clock reads hours ahead or behind (see clock_offset_ms)
 //   leak-requests   sends nothing wrong, but writes every request it orders to the folder
 //                   --leak-dir names (request_leak.h), as a compromised replica could
+//   bad-dkg         as a key generation dealer, seals the row of the next replica
+//                   ((self+1) mod N) so that it does not open (replica/state/key_generation.h)
+//   withhold-dkg    puts no key generation message into the log: no key, Part or Ack
+// The last two act on what the core puts into its own proposals, through
+// KeyGenerationTamper, not on what leaves through the Outbox.
 //
 // Thread-safety: called only from the core thread, like any Outbox. Not thread-safe.
 #ifndef BELFRY_TEST_BYZANTINE_BYZANTINE_OUTBOX_H_
@@ -34,6 +39,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +68,8 @@ enum class Strategy {
   kFloodFuture,
   kClock,
   kLeakRequests,
+  kBadDkg,
+  kWithholdDkg,
 };
 
 // "silent,flip-votes" -> the strategies; INVALID_ARGUMENT naming an unknown one. Empty
@@ -109,6 +117,9 @@ class ByzantineOutbox final : public replica::Outbox {
   int64_t clock_offset_ms() const { return clock_offset_ms_; }
   const ByzantineCounters& counters() const { return counters_; }
   bool Has(Strategy s) const;
+  // The key generation tamperer for ReplicaCore::Options (null without bad-dkg or
+  // withhold-dkg). Stateless: safe on the core thread beside SendPeer.
+  std::function<bool(pb::ReplicaMessage&)> KeyGenerationTamper() const;
 
  private:
   // An alternative encoding of this replica's own proposal in one epoch (equivocate).

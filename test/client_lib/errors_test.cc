@@ -75,6 +75,9 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
       {pb::STATUS_STAMP_BAD_ALGORITHM, 2},
       {pb::STATUS_STAMP_BAD_HASH, 2},
       {pb::STATUS_STAMP_BAD_NONCE, 2},
+      {pb::STATUS_KEYS_NOT_READY, 1},
+      {pb::STATUS_REPLICA_MESSAGE_INVALID, 2},
+      {pb::STATUS_DKG_REFUSED, 2},
   };
   // The table covers every value the protocol defines.
   const google::protobuf::EnumDescriptor* descriptor = pb::Status_descriptor();

@@ -54,6 +54,30 @@ const threshold::rsa::PublicKeySet& RsaPublicKeys() {
   return *keys;
 }
 
+const std::vector<threshold::dkg::EncryptionKeyPair>& DkgNodeKeys() {
+  static const auto* keys = [] {
+    auto* out = new std::vector<threshold::dkg::EncryptionKeyPair>();
+    DeterministicRng rng(kDkgNodeKeySeed);
+    for (uint32_t m = 0; m < kN; ++m) out->push_back(threshold::dkg::EncryptionKeyPair::Generate(rng));
+    return out;
+  }();
+  return *keys;
+}
+
+const threshold::dkg::Config& DkgConfig() {
+  static const auto* config = [] {
+    auto* c = new threshold::dkg::Config();
+    c->mode = threshold::dkg::Mode::kFresh;
+    c->n = c->n_dealers = kN;
+    c->f = c->f_dealers = kF;
+    c->context = std::string(kDkgContext);
+    for (const threshold::dkg::EncryptionKeyPair& k : DkgNodeKeys()) c->encryption_keys.push_back(k.public_key());
+    Require(threshold::dkg::ValidateConfig(*c).ok(), "the fixed key generation config");
+    return c;
+  }();
+  return *config;
+}
+
 const threshold::PublicKeySet& Tdh2PublicKeys() {
   static const threshold::PublicKeySet* keys =
       new threshold::PublicKeySet(DealFixed(kTdh2KeySeed).public_keys);

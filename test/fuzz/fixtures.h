@@ -21,6 +21,8 @@
 #include "config/cluster_config.h"
 #include "consensus/epoch/honey_badger.h"
 #include "replica/state/config.h"
+#include "threshold/dkg/encryption_key.h"
+#include "threshold/dkg/key_generation.h"
 #include "threshold/keys.h"
 #include "threshold/rsa/keys.h"
 #include "threshold/tdh2.h"
@@ -98,6 +100,14 @@ const config::ClusterConfig& Cluster();
 const threshold::Ciphertext& FixedCiphertext();
 const threshold::SymmetricKey& FixedSymmetricKey();
 inline constexpr std::string_view kFixedLabel = "belfry-fuzz/label";
+
+// The fixed key generation run of the dkg_message target (threshold/dkg/): a fresh key for
+// kN nodes tolerating kF, whose encryption key pairs come from kDkgNodeKeySeed (node m's
+// is entry m-1), with context kDkgContext. Built once.
+const threshold::dkg::Config& DkgConfig();
+const std::vector<threshold::dkg::EncryptionKeyPair>& DkgNodeKeys();
+inline constexpr uint64_t kDkgNodeKeySeed = 17;
+inline constexpr std::string_view kDkgContext = "belfry-fuzz/dkg";
 
 // Several messages in one fuzz input: each record is a tag byte (the sender, or an action)
 // followed by a u32 big-endian length and that many bytes. Splitting stops at the first

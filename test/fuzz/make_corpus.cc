@@ -389,6 +389,53 @@ void CoinShares(CorpusWriter& w) {
   w.Add("coin_share", Byte(0));
 }
 
+// Key generation transcripts of the fixed run (fixtures.h DkgConfig) as the dkg_message
+// target reads them: a record per message, tag = sender << 1 | (1 for an Ack).
+void DkgMessages(CorpusWriter& w) {
+  const threshold::dkg::Config& config = DkgConfig();
+  DeterministicRng rng(23);
+  std::vector<std::string> parts;
+  for (uint32_t i = 1; i <= kN; ++i) {
+    parts.push_back(threshold::dkg::SerializePart(OrDie(threshold::dkg::MakePart(config, i, nullptr, rng), "DKG part")));
+  }
+  auto part_tag = [](uint32_t sender) { return static_cast<uint8_t>(sender << 1); };
+  auto ack_tag = [](uint32_t sender) { return static_cast<uint8_t>(sender << 1 | 1); };
+  threshold::dkg::KeyGeneration kg = OrDie(threshold::dkg::KeyGeneration::Create(config), "DKG run");
+  std::string honest;
+  for (uint32_t i = 1; i <= kN; ++i) {
+    AppendRecord(honest, part_tag(i), parts[i - 1]);
+    if (!kg.AddPart(i, OrDie(threshold::dkg::ParsePart(AsBytes(parts[i - 1])), "parsing a part")).ok()) std::exit(1);
+  }
+  std::string first_ack;
+  for (uint32_t i = 1; i <= kN && !kg.done(); ++i) {
+    for (uint32_t m = 1; m <= kN && !kg.done(); ++m) {
+      const std::string ack = threshold::dkg::SerializeAck(
+          OrDie(kg.MakeAck(m, DkgNodeKeys()[m - 1], i, rng), "DKG ack"));
+      if (first_ack.empty()) first_ack = ack;
+      AppendRecord(honest, ack_tag(m), ack);
+      if (!kg.AddAck(m, OrDie(threshold::dkg::ParseAck(AsBytes(ack)), "parsing an ack")).ok()) std::exit(1);
+    }
+  }
+  if (!kg.done()) std::exit(1);
+  w.Add("dkg_message", honest);
+  // Out of order and repeated: an Ack before its Part, a Part twice, an Ack twice.
+  std::string disorderly;
+  AppendRecord(disorderly, ack_tag(1), first_ack);
+  AppendRecord(disorderly, part_tag(1), parts[0]);
+  AppendRecord(disorderly, part_tag(1), parts[1]);
+  AppendRecord(disorderly, ack_tag(1), first_ack);
+  AppendRecord(disorderly, ack_tag(1), first_ack);
+  AppendRecord(disorderly, ack_tag(5), first_ack);
+  w.Add("dkg_message", disorderly);
+  std::string one_part;
+  AppendRecord(one_part, part_tag(2), parts[1]);
+  w.Add("dkg_message", one_part);
+  std::string truncated;
+  AppendRecord(truncated, part_tag(3), parts[2].substr(0, parts[2].size() / 2));
+  AppendRecord(truncated, ack_tag(2), first_ack.substr(1));
+  w.Add("dkg_message", truncated);
+}
+
 void RsaShares(CorpusWriter& w) {
   threshold::rsa::DealtKeySet dealt = DealRsaFixed();
   w.Add("rsa_share", Byte(1) + dealt.public_keys.Serialize());
@@ -711,6 +758,7 @@ int main(int argc, char** argv) {
   RbcRun(w, 0, std::string(kRbcNode0Value));
   CoinShares(w);
   Tdh2(w);
+  DkgMessages(w);
   RsaShares(w);
   Replies(w);
   IntegrityCertificates(w);

@@ -64,7 +64,7 @@ ReplicaKeys KeysFor(uint32_t id) {
   threshold::DealtKeySet coin = fuzz::DealFixed(fuzz::kCoinKeySeed);
   threshold::DealtKeySet tdh2 = fuzz::DealFixed(fuzz::kTdh2KeySeed);
   ReplicaKeys keys{.reply = ReplySigner::FromSeed(seed), .coin = nullptr, .decryption = nullptr, .service = nullptr, .service_key_digest = {},
-                    .service_cert_der = {}};
+                    .service_cert_der = {}, .key_generation_dir = {}};
   auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
   REQUIRE(scheme.ok());
   keys.coin = std::move(*scheme);

@@ -100,7 +100,8 @@ replica::ReplicaKeys SimKeys(uint32_t n, uint32_t id) {
                             .decryption = nullptr,
                             .service = nullptr,
                             .service_key_digest = {},
-                            .service_cert_der = {}};
+                            .service_cert_der = {},
+                            .key_generation_dir = {}};
   auto scheme = consensus::ThresholdCoinScheme::Create(std::move(coin.shares[id]), coin.public_keys);
   BELFRY_CHECK(scheme.ok());
   keys.coin = std::move(*scheme);

@@ -32,6 +32,8 @@ inline constexpr std::string_view kDomainTdh2ShareProof = "belfry/threshold/v1/t
 inline constexpr std::string_view kDomainRsaShareNonce = "belfry/threshold/v1/rsa/share-proof-nonce";
 inline constexpr std::string_view kDomainRsaShareNonceExpand = "belfry/threshold/v1/rsa/share-proof-nonce-expand";
 inline constexpr std::string_view kDomainRsaShareProof = "belfry/threshold/v1/rsa/share-proof";
+inline constexpr std::string_view kDomainDkgCommitment = "belfry/threshold/v1/dkg/commitment";
+inline constexpr std::string_view kDomainDkgSlotKey = "belfry/threshold/v1/dkg/slot-key";
 
 // Transcript: an incremental SHA-512 of length-prefixed fields. Finalize exactly once.
 // The hash state is wiped on destruction. Not thread-safe.

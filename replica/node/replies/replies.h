@@ -54,6 +54,12 @@ class Replies {
           const threshold::DecryptionShareProvider* decryption, const threshold::rsa::ShareSigner* service,
           ByteSpan service_cert_der, Limits limits, Effects& effects);
 
+  // Replaces the decryption share maker (borrowed; null: none): a key the replicas
+  // generate arrives after start-up (replica/node/keys/).
+  void set_decryption(const threshold::DecryptionShareProvider* decryption) {
+    decryption_ = decryption;
+  }
+
   // ---- before ordering ----
   // When `request_id` was executed already: answers `waiter` from the cache (or says
   // the reply is no longer cached) and returns true.
@@ -99,7 +105,7 @@ class Replies {
 
   const config::ClusterConfig& config_;
   const ReplySigner& signer_;
-  const threshold::DecryptionShareProvider* const decryption_;
+  const threshold::DecryptionShareProvider* decryption_;
   const threshold::rsa::ShareSigner* const service_;
   const ByteSpan service_cert_der_;
   const Limits limits_;
