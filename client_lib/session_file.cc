@@ -22,7 +22,7 @@
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
 #include "pki/files.h"
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
 namespace belfry {
 namespace {
@@ -228,7 +228,7 @@ std::string SessionStore::LockPath(const std::string& uid) const {
 }
 
 absl::StatusOr<SessionRecord> SessionStore::ReadUnlocked(const std::string& uid) const {
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }
@@ -266,7 +266,7 @@ absl::Status SessionStore::WriteUnlocked(const SessionRecord& record) const {
   if (record.cluster_id != cluster_id_) {
     return MakeError(ErrorKind::kOther, "session record of another cluster");
   }
-  absl::Status valid = state::ValidateUserId(record.uid);
+  absl::Status valid = wire::ValidateUserId(record.uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }
@@ -336,7 +336,7 @@ absl::Status SessionStore::Write(const SessionRecord& record) const {
 
 absl::StatusOr<int64_t> SessionStore::NextLoginTime(const std::string& uid,
                                                     int64_t now_ms) const {
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }

@@ -40,7 +40,7 @@
 #include "config/layout.h"
 #include "evidence/integrity_certificate.h"
 #include "pki/files.h"
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
 namespace belfry::cli {
 namespace {
@@ -396,7 +396,7 @@ absl::Status AfterFailure(const Context& ctx, absl::Status status) {
 absl::Status RunLogin(const Args& args) {
   BELFRY_ASSIGN_OR_RETURN(Context ctx, BaseContext(args));
   const std::string& uid = args.positional[0];
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) return UsageError(absl::StrCat("invalid user id: ", valid.message()));
   std::optional<std::string> key = args.Get("--key");
   if (!key.has_value()) {
@@ -500,7 +500,7 @@ absl::Status RunGrant(const Args& args) {
     return UsageError(absl::StrCat("SECONDS must be a whole number, not \"", args.positional[3],
                                    "\""));
   }
-  const GrantTarget target = target_word == state::kAllUsersWord ? GrantTarget::All()
+  const GrantTarget target = target_word == wire::kAllUsersWord ? GrantTarget::All()
                                                                  : GrantTarget::User(target_word);
   BELFRY_ASSIGN_OR_RETURN(Context ctx, SessionContext(args));
   absl::StatusOr<GrantInfo> info = ctx.client->Grant(args.positional[0], target, rights, seconds);

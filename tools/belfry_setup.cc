@@ -52,13 +52,13 @@
 #include "pki/issuer.h"
 #include "proto/service.pb.h"
 #include "replica/node/reply_signer.h"
-#include "replica/state/document_name.h"
-#include "replica/state/request_format.h"
 #include "evidence/service_certificate.h"
 #include "threshold/key_file.h"
 #include "threshold/keys.h"
 #include "threshold/rsa/key_file.h"
 #include "threshold/rsa/keys.h"
+#include "wire/document_name.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -93,7 +93,7 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
 
 absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& dir,
                        const std::string& name, int64_t not_before, int64_t not_after) {
-  absl::Status valid = state::ValidateUserId(name);
+  absl::Status valid = wire::ValidateUserId(name);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("user \"", name, "\": ", valid.message()));
   BELFRY_RETURN_IF_ERROR(MakeDir(dir + "/users", 0755));
   const std::string user_dir = config::UserDir(dir, name);
@@ -443,7 +443,7 @@ absl::StatusOr<LeafFiles> LeafFilesOf(const LeafFlags& flags) {
     out.request.common_name = absl::StrCat("replica-", flags.replica);
     out.request.role = pki::Role::kReplica;
   } else {
-    BELFRY_RETURN_IF_ERROR(state::ValidateUserId(flags.user));
+    BELFRY_RETURN_IF_ERROR(wire::ValidateUserId(flags.user));
     const std::string user_dir = config::UserDir(flags.dir, flags.user);
     out.cert = absl::StrCat(user_dir, "/", flags.user, ".crt");
     out.key = absl::StrCat(user_dir, "/", flags.user, ".key");
@@ -494,7 +494,7 @@ absl::StatusOr<std::string> WriteRevocation(const std::string& dir, const std::s
   body.mutable_revocation()->set_issued_unix_ms(now_unix_s * 1000);
   pb::SignedRequest request;
   request.set_body(body.SerializeAsString());
-  BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig, ca.key().Sign(state::RequestSigningMessage(request.body())));
+  BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig, ca.key().Sign(wire::RequestSigningMessage(request.body())));
   request.set_signature(std::string(sig.begin(), sig.end()));
   const std::string folder = dir + "/revocations";
   std::error_code ec;

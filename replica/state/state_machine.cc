@@ -13,6 +13,14 @@
 #include "replica/state/state_keys.h"
 
 namespace belfry::state {
+
+// The client-replica contract lives in wire/; these names read as before inside state/.
+using wire::Digest;
+using wire::DocumentLabel;
+using wire::RequestId;
+using wire::RequestSigningMessage;
+using wire::Sha256;
+
 namespace {
 
 // Consensus times at or above this are refused as a caller bug: it keeps every

@@ -39,7 +39,6 @@
 #include "pki/issuer.h"
 #include "proto/reply.pb.h"
 #include "replica/state/precheck.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_machine.h"
 #include "replica/state/state_view.h"
 #include "replica/state/tdh2_ciphertext_check.h"
@@ -51,6 +50,7 @@
 #include "threshold/tdh2.h"
 #include "transport/client_server.h"
 #include "transport/tls.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry::client::testing {
@@ -96,7 +96,7 @@ class Sequencer {
   absl::StatusOr<Ordering> Order(uint32_t replica, const std::string& request,
                                  bool late = false) {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string id = AsString(state::RequestId(request));
+    const std::string id = AsString(wire::RequestId(request));
     auto it = latest_.find(id);
     if (it != latest_.end() && it->second.served.count(replica) == 0 &&
         (!late || late_.count(id) != 0)) {
@@ -129,7 +129,7 @@ class Sequencer {
   const state::Config& config() const { return machine_.config(); }
   const state::CiphertextCheck& ciphertext_check() const { return check_; }
 
-  static std::string AsString(const state::Digest& d) { return std::string(d.begin(), d.end()); }
+  static std::string AsString(const wire::Digest& d) { return std::string(d.begin(), d.end()); }
 
  private:
   std::mutex mu_;
@@ -212,7 +212,7 @@ class FakeReplica {
       return;
     }
     const std::string& request = frame.request();
-    const std::string id = Sequencer::AsString(state::RequestId(request));
+    const std::string id = Sequencer::AsString(wire::RequestId(request));
     state::Verdict verdict =
         state::PrecheckRequest(sequencer_->config(), sequencer_->ciphertext_check(), request);
     if (!verdict.ok()) {

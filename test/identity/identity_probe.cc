@@ -35,12 +35,12 @@
 #include "pki/key.h"
 #include "proto/reply.pb.h"
 #include "proto/service.pb.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_keys.h"
 #include "replica/store/rocks_store.h"
 #include "transport/client_connection.h"
 #include "transport/log.h"
 #include "transport/tls.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -148,7 +148,7 @@ class Probe {
  private:
   explicit Probe(const config::ClusterConfig& cfg) : cfg_(cfg) {}
   static std::string RequestIdOf(const std::string& bytes) {
-    const state::Digest d = state::RequestId(bytes);
+    const wire::Digest d = wire::RequestId(bytes);
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
   }
   const config::ClusterConfig& cfg_;
@@ -200,7 +200,7 @@ std::string ForgeSessionOp(const std::string& cluster_id, const SessionKey& name
   op->set_seq(1000);
   pb::SignedRequest req;
   req.set_body(body.SerializeAsString());
-  req.set_signature(signer.Sign(state::RequestSigningMessage(req.body())));
+  req.set_signature(signer.Sign(wire::RequestSigningMessage(req.body())));
   return req.SerializeAsString();
 }
 
@@ -367,7 +367,7 @@ int Digest(const Flags& flags) {
   // refused one, and are the log rather than the state.
   std::string line;
   for (std::string_view prefix : state::kServiceStatePrefixes) {
-    absl::StatusOr<state::Digest> d = (*s)->ComputePrefixDigest(prefix);
+    absl::StatusOr<wire::Digest> d = (*s)->ComputePrefixDigest(prefix);
     if (!d.ok()) return Fail(d.status());
     absl::StrAppend(&line, line.empty() ? "" : " ", std::string(prefix), ToHex(ByteSpan(*d)).substr(0, 16));
   }

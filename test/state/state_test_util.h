@@ -24,13 +24,13 @@
 #include "pki/issuer.h"
 #include "proto/service.pb.h"
 #include "replica/state/config.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_machine.h"
 #include "replica/state/state_view.h"
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "replica/store/memory_store.h"
 #include "threshold/keys.h"
 #include "threshold/tdh2.h"
+#include "wire/request_format.h"
 
 namespace belfry::state::testing {
 
