@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "base/bytes.h"
 #include "base/check.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/sha256.h"
 #include "base/status.h"
@@ -24,10 +25,9 @@
 #include "config/cluster_config.h"
 #include "config/threshold_keys.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "transport/client_connection.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/tls.h"
 #include "wire/document_name.h"
 #include "wire/request_format.h"
@@ -604,7 +604,7 @@ class Client::Impl final : public client::internal::LinkListener {
 // ---- Client ----
 
 void SetConnectionLogSink(std::function<void(const std::string&)> sink) {
-  transport::SetLogSink(std::move(sink));
+  SetLogSink(std::move(sink));
 }
 
 namespace {

@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
-#include "pki/files.h"
 #include "wire/document_name.h"
 
 namespace belfry {
@@ -248,7 +248,7 @@ absl::StatusOr<SessionRecord> SessionStore::ReadUnlocked(const std::string& uid)
     return MakeError(ErrorKind::kOther,
                      absl::StrCat(path, " is readable by other users; remove it and log in again"));
   }
-  absl::StatusOr<std::string> text = pki::ReadFileBounded(path, kSessionFileBytesMax);
+  absl::StatusOr<std::string> text = ReadFileBounded(path, kSessionFileBytesMax);
   if (!text.ok()) return client::internal::WithKind(text.status(), ErrorKind::kOther);
   absl::StatusOr<SessionRecord> record = ParseSessionRecord(*text);
   SecureWipe(text->data(), text->size());
@@ -274,7 +274,7 @@ absl::Status SessionStore::WriteUnlocked(const SessionRecord& record) const {
     return MakeError(ErrorKind::kInvalidInput, "a key or certificate path contains a newline");
   }
   std::string text = FormatSessionRecord(record);
-  absl::Status written = pki::WritePrivateFile(SessionPath(record.uid), text);
+  absl::Status written = WritePrivateFile(SessionPath(record.uid), text);
   SecureWipe(text.data(), text.size());
   return client::internal::WithKind(written, ErrorKind::kOther);
 }

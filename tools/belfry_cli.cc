@@ -32,6 +32,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
@@ -39,7 +40,6 @@
 #include "config/cluster_config.h"
 #include "config/layout.h"
 #include "evidence/integrity_certificate.h"
-#include "pki/files.h"
 #include "wire/document_name.h"
 
 namespace belfry::cli {
@@ -297,7 +297,7 @@ absl::StatusOr<std::string> ReadInput(const std::string& path, size_t bytes_max,
     if (std::ferror(stdin)) return MakeError(ErrorKind::kOther, "cannot read standard input");
     return data;
   }
-  absl::StatusOr<std::string> data = pki::ReadFileBounded(path, bytes_max);
+  absl::StatusOr<std::string> data = ReadFileBounded(path, bytes_max);
   if (!data.ok()) {
     if (data.status().code() == absl::StatusCode::kOutOfRange) {
       return UsageError(absl::StrCat(path, " is larger than ", what, " (", bytes_max, " bytes)"));
@@ -315,7 +315,7 @@ absl::Status WriteStdout(const std::string& data) {
 }
 
 absl::Status WriteOutputFile(const std::string& path, const std::string& data, mode_t mode) {
-  absl::Status written = pki::WriteFileAtomically(path, data, mode);
+  absl::Status written = WriteFileAtomically(path, data, mode);
   if (!written.ok()) {
     return MakeError(ErrorKind::kOther,
                      absl::StrCat("cannot write ", path, ": ", written.message()));

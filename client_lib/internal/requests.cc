@@ -11,12 +11,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/check.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/document_crypto.h"
 #include "client_lib/internal/errors.h"
 #include "evidence/integrity_certificate.h"
 #include "evidence/timestamp_token.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "threshold/rsa/key_file.h"
 #include "threshold/tdh2.h"
@@ -416,7 +416,7 @@ absl::StatusOr<ServiceKey> LoadServiceKey(const config::ClusterConfig& config) {
     return MakeError(ErrorKind::kInvalidInput,
                      absl::StrCat(config.service_key_path(), " is a key set for another N or f"));
   }
-  absl::StatusOr<std::string> pem = pki::ReadFileBounded(config.service_cert_path(), pki::kPemFileBytesMax);
+  absl::StatusOr<std::string> pem = ReadFileBounded(config.service_cert_path(), kPemFileBytesMax);
   absl::StatusOr<Bytes> der = pem.ok() ? pki::CertificatePemToDer(*pem) : absl::StatusOr<Bytes>(pem.status());
   if (!der.ok()) return MakeError(ErrorKind::kInvalidInput, std::string(der.status().message()));
   return ServiceKey{*std::move(keys), *std::move(der)};
@@ -430,7 +430,7 @@ namespace belfry {
 namespace {
 
 absl::StatusOr<Bytes> ReadCertificateDer(const std::string& path) {
-  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(path, pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, ReadFileBounded(path, kPemFileBytesMax));
   return pki::CertificatePemToDer(pem);
 }
 

@@ -31,11 +31,11 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "config/cluster_config.h"
 #include "config/threshold_keys.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "proto/reply.pb.h"
 #include "replica/state/precheck.h"
@@ -350,7 +350,7 @@ class FakeReplicaCluster {
     auto bundle = pki::CaBundle::FromPem(ca->cert_pem());
     if (!bundle.ok()) return bundle.status();
     ca_ = std::make_shared<const pki::CaBundle>(*std::move(bundle));
-    absl::Status s = pki::WritePublicFile(dir + "/ca.crt", ca->cert_pem());
+    absl::Status s = WritePublicFile(dir + "/ca.crt", ca->cert_pem());
     if (!s.ok()) return s;
     for (const std::string& user : users) {
       if (::mkdir((dir + "/users").c_str(), 0755) != 0 && errno != EEXIST) {
@@ -416,7 +416,7 @@ class FakeReplicaCluster {
       r->set_reply_public_key_hex(ToHex(pk));
     }
     config_path_ = dir + "/cluster.conf";
-    s = pki::WritePublicFile(config_path_, config::FormatClusterConfig(proto));
+    s = WritePublicFile(config_path_, config::FormatClusterConfig(proto));
     if (!s.ok()) return s;
     auto loaded = config::LoadClusterConfig(config_path_);
     if (!loaded.ok()) return loaded.status();

@@ -26,11 +26,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "client_lib/internal/requests.h"
 #include "config/cluster_config.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "pki/key.h"
 #include "proto/reply.pb.h"
@@ -38,7 +38,7 @@
 #include "replica/state/state_keys.h"
 #include "replica/store/rocks_store.h"
 #include "transport/client_connection.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/tls.h"
 #include "wire/request_format.h"
 
@@ -166,7 +166,7 @@ absl::StatusOr<User> LoadUser(const std::string& users_dir, const std::string& n
   User u;
   u.cert_path = absl::StrCat(users_dir, "/", name, "/", name, ".crt");
   u.key_path = absl::StrCat(users_dir, "/", name, "/", name, ".key");
-  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(u.cert_path, pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, ReadFileBounded(u.cert_path, kPemFileBytesMax));
   BELFRY_ASSIGN_OR_RETURN(Bytes der, pki::CertificatePemToDer(pem));
   u.cert_der.assign(der.begin(), der.end());
   BELFRY_ASSIGN_OR_RETURN(pki::Ed25519PrivateKey key, pki::Ed25519PrivateKey::FromFile(u.key_path));
@@ -184,10 +184,10 @@ pb::SessionOp CheckInOp(const std::string& doc, const std::string& data) {
 }
 
 absl::Status WriteCapture(const std::string& dir, const std::string& name, const std::string& bytes) {
-  return pki::WritePrivateFile(absl::StrCat(dir, "/", name), bytes);
+  return WritePrivateFile(absl::StrCat(dir, "/", name), bytes);
 }
 absl::StatusOr<std::string> ReadCapture(const std::string& dir, const std::string& name) {
-  return pki::ReadFileBounded(absl::StrCat(dir, "/", name), size_t{1} << 20);
+  return ReadFileBounded(absl::StrCat(dir, "/", name), size_t{1} << 20);
 }
 
 // A session op that names `named`'s session but is signed with `signer`'s key.
@@ -388,7 +388,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc < 2) return belfry::Usage();
-  belfry::transport::SetLogLevel(belfry::transport::LogLevel::kWarn);
+  belfry::SetLogLevel(belfry::LogLevel::kWarn);
   belfry::Flags flags;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
