@@ -1,9 +1,10 @@
 // base/openssl.h — owning handles for OpenSSL objects and OpenSSL's error text.
 //
 // Shared by every folder that calls OpenSSL directly (pki/, transport/, evidence/): every
-// OpenSSL object Belfry allocates is held by one of these unique_ptrs, so no early return leaks it, and every failed OpenSSL call becomes a Status
-// that carries OpenSSL's own reason (drained from the thread's error queue, so a stale
-// error never leaks into the next call's message). Handles are as thread-safe as the
+// OpenSSL object Belfry allocates is held by one of these unique_ptrs, so no early return
+// leaks it, and every failed OpenSSL call becomes a Status that carries OpenSSL's own
+// reason (drained from the thread's error queue, so a stale error never leaks into the
+// next call's message). Handles are as thread-safe as the
 // objects they own; the functions touch only the calling thread's error queue.
 #ifndef BELFRY_BASE_OPENSSL_H_
 #define BELFRY_BASE_OPENSSL_H_

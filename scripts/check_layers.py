@@ -308,7 +308,8 @@ def main(argv):
         return 2
     if len(argv) == 2 and argv[1] == "--self-test":
         return self_test()
-    root = argv[1] if len(argv) == 2 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = argv[1] if len(argv) == 2 else os.path.dirname(here)
     if not os.path.isdir(root):
         print(f"check_layers: {root} is not a folder", file=sys.stderr)
         return 2
