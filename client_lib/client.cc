@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "base/bytes.h"
 #include "base/check.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/sha256.h"
 #include "base/status.h"
@@ -24,13 +25,12 @@
 #include "config/cluster_config.h"
 #include "config/threshold_keys.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
-#include "replica/state/document_name.h"
-#include "replica/state/request_format.h"
 #include "transport/client_connection.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/tls.h"
+#include "wire/document_name.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry {
@@ -634,7 +634,7 @@ class Client::Impl final : public client::internal::LinkListener {
 // ---- Client ----
 
 void SetConnectionLogSink(std::function<void(const std::string&)> sink) {
-  transport::SetLogSink(std::move(sink));
+  SetLogSink(std::move(sink));
 }
 
 namespace {
@@ -644,7 +644,7 @@ absl::Status Invalid(const std::string& what, const absl::Status& why) {
 }
 
 absl::Status CheckDocumentName(const std::string& doc) {
-  absl::Status valid = state::ValidateDocumentName(doc);
+  absl::Status valid = wire::ValidateDocumentName(doc);
   if (!valid.ok()) return Invalid("invalid document name", valid);
   return absl::OkStatus();
 }
@@ -731,7 +731,7 @@ const std::string& Client::cluster_id() const { return impl_->config().cluster_i
 uint32_t Client::in_flight_max() const { return impl_->in_flight_max(); }
 
 absl::StatusOr<LoginInfo> Client::Login(const std::string& uid, int64_t client_time_ms) {
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) return Invalid("invalid user id", valid);
   absl::StatusOr<pki::CertIdentity> identity = impl_->credentials().ca->Verify(
       AsBytes(impl_->cert_der()), transport::WallClockUnixSeconds());
@@ -967,7 +967,7 @@ absl::StatusOr<GrantInfo> Client::Grant(const std::string& doc, const GrantTarge
   if (target.all_users) {
     grant->set_all_users(true);
   } else {
-    absl::Status valid = state::ValidateUserId(target.uid);
+    absl::Status valid = wire::ValidateUserId(target.uid);
     if (!valid.ok()) return Invalid("invalid grant target", valid);
     grant->set_target_uid(target.uid);
   }
@@ -1002,7 +1002,7 @@ absl::StatusOr<OpInfo> Client::Delete(const std::string& doc) {
 absl::StatusOr<OpInfo> Client::SubmitRevocation(const std::string& request_bytes) {
   client::internal::BuiltRequest request;
   request.bytes = request_bytes;
-  request.id = state::RequestId(request.bytes);
+  request.id = wire::RequestId(request.bytes);
   BELFRY_ASSIGN_OR_RETURN(CallResult call, impl_->Call(std::move(request), nullptr, /*login=*/false));
   if (call.result.status() != pb::STATUS_OK) return ResultError(call);
   return OpInfo{std::move(call.report)};

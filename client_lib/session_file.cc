@@ -18,11 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
-#include "pki/files.h"
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
 namespace belfry {
 namespace {
@@ -228,7 +228,7 @@ std::string SessionStore::LockPath(const std::string& uid) const {
 }
 
 absl::StatusOr<SessionRecord> SessionStore::ReadUnlocked(const std::string& uid) const {
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }
@@ -248,7 +248,7 @@ absl::StatusOr<SessionRecord> SessionStore::ReadUnlocked(const std::string& uid)
     return MakeError(ErrorKind::kOther,
                      absl::StrCat(path, " is readable by other users; remove it and log in again"));
   }
-  absl::StatusOr<std::string> text = pki::ReadFileBounded(path, kSessionFileBytesMax);
+  absl::StatusOr<std::string> text = ReadFileBounded(path, kSessionFileBytesMax);
   if (!text.ok()) return client::internal::WithKind(text.status(), ErrorKind::kOther);
   absl::StatusOr<SessionRecord> record = ParseSessionRecord(*text);
   SecureWipe(text->data(), text->size());
@@ -266,7 +266,7 @@ absl::Status SessionStore::WriteUnlocked(const SessionRecord& record) const {
   if (record.cluster_id != cluster_id_) {
     return MakeError(ErrorKind::kOther, "session record of another cluster");
   }
-  absl::Status valid = state::ValidateUserId(record.uid);
+  absl::Status valid = wire::ValidateUserId(record.uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }
@@ -274,7 +274,7 @@ absl::Status SessionStore::WriteUnlocked(const SessionRecord& record) const {
     return MakeError(ErrorKind::kInvalidInput, "a key or certificate path contains a newline");
   }
   std::string text = FormatSessionRecord(record);
-  absl::Status written = pki::WritePrivateFile(SessionPath(record.uid), text);
+  absl::Status written = WritePrivateFile(SessionPath(record.uid), text);
   SecureWipe(text.data(), text.size());
   return client::internal::WithKind(written, ErrorKind::kOther);
 }
@@ -336,7 +336,7 @@ absl::Status SessionStore::Write(const SessionRecord& record) const {
 
 absl::StatusOr<int64_t> SessionStore::NextLoginTime(const std::string& uid,
                                                     int64_t now_ms) const {
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) {
     return MakeError(ErrorKind::kInvalidInput, absl::StrCat("invalid user id: ", valid.message()));
   }

@@ -13,12 +13,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
-#include "transport/internal/asio_util.h"
+#include "transport/asio_util.h"
 
 namespace belfry::metrics {
 namespace {
 
-using transport::internal::Bump;
+using transport::Bump;
 
 const char* Reason(int status) {
   switch (status) {
@@ -105,7 +105,7 @@ class HttpServer::Impl {
   ~Impl() { Stop(); }
 
   absl::Status Listen() {
-    absl::StatusOr<uint16_t> port = transport::internal::OpenListener(acceptor_, config_.host,
+    absl::StatusOr<uint16_t> port = transport::OpenListener(acceptor_, config_.host,
                                                                        config_.port);
     if (!port.ok()) return port.status();
     port_ = *port;

@@ -15,16 +15,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
-#include "pki/files.h"
-#include "pki/internal/openssl_util.h"
+#include "base/files.h"
+#include "base/openssl.h"
 
 namespace belfry::pki {
 
-using internal::BioPtr;
-using internal::OpenSslError;
-using internal::X509Ptr;
-using internal::X509StoreCtxPtr;
-using internal::X509StorePtr;
+using openssl::BioPtr;
+using openssl::OpenSslError;
+using openssl::X509Ptr;
+using openssl::X509StoreCtxPtr;
+using openssl::X509StorePtr;
 
 namespace {
 
@@ -140,7 +140,7 @@ absl::Status AddCaCertificates(X509_STORE* store, std::string_view pem) {
   if (pem.size() > kPemFileBytesMax) {
     return absl::InvalidArgumentError("CA bundle PEM is too large");
   }
-  BioPtr bio = internal::MemoryBio(pem);
+  BioPtr bio = openssl::MemoryBio(pem);
   if (!bio) {
     return absl::InternalError("cannot allocate a BIO");
   }
@@ -173,13 +173,13 @@ absl::Status AddCrls(X509_STORE* store, std::string_view pem) {
   if (pem.size() > kPemFileBytesMax) {
     return absl::InvalidArgumentError("CRL PEM is too large");
   }
-  BioPtr bio = internal::MemoryBio(pem);
+  BioPtr bio = openssl::MemoryBio(pem);
   if (!bio) {
     return absl::InternalError("cannot allocate a BIO");
   }
   int count = 0;
   for (;;) {
-    internal::X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    openssl::X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
     if (!crl) {
       const unsigned long err = ERR_peek_last_error();
       if (count > 0 && ERR_GET_LIB(err) == ERR_LIB_PEM &&
@@ -294,7 +294,7 @@ absl::StatusOr<CertIdentity> CaBundle::Verify(ByteSpan cert_der, int64_t at_unix
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_X509_STRICT);
   if (X509_verify_cert(ctx.get()) != 1) {
     const int err = X509_STORE_CTX_get_error(ctx.get());
-    internal::DrainOpenSslErrors();
+    openssl::DrainOpenSslErrors();
     return absl::PermissionDeniedError(
         absl::StrCat("certificate refused: ", X509_verify_cert_error_string(err)));
   }

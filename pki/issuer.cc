@@ -12,20 +12,20 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "pki/files.h"
-#include "pki/internal/openssl_util.h"
+#include "base/files.h"
+#include "base/openssl.h"
 
 namespace belfry::pki {
 
-using internal::Asn1IntegerPtr;
-using internal::Asn1TimePtr;
-using internal::BignumPtr;
-using internal::BioPtr;
-using internal::EvpPkeyPtr;
-using internal::OpenSslError;
-using internal::X509CrlPtr;
-using internal::X509ExtensionPtr;
-using internal::X509Ptr;
+using openssl::Asn1IntegerPtr;
+using openssl::Asn1TimePtr;
+using openssl::BignumPtr;
+using openssl::BioPtr;
+using openssl::EvpPkeyPtr;
+using openssl::OpenSslError;
+using openssl::X509CrlPtr;
+using openssl::X509ExtensionPtr;
+using openssl::X509Ptr;
 
 namespace {
 
@@ -53,7 +53,7 @@ absl::Status CheckValidity(int64_t not_before, int64_t not_after) {
 }
 
 absl::StatusOr<X509Ptr> ParseCertificatePem(std::string_view pem) {
-  BioPtr bio = internal::MemoryBio(pem);
+  BioPtr bio = openssl::MemoryBio(pem);
   if (!bio) {
     return absl::InvalidArgumentError("certificate PEM is too large");
   }
@@ -69,7 +69,7 @@ absl::StatusOr<std::string> CertificateToPem(X509* cert) {
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot encode the certificate as PEM");
   }
-  return internal::BioContents(bio.get());
+  return openssl::BioContents(bio.get());
 }
 
 absl::StatusOr<Bytes> CertificateToDer(X509* cert) {
@@ -355,7 +355,7 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
   if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot encode the CRL");
   }
-  return internal::BioContents(bio.get());
+  return openssl::BioContents(bio.get());
 }
 
 absl::Status WriteKeyAndCertificate(const IssuedCertificate& issued, const std::string& key_path,

@@ -8,15 +8,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
-#include "pki/files.h"
-#include "pki/internal/openssl_util.h"
+#include "base/files.h"
+#include "base/openssl.h"
 
 namespace belfry::pki {
 
-using internal::BioPtr;
-using internal::EvpMdCtxPtr;
-using internal::EvpPkeyPtr;
-using internal::OpenSslError;
+using openssl::BioPtr;
+using openssl::EvpMdCtxPtr;
+using openssl::EvpPkeyPtr;
+using openssl::OpenSslError;
 
 SecretString::SecretString(SecretString&& other) noexcept : value_(other.value_) {
   other.Wipe();
@@ -66,7 +66,7 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Generate() {
 }
 
 absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pem) {
-  BioPtr bio = internal::MemoryBio(pem);
+  BioPtr bio = openssl::MemoryBio(pem);
   if (!bio) {
     return absl::InvalidArgumentError("private key PEM is too large");
   }
@@ -132,7 +132,7 @@ absl::StatusOr<SecretString> Ed25519PrivateKey::ToPem() const {
   if (PEM_write_bio_PrivateKey(bio.get(), pkey_, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot encode the private key");
   }
-  return SecretString(internal::BioContents(bio.get()));
+  return SecretString(openssl::BioContents(bio.get()));
 }
 
 absl::Status Ed25519PrivateKey::ExportSeed(std::span<uint8_t, kEd25519SeedBytes> out) const {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
@@ -105,9 +106,8 @@ absl::Status MakeError(ThresholdError error, std::string_view message) {
   return WithPayload(absl::Status(CodeOf(error), Absl(message)), error);
 }
 
-absl::Status FileError(int errno_value, std::string_view what, std::string_view path) {
-  return WithPayload(absl::ErrnoToStatus(errno_value, absl::StrCat(Absl(what), " ", Absl(path))),
-                     ThresholdError::kFileIo);
+absl::Status WithFileIoPayload(absl::Status status) {
+  return WithPayload(std::move(status), ThresholdError::kFileIo);
 }
 
 }  // namespace internal

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/files.h"
 #include "threshold/keys.h"
 
 namespace belfry::threshold {
@@ -21,8 +22,8 @@ namespace belfry::threshold {
 // Largest key share file accepted (an honest one is about 120 bytes).
 inline constexpr size_t kKeyShareFileBytesMax = 4096;
 
-// Whether writing over an existing file is allowed.
-enum class FileOverwrite : uint8_t { kRefuse, kReplace };
+// Whether writing over an existing file is allowed (base/files.h: kRefuse or kReplace).
+using ::belfry::FileOverwrite;
 
 // Writes `share` to `path` with mode 0600, atomically. With kRefuse an existing file is an
 // error (kFileIo, ALREADY_EXISTS). A symlink at `path` is refused (kFileIo). Other

@@ -1,5 +1,5 @@
 add_executable(belfry-setup ${CMAKE_CURRENT_LIST_DIR}/belfry_setup.cc)
 belfry_target_defaults(belfry-setup)
 target_link_libraries(belfry-setup PRIVATE belfry_config_threshold belfry_pki belfry_reply_signer
-                      belfry_state_format belfry_threshold belfry_evidence)
+                      belfry_wire_format belfry_threshold belfry_evidence)
 belfry_program(belfry-setup)

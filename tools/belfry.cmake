@@ -2,5 +2,5 @@
 # status, verify, revoke-user, stamp).
 add_executable(belfry ${CMAKE_CURRENT_LIST_DIR}/belfry_cli.cc)
 belfry_target_defaults(belfry)
-target_link_libraries(belfry PRIVATE belfry_client belfry_config belfry_evidence belfry_state_format absl::time)
+target_link_libraries(belfry PRIVATE belfry_client belfry_config belfry_evidence belfry_wire_format absl::time)
 belfry_program(belfry)

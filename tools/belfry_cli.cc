@@ -32,6 +32,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
@@ -39,8 +40,7 @@
 #include "config/cluster_config.h"
 #include "config/layout.h"
 #include "evidence/integrity_certificate.h"
-#include "pki/files.h"
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
 namespace belfry::cli {
 namespace {
@@ -297,7 +297,7 @@ absl::StatusOr<std::string> ReadInput(const std::string& path, size_t bytes_max,
     if (std::ferror(stdin)) return MakeError(ErrorKind::kOther, "cannot read standard input");
     return data;
   }
-  absl::StatusOr<std::string> data = pki::ReadFileBounded(path, bytes_max);
+  absl::StatusOr<std::string> data = ReadFileBounded(path, bytes_max);
   if (!data.ok()) {
     if (data.status().code() == absl::StatusCode::kOutOfRange) {
       return UsageError(absl::StrCat(path, " is larger than ", what, " (", bytes_max, " bytes)"));
@@ -315,7 +315,7 @@ absl::Status WriteStdout(const std::string& data) {
 }
 
 absl::Status WriteOutputFile(const std::string& path, const std::string& data, mode_t mode) {
-  absl::Status written = pki::WriteFileAtomically(path, data, mode);
+  absl::Status written = WriteFileAtomically(path, data, mode);
   if (!written.ok()) {
     return MakeError(ErrorKind::kOther,
                      absl::StrCat("cannot write ", path, ": ", written.message()));
@@ -396,7 +396,7 @@ absl::Status AfterFailure(const Context& ctx, absl::Status status) {
 absl::Status RunLogin(const Args& args) {
   BELFRY_ASSIGN_OR_RETURN(Context ctx, BaseContext(args));
   const std::string& uid = args.positional[0];
-  absl::Status valid = state::ValidateUserId(uid);
+  absl::Status valid = wire::ValidateUserId(uid);
   if (!valid.ok()) return UsageError(absl::StrCat("invalid user id: ", valid.message()));
   std::optional<std::string> key = args.Get("--key");
   if (!key.has_value()) {
@@ -500,7 +500,7 @@ absl::Status RunGrant(const Args& args) {
     return UsageError(absl::StrCat("SECONDS must be a whole number, not \"", args.positional[3],
                                    "\""));
   }
-  const GrantTarget target = target_word == state::kAllUsersWord ? GrantTarget::All()
+  const GrantTarget target = target_word == wire::kAllUsersWord ? GrantTarget::All()
                                                                  : GrantTarget::User(target_word);
   BELFRY_ASSIGN_OR_RETURN(Context ctx, SessionContext(args));
   absl::StatusOr<GrantInfo> info = ctx.client->Grant(args.positional[0], target, rights, seconds);

@@ -48,22 +48,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "config/cluster_config.h"
 #include "config/layout.h"
 #include "config/threshold_keys.h"
-#include "pki/files.h"
+#include "evidence/service_certificate.h"
 #include "pki/issuer.h"
 #include "proto/service.pb.h"
 #include "replica/node/reply_signer.h"
-#include "replica/state/document_name.h"
-#include "replica/state/request_format.h"
-#include "evidence/service_certificate.h"
 #include "threshold/key_file.h"
 #include "threshold/keys.h"
 #include "threshold/rsa/key_file.h"
 #include "threshold/rsa/keys.h"
+#include "wire/document_name.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -99,7 +99,7 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
 
 absl::Status IssueUser(const pki::CertificateAuthority& ca, const std::string& dir,
                        const std::string& name, int64_t not_before, int64_t not_after) {
-  absl::Status valid = state::ValidateUserId(name);
+  absl::Status valid = wire::ValidateUserId(name);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("user \"", name, "\": ", valid.message()));
   BELFRY_RETURN_IF_ERROR(MakeDir(dir + "/users", 0755));
   const std::string user_dir = config::UserDir(dir, name);
@@ -168,7 +168,7 @@ absl::StatusOr<threshold::rsa::DealtKeySet> DealServiceKey(uint32_t n, uint32_t 
                  bits);
     return threshold::rsa::Deal(n, f, bits, rng);
   }
-  BELFRY_ASSIGN_OR_RETURN(std::string text, pki::ReadFileBounded(primes_file, 64 * 1024));
+  BELFRY_ASSIGN_OR_RETURN(std::string text, ReadFileBounded(primes_file, 64 * 1024));
   std::string p_hex, q_hex;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" ="), absl::SkipEmpty());
@@ -200,7 +200,7 @@ absl::Status WriteServiceKey(const std::string& dir, const std::string& cluster_
                                                              .not_before_unix_s = now - 3600,
                                                              .not_after_unix_s = now + 10 * 365 * kDay}));
   BELFRY_ASSIGN_OR_RETURN(std::string cert_pem, pki::CertificateDerToPem(cert_der));
-  return pki::WritePublicFile(config::ServiceCertPath(dir), cert_pem);
+  return WritePublicFile(config::ServiceCertPath(dir), cert_pem);
 }
 
 int Init(int argc, char** argv) {
@@ -293,8 +293,8 @@ int Init(int argc, char** argv) {
   if (!ca.ok()) return Fail(ca.status());
   auto ca_key_pem = ca->key().ToPem();
   if (!ca_key_pem.ok()) return Fail(ca_key_pem.status());
-  s = pki::WritePublicFile(config::CaCertPath(out), ca->cert_pem());
-  if (s.ok()) s = pki::WritePrivateFile(config::CaKeyPath(out), ca_key_pem->value());
+  s = WritePublicFile(config::CaCertPath(out), ca->cert_pem());
+  if (s.ok()) s = WritePrivateFile(config::CaKeyPath(out), ca_key_pem->value());
   if (!s.ok()) return Fail(s);
 
   // The dealer: both key sets exist in full only inside Deal and these objects.
@@ -352,7 +352,7 @@ int Init(int argc, char** argv) {
     r->set_reply_public_key_hex(ToHex(*reply_key));
   }
   s = config::ValidateClusterConfig(cfg, "generated cluster.conf");
-  if (s.ok()) s = pki::WritePublicFile(config::ClusterConfigPath(out), config::FormatClusterConfig(cfg));
+  if (s.ok()) s = WritePublicFile(config::ClusterConfigPath(out), config::FormatClusterConfig(cfg));
   if (!s.ok()) return Fail(s);
 
   if (!users.empty()) {
@@ -369,8 +369,8 @@ int Init(int argc, char** argv) {
 
 // The cluster CA from DIR/ca.crt and DIR/ca.key; the key's PEM is wiped once parsed.
 absl::StatusOr<pki::CertificateAuthority> LoadCa(const std::string& dir) {
-  BELFRY_ASSIGN_OR_RETURN(std::string cert, pki::ReadFileBounded(config::CaCertPath(dir), pki::kPemFileBytesMax));
-  BELFRY_ASSIGN_OR_RETURN(std::string key, pki::ReadPrivateFileBounded(config::CaKeyPath(dir), pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string cert, ReadFileBounded(config::CaCertPath(dir), kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string key, ReadPrivateFileBounded(config::CaKeyPath(dir), kPemFileBytesMax));
   absl::StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::FromPem(cert, key);
   SecureWipe(key.data(), key.size());
   return ca;
@@ -462,7 +462,7 @@ absl::StatusOr<LeafFiles> LeafFilesOf(const LeafFlags& flags) {
     out.request.common_name = absl::StrCat("replica-", flags.replica);
     out.request.role = pki::Role::kReplica;
   } else {
-    BELFRY_RETURN_IF_ERROR(state::ValidateUserId(flags.user));
+    BELFRY_RETURN_IF_ERROR(wire::ValidateUserId(flags.user));
     const std::string user_dir = config::UserDir(flags.dir, flags.user);
     out.cert = absl::StrCat(user_dir, "/", flags.user, ".crt");
     out.key = absl::StrCat(user_dir, "/", flags.user, ".key");
@@ -513,14 +513,14 @@ absl::StatusOr<std::string> WriteRevocation(const std::string& dir, const std::s
   body.mutable_revocation()->set_issued_unix_ms(now_unix_s * 1000);
   pb::SignedRequest request;
   request.set_body(body.SerializeAsString());
-  BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig, ca.key().Sign(state::RequestSigningMessage(request.body())));
+  BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig, ca.key().Sign(wire::RequestSigningMessage(request.body())));
   request.set_signature(std::string(sig.begin(), sig.end()));
   const std::string folder = dir + "/revocations";
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", folder, ": ", ec.message()));
   const std::string path = absl::StrCat(folder, "/", uid, ".req");
-  BELFRY_RETURN_IF_ERROR(pki::WritePublicFile(path, request.SerializeAsString()));
+  BELFRY_RETURN_IF_ERROR(WritePublicFile(path, request.SerializeAsString()));
   return path;
 }
 
@@ -535,13 +535,13 @@ int Revoke(int argc, char** argv) {
   } else if (flags.replica >= 0 || !flags.user.empty()) {
     return Usage();
   }
-  auto cert = pki::ReadFileBounded(cert_path, pki::kPemFileBytesMax);
+  auto cert = ReadFileBounded(cert_path, kPemFileBytesMax);
   if (!cert.ok()) return Fail(cert.status());
   auto ca = LoadCa(flags.dir);
   if (!ca.ok()) return Fail(ca.status());
   // Every certificate revoked so far, so the new CRL still lists them.
   std::string revoked;
-  auto previous = pki::ReadFileBounded(config::RevokedCertsPath(flags.dir), pki::kPemFileBytesMax);
+  auto previous = ReadFileBounded(config::RevokedCertsPath(flags.dir), kPemFileBytesMax);
   if (previous.ok()) {
     revoked = *std::move(previous);
   } else if (previous.status().code() != absl::StatusCode::kNotFound) {
@@ -556,8 +556,8 @@ int Revoke(int argc, char** argv) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto crl = ca->MakeCrl(pems, now - 60, now + flags.crl_days * kDay);
   if (!crl.ok()) return Fail(crl.status());
-  absl::Status s = pki::WritePublicFile(config::RevokedCertsPath(flags.dir), revoked);
-  if (s.ok()) s = pki::WritePublicFile(config::CrlPath(flags.dir), *crl);
+  absl::Status s = WritePublicFile(config::RevokedCertsPath(flags.dir), revoked);
+  if (s.ok()) s = WritePublicFile(config::CrlPath(flags.dir), *crl);
   if (!s.ok()) return Fail(s);
   std::printf("belfry-setup: %zu certificate(s) revoked; %s valid for %lld days (SIGHUP the replicas)\n",
               pems.size(), config::CrlPath(flags.dir).c_str(), static_cast<long long>(flags.crl_days));

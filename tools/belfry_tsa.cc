@@ -20,12 +20,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
 #include "config/cluster_config.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "transport/tls.h"
 #include "tsa/tsa_server.h"
@@ -97,7 +97,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 // replicas would refuse the login of any other certificate anyway, and this says why.
 absl::StatusOr<std::string> UserOf(const config::ClusterConfig& config, const std::string& cert_path) {
   BELFRY_ASSIGN_OR_RETURN(pki::CaBundle ca, pki::CaBundle::FromFile(config.ca_cert_path()));
-  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(cert_path, pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, ReadFileBounded(cert_path, kPemFileBytesMax));
   BELFRY_ASSIGN_OR_RETURN(Bytes der, pki::CertificatePemToDer(pem));
   BELFRY_ASSIGN_OR_RETURN(pki::CertIdentity id, ca.Verify(der, transport::WallClockUnixSeconds()));
   if (id.role != pki::Role::kUser) {

@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
-#include "transport/internal/asio_util.h"
+#include "transport/asio_util.h"
 #include "transport/internal/frame_io.h"
-#include "transport/log.h"
+#include "base/log.h"
 
 namespace belfry::transport {
 namespace {
@@ -28,7 +28,7 @@ class ClientConnection::Impl : public std::enable_shared_from_this<Impl> {
   Impl(ClientConnectionConfig config, std::shared_ptr<asio::ssl::context> tls)
       : config_(std::move(config)),
         tls_(std::move(tls)),
-        stream_(std::make_unique<internal::SslStream>(io_, *tls_)),
+        stream_(std::make_unique<SslStream>(io_, *tls_)),
         resolver_(io_),
         deadline_(io_) {}
 
@@ -356,7 +356,7 @@ class ClientConnection::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context io_;  // before everything that uses it
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::shared_ptr<asio::ssl::context> tls_;
-  std::unique_ptr<internal::SslStream> stream_;
+  std::unique_ptr<SslStream> stream_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer deadline_;
   std::thread thread_;

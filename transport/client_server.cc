@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
-#include "transport/internal/asio_util.h"
+#include "transport/asio_util.h"
 #include "transport/internal/frame_io.h"
-#include "transport/log.h"
+#include "base/log.h"
 
 namespace belfry::transport {
 namespace {
@@ -22,8 +22,6 @@ constexpr const char* kComponent = "client_server";
 // Replies coalesced into one write.
 constexpr size_t kWriteBatchBytesMax = size_t{256} << 10;
 
-using internal::Bump;
-using internal::SslStream;
 
 struct AtomicCounters {
   std::atomic<uint64_t> connections_accepted{0};
@@ -448,7 +446,7 @@ absl::Status ClientServer::Impl::Listen() {
     return absl::OkStatus();
   }
   absl::StatusOr<uint16_t> bound =
-      internal::OpenListener(acceptor_, config_.listen_host, config_.listen_port);
+      OpenListener(acceptor_, config_.listen_host, config_.listen_port);
   if (!bound.ok()) {
     return bound.status();
   }
@@ -556,8 +554,8 @@ void ClientServer::Impl::DoAccept() {
 
 void ClientServer::Impl::OnAccepted(asio::ip::tcp::socket socket) {
   Bump(counters_.connections_accepted);
-  const std::string remote = internal::RemoteOf(socket);
-  const std::string remote_ip = internal::RemoteIpOf(socket);
+  const std::string remote = RemoteOf(socket);
+  const std::string remote_ip = RemoteIpOf(socket);
   const char* refusal = nullptr;
   bool per_address = false;
   if (conns_.size() >= config_.connections_max) {
@@ -581,7 +579,7 @@ void ClientServer::Impl::OnAccepted(asio::ip::tcp::socket socket) {
   }
   asio::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  absl::StatusOr<std::unique_ptr<SslStream>> stream = internal::MakeStream(std::move(socket), *tls_);
+  absl::StatusOr<std::unique_ptr<SslStream>> stream = MakeStream(std::move(socket), *tls_);
   if (!stream.ok()) {
     LogLine(LogLevel::kWarn, kComponent, "refused")
         .Add("remote", remote)
@@ -689,7 +687,7 @@ absl::Status ClientServer::Impl::UpdateCredentials(TlsCredentials credentials) {
       }
     }
   };
-  absl::Status applied = internal::RunOnIoThread(lifecycle_mu_, started_, stopped_, io_, apply);
+  absl::Status applied = RunOnIoThread(lifecycle_mu_, started_, stopped_, io_, apply);
   if (!applied.ok()) {
     return absl::FailedPreconditionError("UpdateCredentials after Stop");
   }

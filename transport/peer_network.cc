@@ -15,18 +15,15 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "base/status.h"
-#include "transport/internal/asio_util.h"
+#include "transport/asio_util.h"
 #include "transport/internal/frame_io.h"
 #include "transport/link.h"
-#include "transport/log.h"
+#include "base/log.h"
 
 namespace belfry::transport {
 namespace {
 
 constexpr const char* kComponent = "peer_net";
-using internal::Bump;
-using internal::MakeStream;
-using internal::SslStream;
 
 struct AtomicPeerCounters {
   std::atomic<uint64_t> bytes_sent{0};
@@ -796,7 +793,7 @@ absl::Status PeerNetwork::Impl::Listen() {
   if (listening_) {
     return absl::OkStatus();
   }
-  absl::StatusOr<uint16_t> bound = internal::OpenListener(acceptor_, config_.listen_host,
+  absl::StatusOr<uint16_t> bound = OpenListener(acceptor_, config_.listen_host,
                                                           config_.listen_port);
   if (!bound.ok()) {
     return bound.status();
@@ -928,8 +925,8 @@ void PeerNetwork::Impl::DoAccept() {
 
 void PeerNetwork::Impl::OnAccepted(asio::ip::tcp::socket socket) {
   Bump(net_counters_.connections_accepted);
-  const std::string remote = internal::RemoteOf(socket);
-  const std::string remote_ip = internal::RemoteIpOf(socket);
+  const std::string remote = RemoteOf(socket);
+  const std::string remote_ip = RemoteIpOf(socket);
   const char* refusal = nullptr;
   if (inbound_open_ >= config_.inbound_connections_max) {
     refusal = "too_many_connections";
@@ -1255,7 +1252,7 @@ absl::Status PeerNetwork::Impl::UpdateCredentials(TlsCredentials credentials) {
       }
     }
   };
-  absl::Status applied = internal::RunOnIoThread(lifecycle_mu_, started_, stopped_, io_, apply);
+  absl::Status applied = RunOnIoThread(lifecycle_mu_, started_, stopped_, io_, apply);
   if (!applied.ok()) {
     return absl::FailedPreconditionError("UpdateCredentials after Stop");
   }

@@ -9,12 +9,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "pki/files.h"
-#include "pki/internal/openssl_util.h"
+#include "base/files.h"
+#include "base/openssl.h"
 
 namespace belfry::transport {
 
-using pki::internal::OpenSslError;
+using openssl::OpenSslError;
 
 namespace {
 
@@ -49,11 +49,11 @@ absl::Status InstallCredentials(SSL_CTX* ctx, const TlsCredentials& credentials)
   if (!credentials.ca || !credentials.key || credentials.ca->x509_store() == nullptr) {
     return absl::InvalidArgumentError("TLS credentials lack a CA bundle or a key");
   }
-  pki::internal::BioPtr bio = pki::internal::MemoryBio(credentials.cert_pem);
+  openssl::BioPtr bio = openssl::MemoryBio(credentials.cert_pem);
   if (!bio) {
     return absl::InvalidArgumentError("certificate PEM is too large");
   }
-  pki::internal::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  openssl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     return OpenSslError(absl::StatusCode::kInvalidArgument, "cannot parse own certificate");
   }
@@ -78,8 +78,8 @@ absl::StatusOr<TlsCredentials> TlsCredentials::FromFiles(const std::string& ca_p
                                                          const std::string& crl_path) {
   absl::StatusOr<pki::CaBundle> ca = pki::CaBundle::FromFile(ca_path);
   if (!crl_path.empty() && ca.ok()) {
-    absl::StatusOr<std::string> ca_pem = pki::ReadFileBounded(ca_path, pki::kPemFileBytesMax);
-    absl::StatusOr<std::string> crl_pem = pki::ReadFileBounded(crl_path, pki::kPemFileBytesMax);
+    absl::StatusOr<std::string> ca_pem = ReadFileBounded(ca_path, kPemFileBytesMax);
+    absl::StatusOr<std::string> crl_pem = ReadFileBounded(crl_path, kPemFileBytesMax);
     if (!ca_pem.ok()) return ca_pem.status();
     if (!crl_pem.ok()) return crl_pem.status();
     ca = pki::CaBundle::FromPemWithCrls(*ca_pem, *crl_pem);
@@ -90,7 +90,7 @@ absl::StatusOr<TlsCredentials> TlsCredentials::FromFiles(const std::string& ca_p
   if (!ca.ok()) {
     return ca.status();
   }
-  absl::StatusOr<std::string> cert = pki::ReadFileBounded(cert_path, pki::kPemFileBytesMax);
+  absl::StatusOr<std::string> cert = ReadFileBounded(cert_path, kPemFileBytesMax);
   if (!cert.ok()) {
     return cert.status();
   }
@@ -114,7 +114,7 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(
                                                        ? asio::ssl::context::tls_server
                                                        : asio::ssl::context::tls_client);
   } catch (const std::exception& e) {
-    pki::internal::DrainOpenSslErrors();
+    openssl::DrainOpenSslErrors();
     return absl::InternalError(absl::StrCat("cannot create a TLS context: ", e.what()));
   }
   SSL_CTX* ctx = context->native_handle();

@@ -10,8 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/http_server.h"
-#include "transport/internal/asio_util.h"
-#include "transport/log.h"
+#include "transport/asio_util.h"
+#include "base/log.h"
 #include "tsa/internal/stamp_workers.h"
 
 namespace belfry::tsa {
@@ -21,9 +21,7 @@ using metrics::HttpReply;
 using metrics::HttpRequest;
 using metrics::HttpRequestHead;
 using metrics::HttpResponse;
-using transport::LogLevel;
-using transport::LogLine;
-using transport::internal::Bump;
+using transport::Bump;
 
 // Said to clients instead of a Stamper's error, whose text may name internals.
 constexpr std::string_view kStampFailedText = "the time-stamp could not be made";

@@ -26,8 +26,6 @@ ByteSpan Span(absl::string_view s) {
 
 }  // namespace
 
-Digest Sha256(ByteSpan data) { return Sha256Of(data.data(), data.size()); }
-
 Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments) {
   ByteWriter w;
   w.LengthPrefixed(Span(kReplyDomain))

@@ -1,10 +1,11 @@
 // wire/statements.h — the exact bytes that replicas and clients sign, hash and bind.
 //
 // A signature is only as good as the agreement on what was signed. Replicas (which sign
-// replies and integrity certificates' attributes) and clients (which verify them) both build those byte
-// strings here (requests, session proofs and TDH2 labels are in replica/state/
-// request_format.h, which the client library links too), each with its own domain string so a signature for one purpose can never
-// be replayed as another. Every variable-length field is length-prefixed.
+// replies and integrity certificates' attributes) and clients (which verify them) both
+// build those byte strings here, each with its own domain string so a signature for one
+// purpose can never be replayed as another. What requests sign (the request signing
+// message, session-key proofs, TDH2 labels) is beside this file, in
+// wire/request_format.h. Every variable-length field is length-prefixed.
 #ifndef BELFRY_WIRE_STATEMENTS_H_
 #define BELFRY_WIRE_STATEMENTS_H_
 
@@ -17,13 +18,9 @@
 #include "base/bytes.h"
 #include "proto/reply.pb.h"
 #include "proto/service.pb.h"
+#include "wire/request_format.h"  // Digest, Sha256
 
 namespace belfry::wire {
-
-using Digest = std::array<uint8_t, 32>;
-
-// SHA-256 of `data`.
-Digest Sha256(ByteSpan data);
 
 // What a replica's reply signature covers: its id, the body, and its attachments.
 Bytes ReplyStatement(uint32_t replica, ByteSpan body, const pb::ReplyAttachments& attachments);

@@ -7,7 +7,7 @@
 #include "absl/types/optional.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -174,8 +174,8 @@ absl::Status MakeError(ErrorKind kind, const std::string& message) {
 absl::Status ServiceError(pb::Status status, const std::string& message) {
   absl::Status out = MakeError(
       ErrorKindOfServiceStatus(status),
-      absl::StrCat(message.empty() ? state::StatusName(status) : message, " (",
-                   state::StatusName(status), ", 3S ", state::ThreeSCode(status), ")"));
+      absl::StrCat(message.empty() ? wire::StatusName(status) : message, " (",
+                   wire::StatusName(status), ", 3S ", wire::ThreeSCode(status), ")"));
   out.SetPayload(kServiceStatusPayload, absl::Cord(absl::StrCat(static_cast<int>(status))));
   return out;
 }

@@ -11,18 +11,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/check.h"
+#include "base/files.h"
 #include "base/status.h"
 #include "client_lib/document_crypto.h"
 #include "client_lib/internal/errors.h"
-#include "replica/state/document_name.h"
-#include "replica/state/request_format.h"
 #include "evidence/integrity_certificate.h"
 #include "evidence/timestamp_token.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "threshold/rsa/key_file.h"
 #include "threshold/tdh2.h"
 #include "transport/tls.h"
+#include "wire/document_name.h"
+#include "wire/request_format.h"
 
 namespace belfry::client::internal {
 namespace {
@@ -101,7 +101,7 @@ BuiltRequest Signed(std::string body_bytes, std::string signature) {
   request.set_signature(std::move(signature));
   BuiltRequest out;
   out.bytes = request.SerializeAsString();
-  out.id = state::RequestId(out.bytes);
+  out.id = wire::RequestId(out.bytes);
   return out;
 }
 
@@ -122,11 +122,11 @@ absl::StatusOr<BuiltRequest> BuildLogin(const std::string& cluster_id, const std
   login->set_session_public_key(session.public_key_string());
   login->set_client_time_ms(client_time_ms);
   login->set_nonce(nonce);
-  login->set_session_key_proof(session.Sign(state::SessionKeyProofMessage(
+  login->set_session_key_proof(session.Sign(wire::SessionKeyProofMessage(
       cluster_id, uid, ByteSpan(session.public_key()), client_time_ms, AsBytes(nonce))));
   const std::string body_bytes = body.SerializeAsString();
   BELFRY_ASSIGN_OR_RETURN(pki::Ed25519Signature sig,
-                          user_key.Sign(state::RequestSigningMessage(body_bytes)));
+                          user_key.Sign(wire::RequestSigningMessage(body_bytes)));
   return Signed(body_bytes, ToString(ByteSpan(sig)));
 }
 
@@ -138,7 +138,7 @@ BuiltRequest BuildSessionOp(const std::string& cluster_id, const SessionKey& ses
   body.mutable_op()->set_session_public_key(session.public_key_string());
   body.mutable_op()->set_seq(seq);
   std::string body_bytes = body.SerializeAsString();
-  std::string signature = session.Sign(state::RequestSigningMessage(body_bytes));
+  std::string signature = session.Sign(wire::RequestSigningMessage(body_bytes));
   return Signed(std::move(body_bytes), std::move(signature));
 }
 
@@ -149,10 +149,10 @@ absl::StatusOr<SealedDocument> SealConfidential(const std::string& cluster_id,
                                                 const std::string& plaintext,
                                                 const threshold::PublicKeySet& keys, Rng& rng) {
   SealedDocument out;
-  out.version_nonce.assign(state::kVersionNonceBytes, '\0');
+  out.version_nonce.assign(wire::kVersionNonceBytes, '\0');
   rng.Fill(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.version_nonce.data()),
                               out.version_nonce.size()));
-  const Bytes label = state::DocumentLabel(cluster_id, doc, AsBytes(out.version_nonce));
+  const Bytes label = wire::DocumentLabel(cluster_id, doc, AsBytes(out.version_nonce));
   const DataKey key = DataKey::Generate(rng);
   out.data = SealDocument(key, AsAbslView(label), plaintext, rng);
   BELFRY_ASSIGN_OR_RETURN(threshold::SymmetricKey tdh2_key,
@@ -170,7 +170,7 @@ absl::StatusOr<threshold::Ciphertext> CheckedCiphertext(const std::string& clust
                                                         const threshold::PublicKeySet& keys,
                                                         const pb::CheckOutResult& result,
                                                         Bytes* label) {
-  *label = state::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
+  *label = wire::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
   absl::StatusOr<threshold::Ciphertext> ciphertext =
       threshold::Ciphertext::Parse(AsBytes(result.key_ciphertext()));
   if (!ciphertext.ok()) {
@@ -263,7 +263,7 @@ std::map<uint32_t, std::string> OpenSealedShares(const std::string& cluster_id,
                                                  const threshold::ShareRecipientKey& key,
                                                  const std::map<uint32_t, std::string>& sealed,
                                                  std::map<uint32_t, std::string>* faults) {
-  const Bytes label = state::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
+  const Bytes label = wire::DocumentLabel(cluster_id, result.doc(), AsBytes(result.version_nonce()));
   std::map<uint32_t, std::string> out;
   for (const auto& [replica, box] : sealed) {
     if (box.empty()) {
@@ -416,7 +416,7 @@ absl::StatusOr<ServiceKey> LoadServiceKey(const config::ClusterConfig& config) {
     return MakeError(ErrorKind::kInvalidInput,
                      absl::StrCat(config.service_key_path(), " is a key set for another N or f"));
   }
-  absl::StatusOr<std::string> pem = pki::ReadFileBounded(config.service_cert_path(), pki::kPemFileBytesMax);
+  absl::StatusOr<std::string> pem = ReadFileBounded(config.service_cert_path(), kPemFileBytesMax);
   absl::StatusOr<Bytes> der = pem.ok() ? pki::CertificatePemToDer(*pem) : absl::StatusOr<Bytes>(pem.status());
   if (!der.ok()) return MakeError(ErrorKind::kInvalidInput, std::string(der.status().message()));
   return ServiceKey{*std::move(keys), *std::move(der)};
@@ -430,7 +430,7 @@ namespace belfry {
 namespace {
 
 absl::StatusOr<Bytes> ReadCertificateDer(const std::string& path) {
-  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(path, pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, ReadFileBounded(path, kPemFileBytesMax));
   return pki::CertificatePemToDer(pem);
 }
 

@@ -1,8 +1,6 @@
 #include "evidence/internal/openssl.h"
 
-#include <openssl/err.h>
 
-#include <climits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -10,19 +8,6 @@
 
 namespace belfry::evidence::internal {
 namespace {
-
-std::string DrainErrors() {
-  std::string out;
-  for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) {
-      out += "; ";
-    }
-    out += buf;
-  }
-  return out;
-}
 
 template <typename T>
 absl::StatusOr<Bytes> ToDer(const T* value, int (*i2d)(const T*, unsigned char**),
@@ -40,16 +25,6 @@ absl::StatusOr<Bytes> ToDer(const T* value, int (*i2d)(const T*, unsigned char**
 }
 
 }  // namespace
-
-absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
-  const std::string reason = DrainErrors();
-  if (reason.empty()) {
-    return absl::Status(code, what);
-  }
-  return absl::Status(code, absl::StrCat(what, ": ", reason));
-}
-
-void ClearOpenSslErrors() { ERR_clear_error(); }
 
 absl::StatusOr<X509Ptr> ParseCertificate(ByteSpan der, absl::string_view what) {
   if (der.empty() || der.size() > kCertificateBytesMax) {
@@ -88,13 +63,6 @@ Asn1ObjectPtr Object(std::string_view dotted) {
   Asn1ObjectPtr obj(OBJ_txt2obj(text.c_str(), /*no_name=*/1));
   BELFRY_CHECK(obj != nullptr);
   return obj;
-}
-
-BioPtr MemoryBio(ByteSpan data) {
-  if (data.size() > static_cast<size_t>(INT_MAX)) {
-    return nullptr;
-  }
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
 
 }  // namespace belfry::evidence::internal

@@ -43,6 +43,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/files.h"
+#include "base/sha256.h"
 #include "base/status.h"
 #include "config/cluster_config.h"
 #include "config/layout.h"
@@ -50,18 +52,16 @@
 #include "consensus/threshold_coin.h"
 #include "metrics/http_server.h"
 #include "metrics/process_stats.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "replica/node/metrics_page.h"
 #include "replica/node/replica_core.h"
 #include "replica/store/rocks_store.h"
-#include "base/sha256.h"
 #include "threshold/key_file.h"
 #include "threshold/rsa/key_file.h"
 #include "threshold/rsa/keys.h"
 #include "threshold/rsa/signature.h"
 #include "transport/client_server.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/peer_network.h"
 #include "transport/tls.h"
 
@@ -151,7 +151,7 @@ class TransportOutbox final : public Outbox {
     if (!s.ok()) {
       // The link's resend buffer is full: the peer is far behind or down. Consensus
       // tolerates a lost message to f peers; catch-up repairs a lagging one.
-      transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_send_refused")
+      LogLine(LogLevel::kWarn, "replica", "peer_send_refused")
           .Add("peer", to)
           .Add("reason", s.message());
     }
@@ -343,7 +343,7 @@ void ReloadTlsCredentials(const config::ClusterConfig& cfg, const config::Replic
   if (applied.ok()) applied = clients.UpdateCredentials(*std::move(creds));
   (applied.ok() ? reloads.ok : reloads.failed).fetch_add(1);
   if (applied.ok()) reloads.tls_cert_not_after_unix_s.store(not_after_unix_s);
-  transport::LogLine(applied.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
+  LogLine(applied.ok() ? LogLevel::kInfo : LogLevel::kError,
                      "replica", "credentials_reloaded")
       .Add("ok", applied.ok())
       .Add("reason", applied.message());
@@ -417,7 +417,7 @@ absl::Status Run(const Flags& flags) {
                       "(belfry-setup init makes one)"));
   }
   BELFRY_ASSIGN_OR_RETURN(const std::string service_cert_pem,
-                          pki::ReadFileBounded(cfg.service_cert_path(), pki::kPemFileBytesMax));
+                          ReadFileBounded(cfg.service_cert_path(), kPemFileBytesMax));
   BELFRY_ASSIGN_OR_RETURN(keys.service_cert_der, pki::CertificatePemToDer(service_cert_pem));
 
   store::StoreOptions store_options;
@@ -550,7 +550,7 @@ absl::Status Run(const Flags& flags) {
     published.Publish(TakeSnapshot(cfg, self, *core, *peers, *clients, client_queue, *store));
     BELFRY_RETURN_IF_ERROR(metrics_server->Start());
   }
-  transport::LogLine(transport::LogLevel::kInfo, "replica", "serving")
+  LogLine(LogLevel::kInfo, "replica", "serving")
       .Add("replica", self)
       .Add("cluster", cfg.cluster_id())
       .Add("next_epoch", core->next_epoch())
@@ -574,8 +574,8 @@ absl::Status Run(const Flags& flags) {
   int64_t last_penalty_check = 0;
   while (!g_stop.load()) {
     if (g_hangup.exchange(false)) {
-      absl::Status reopened = transport::ReopenLogFile();
-      transport::LogLine(reopened.ok() ? transport::LogLevel::kInfo : transport::LogLevel::kError,
+      absl::Status reopened = ReopenLogFile();
+      LogLine(reopened.ok() ? LogLevel::kInfo : LogLevel::kError,
                          "replica", "log_reopened")
           .Add("ok", reopened.ok())
           .Add("reason", reopened.message());
@@ -610,7 +610,7 @@ absl::Status Run(const Flags& flags) {
         if (delta >= kPenaltyFaultsPerSecond && !core->catching_up()) {
           if (penalties[p].until_ms == 0) {
             peers->SetPeerMessageRate(p, kPenaltyMessagesPerSecond);
-            transport::LogLine(transport::LogLevel::kWarn, "replica", "peer_penalized")
+            LogLine(LogLevel::kWarn, "replica", "peer_penalized")
                 .Add("peer", p)
                 .Add("faults_per_second", delta);
           }
@@ -628,7 +628,7 @@ absl::Status Run(const Flags& flags) {
       if (leak != nullptr) {
         absl::Status leaked = leak->Poll(*store);
         if (!leaked.ok()) {
-          transport::LogLine(transport::LogLevel::kWarn, "byzantine", "leak_failed").Add("reason", leaked.message());
+          LogLine(LogLevel::kWarn, "byzantine", "leak_failed").Add("reason", leaked.message());
         }
       }
 #endif
@@ -644,7 +644,7 @@ absl::Status Run(const Flags& flags) {
       return core->fatal();
     }
   }
-  transport::LogLine(transport::LogLevel::kInfo, "replica", "stopping").Add("replica", self);
+  LogLine(LogLevel::kInfo, "replica", "stopping").Add("replica", self);
   if (metrics_server != nullptr) metrics_server->Stop();
   clients->Stop();
   peers->Stop();
@@ -674,8 +674,8 @@ int PrintStateDigest(const std::string& data) {
 }  // namespace belfry::replica
 
 int main(int argc, char** argv) {
-  using belfry::transport::LogFormat;
-  using belfry::transport::LogLevel;
+  using belfry::LogFormat;
+  using belfry::LogLevel;
   belfry::replica::Flags flags;
   std::string log_level = "info", log_format = "kv", log_file;
   bool state_digest = false;
@@ -754,18 +754,18 @@ int main(int argc, char** argv) {
     return belfry::replica::PrintStateDigest(flags.data);
   }
   if (flags.config.empty() || flags.data.empty() || flags.id < 0) return belfry::replica::Usage();
-  absl::StatusOr<LogLevel> level = belfry::transport::ParseLogLevel(log_level);
-  absl::StatusOr<LogFormat> format = belfry::transport::ParseLogFormat(log_format);
+  absl::StatusOr<LogLevel> level = belfry::ParseLogLevel(log_level);
+  absl::StatusOr<LogFormat> format = belfry::ParseLogFormat(log_format);
   for (const absl::Status& s : {level.status(), format.status()}) {
     if (!s.ok()) {
       std::fprintf(stderr, "belfry-replica: %s\n", std::string(s.message()).c_str());
       return 2;
     }
   }
-  belfry::transport::SetLogLevel(*level);
-  belfry::transport::SetLogFormat(*format);
+  belfry::SetLogLevel(*level);
+  belfry::SetLogFormat(*format);
   if (!log_file.empty()) {
-    absl::Status opened = belfry::transport::SetLogFile(log_file);
+    absl::Status opened = belfry::SetLogFile(log_file);
     if (!opened.ok()) {
       std::fprintf(stderr, "belfry-replica: %s\n", std::string(opened.message()).c_str());
       return 1;
@@ -777,7 +777,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   absl::Status s = belfry::replica::Run(flags);
   if (!s.ok()) {
-    belfry::transport::LogLine(LogLevel::kError, "replica", "exit").Add("reason", s.message());
+    belfry::LogLine(LogLevel::kError, "replica", "exit").Add("reason", s.message());
     std::fprintf(stderr, "belfry-replica: %s\n", std::string(s.message()).c_str());
     return 1;
   }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/exposition.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
 namespace belfry::replica {
 
@@ -153,7 +153,7 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   out.Family("belfry_requests_total", kCounter,
              "Ordered requests executed, by operation and 3S status.");
   for (const auto& [key, count] : s.core.executed_by_op_status) {
-    out.Sample(Labels{{"op", state::OperationName(key.first)}, {"status", state::StatusName(key.second)}},
+    out.Sample(Labels{{"op", state::OperationName(key.first)}, {"status", wire::StatusName(key.second)}},
                count);
   }
   Single(out, "belfry_requests_admitted_total", kCounter,
@@ -161,7 +161,7 @@ std::string RenderMetricsPage(const ReplicaSnapshot& s) {
   out.Family("belfry_requests_refused_total", kCounter,
              "Requests refused at admission (never ordered), by 3S status.");
   for (const auto& [status, count] : s.core.refused_by_status) {
-    out.Sample(Labels{{"status", state::StatusName(status)}}, count);
+    out.Sample(Labels{{"status", wire::StatusName(status)}}, count);
   }
   Single(out, "belfry_requests_overloaded_total", kCounter,
          "Requests refused because the mempool or reply table was full.", s.core.requests_overloaded);

@@ -12,9 +12,9 @@
 #include "replica/node/consensus_inputs.h"
 #include "replica/store/log_chain.h"
 #include "replica/state/precheck.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_keys.h"
 #include "replica/state/tdh2_ciphertext_check.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry::replica {
@@ -715,7 +715,7 @@ CheckedFrame ReplicaCore::CheckClientFrame(const std::string& frame_bytes) const
     case pb::ClientFrame::kRequest: {
       out.kind = CheckedFrame::Kind::kRequest;
       out.request = std::move(*frame.mutable_request());
-      out.request_id = DigestString(state::RequestId(out.request));
+      out.request_id = DigestString(wire::RequestId(out.request));
       state::ParsedRequest parsed;
       out.verdict = state::ParseRequest(state_config_, out.request, &parsed);
       if (out.verdict.ok()) out.verdict = state::VerifyRequestCrypto(state_config_, *ciphertext_check_, parsed);

@@ -180,7 +180,7 @@ class ReplicaCore {
     // whole-replica simulator passes a seeded one, so that a seed replays a run exactly.
     // Borrowed; must outlive the core.
     Rng* proposal_rng = nullptr;
-    // Where the core's log lines go. Null: transport::LogLine, with the process-wide
+    // Where the core's log lines go. Null: LogLine, with the process-wide
     // level, format and destination (core_log.h). Borrowed; must outlive the core.
     CoreLogger* logger = nullptr;
     // Test-only: the key generation's message tamperer (keys/key_generation_driver.h).

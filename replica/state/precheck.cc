@@ -12,10 +12,24 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
-#include "replica/state/document_name.h"
-#include "replica/state/request_format.h"
+#include "wire/document_name.h"
+#include "wire/request_format.h"
 
 namespace belfry::state {
+
+// The client-replica contract lives in wire/; these names read as before inside state/.
+using wire::DocumentLabel;
+using wire::RequestSigningMessage;
+using wire::SessionKeyProofMessage;
+using wire::ValidateDocumentName;
+using wire::ValidateUserId;
+using wire::kLoginNonceBytesMax;
+using wire::kLoginNonceBytesMin;
+using wire::kReplyPublicKeyBytes;
+using wire::kSessionKeyBytes;
+using wire::kSignatureBytes;
+using wire::kVersionNonceBytes;
+
 namespace {
 
 Verdict Refuse(pb::Status status, std::string message) {

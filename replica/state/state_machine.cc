@@ -15,6 +15,14 @@
 #include "replica/state/tdh2_ciphertext_check.h"
 
 namespace belfry::state {
+
+// The client-replica contract lives in wire/; these names read as before inside state/.
+using wire::Digest;
+using wire::DocumentLabel;
+using wire::RequestId;
+using wire::RequestSigningMessage;
+using wire::Sha256;
+
 namespace {
 
 // Consensus times at or above this are refused as a caller bug: it keeps every

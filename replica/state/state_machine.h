@@ -32,8 +32,8 @@
 #include "proto/service.pb.h"
 #include "replica/state/ciphertext_check.h"
 #include "replica/state/config.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_view.h"
+#include "wire/request_format.h"
 
 namespace belfry::state {
 
@@ -57,7 +57,7 @@ const char* OperationName(Operation op);
 
 // Executed: the outcome of one ordered request.
 struct Executed {
-  Digest request_id{};       // SHA-256 of the request bytes
+  wire::Digest request_id{};  // SHA-256 of the request bytes
   Operation op = Operation::kUnparsed;
   pb::Result result;
   std::string uid;           // the authenticated user; empty if authentication failed
@@ -88,7 +88,7 @@ class StateMachine {
   absl::StatusOr<std::vector<Executed>> ExecuteBatch(
       StateView& view, uint64_t epoch, int64_t consensus_time_ms,
       const std::vector<std::string>& requests,
-      const std::function<bool(const Digest& request_id)>& crypto_verified = {}) const;
+      const std::function<bool(const wire::Digest& request_id)>& crypto_verified = {}) const;
 
   const Config& config() const { return config_; }
 

@@ -6,6 +6,9 @@
 
 namespace belfry::state {
 
+// The client-replica contract lives in wire/; these names read as before inside state/.
+using wire::Digest;
+
 inline constexpr std::string_view kWritesDomain = "belfry/writes/v1";
 
 std::optional<std::optional<std::string>> WriteSet::Find(std::string_view key) const {

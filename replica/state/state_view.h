@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
 namespace belfry::state {
 
@@ -47,7 +47,7 @@ class WriteSet {
 
   // SHA-256 over "belfry/writes/v1" and every (key, value or deletion) in key order:
   // what the epoch log chains, so replicas that wrote different state diverge visibly.
-  Digest ComputeDigest() const;
+  wire::Digest ComputeDigest() const;
 
  private:
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;

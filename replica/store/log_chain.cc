@@ -13,20 +13,20 @@ Digest ComputeLogHead(const Digest& previous, uint64_t epoch, const Digest& batc
                       const Digest& writes_digest) {
   ByteWriter w;
   w.LengthPrefixed(kLogHeadDomain).Raw(previous).U64(epoch).Raw(batch_digest).Raw(writes_digest);
-  return state::Sha256(w.bytes());
+  return wire::Sha256(w.bytes());
 }
 
 pb::ChainTip GenesisTip() {
   pb::ChainTip tip;
   tip.set_next_epoch(0);
-  tip.set_head(std::string(state::kDigestBytes, '\0'));
+  tip.set_head(std::string(wire::kDigestBytes, '\0'));
   tip.set_consensus_time_ms(0);
   tip.set_format_version(kStoreFormatVersion);
   return tip;
 }
 
 absl::StatusOr<Digest> DigestField(std::string_view bytes, std::string_view what) {
-  if (bytes.size() != state::kDigestBytes) {
+  if (bytes.size() != wire::kDigestBytes) {
     return absl::DataLossError(absl::StrCat(std::string(what), " is ", bytes.size(), " bytes, not 32"));
   }
   Digest d{};

@@ -10,12 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "proto/storage.pb.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_view.h"
+#include "wire/request_format.h"
 
 namespace belfry::store {
 
-using state::Digest;
+using wire::Digest;
 
 inline constexpr std::string_view kLogHeadDomain = "belfry/log-head/v1";
 inline constexpr std::string_view kStateDigestDomain = "belfry/state-digest/v1";

@@ -28,12 +28,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/storage.pb.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_view.h"
+#include "wire/request_format.h"
 
 namespace belfry::store {
 
-using state::Digest;
+using wire::Digest;
 
 // ConsensusInput: one record of the consensus input log: the epoch it belongs to, its
 // position in the order the replica handled inputs, and the encoded input

@@ -11,7 +11,7 @@
 #include "consensus/internal/erasure.h"
 #include "proto/service.pb.h"
 #include "proto/threshold.pb.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "threshold/dkg/key_generation.h"
 #include "threshold/rsa/signature.h"
 #include "wire/statements.h"
@@ -102,7 +102,7 @@ absl::StatusOr<std::unique_ptr<ByzantineOutbox>> ByzantineOutbox::Create(Byzanti
   std::unique_ptr<ByzantineOutbox> out(new ByzantineOutbox(std::move(options), inner, std::move(signer)));
   std::vector<std::string> names;
   for (Strategy s : out->options_.strategies) names.push_back(StrategyName(s));
-  transport::LogLine(transport::LogLevel::kWarn, "byzantine", "misbehaving")
+  LogLine(LogLevel::kWarn, "byzantine", "misbehaving")
       .Add("replica", out->options_.self)
       .Add("strategies", absl::StrJoin(names, ","))
       .Add("seed", out->options_.seed)

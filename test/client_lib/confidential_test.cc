@@ -6,9 +6,9 @@
 
 #include "client_lib/client.h"
 #include "client_lib/internal/requests.h"
-#include "replica/state/request_format.h"
 #include "threshold/keys.h"
 #include "threshold/tdh2.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry::client::internal {
@@ -64,12 +64,12 @@ TEST_CASE("confidential round trip: seal, encrypt the key, f+1 shares combine an
   const std::string plaintext = "salary table 2024";
   auto sealed = SealConfidential(kCluster, "payroll", plaintext, d.keys, rng);
   REQUIRE(sealed.ok());
-  CHECK(sealed->version_nonce.size() == state::kVersionNonceBytes);
+  CHECK(sealed->version_nonce.size() == wire::kVersionNonceBytes);
   CHECK(sealed->data.find(plaintext) == std::string::npos);
   // The key ciphertext is bound to exactly this document's label.
   auto ct = threshold::Ciphertext::Parse(AsBytes(sealed->key_ciphertext));
   REQUIRE(ct.ok());
-  CHECK(ct->label == AsStringView(state::DocumentLabel(kCluster, "payroll",
+  CHECK(ct->label == AsStringView(wire::DocumentLabel(kCluster, "payroll",
                                                        AsBytes(sealed->version_nonce))));
   CHECK(threshold::VerifyCiphertext(d.keys, *ct).ok());
 
@@ -151,7 +151,7 @@ TEST_CASE("confidential: sealed shares open only for the checkout's own key",
   auto sealed_doc = SealConfidential(kCluster, "payroll", plaintext, d.keys, rng);
   REQUIRE(sealed_doc.ok());
   const pb::CheckOutResult result = StoredResult("payroll", *sealed_doc);
-  const Bytes label = state::DocumentLabel(kCluster, "payroll", AsBytes(sealed_doc->version_nonce));
+  const Bytes label = wire::DocumentLabel(kCluster, "payroll", AsBytes(sealed_doc->version_nonce));
   const threshold::ShareRecipientKey alice = threshold::ShareRecipientKey::Generate();
   std::map<uint32_t, std::string> boxes;
   for (uint32_t r = 0; r < 4; ++r) {

@@ -4,26 +4,26 @@
 
 #include "client_lib/client.h"
 #include "client_lib/internal/errors.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
 
-int ExpectedExitCode(state::StatusClass c) {
+int ExpectedExitCode(wire::StatusClass c) {
   switch (c) {
-    case state::StatusClass::kOk:
+    case wire::StatusClass::kOk:
       return 0;
-    case state::StatusClass::kInvalidInput:
+    case wire::StatusClass::kInvalidInput:
       return 2;
-    case state::StatusClass::kNotLoggedIn:
+    case wire::StatusClass::kNotLoggedIn:
       return 3;
-    case state::StatusClass::kAccessDenied:
+    case wire::StatusClass::kAccessDenied:
       return 4;
-    case state::StatusClass::kNoSuchDocument:
+    case wire::StatusClass::kNoSuchDocument:
       return 5;
-    case state::StatusClass::kIntegrity:
+    case wire::StatusClass::kIntegrity:
       return 6;
-    case state::StatusClass::kOther:
+    case wire::StatusClass::kOther:
       return 1;
   }
   return -1;
@@ -90,7 +90,7 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
     // ... and agrees with the replicas' own classification.
     if (status != pb::STATUS_UNSPECIFIED) {
       CHECK(ExitCodeFor(ErrorKindOfServiceStatus(status)) ==
-            ExpectedExitCode(state::ClassifyStatus(status)));
+            ExpectedExitCode(wire::ClassifyStatus(status)));
     }
     if (status != pb::STATUS_OK) {
       // A refusal carries its status and kind through absl::Status.
@@ -98,7 +98,7 @@ TEST_CASE("exit codes: every 3S status, explicitly", "[client][errors]") {
       CHECK_FALSE(error.ok());
       CHECK(ServiceStatusOf(error) == status);
       CHECK(ExitCodeFor(ErrorKindOf(error)) == expected.at(status));
-      CHECK(std::string(error.message()).find(state::StatusName(status)) != std::string::npos);
+      CHECK(std::string(error.message()).find(wire::StatusName(status)) != std::string::npos);
     }
   }
   // A status value from a newer build is "other".

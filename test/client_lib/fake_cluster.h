@@ -31,15 +31,14 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "config/cluster_config.h"
 #include "config/threshold_keys.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "proto/reply.pb.h"
 #include "replica/state/precheck.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_machine.h"
 #include "replica/state/state_view.h"
 #include "replica/state/tdh2_ciphertext_check.h"
@@ -51,6 +50,7 @@
 #include "threshold/tdh2.h"
 #include "transport/client_server.h"
 #include "transport/tls.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry::client::testing {
@@ -96,7 +96,7 @@ class Sequencer {
   absl::StatusOr<Ordering> Order(uint32_t replica, const std::string& request,
                                  bool late = false) {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string id = AsString(state::RequestId(request));
+    const std::string id = AsString(wire::RequestId(request));
     auto it = latest_.find(id);
     if (it != latest_.end() && it->second.served.count(replica) == 0 &&
         (!late || late_.count(id) != 0)) {
@@ -129,7 +129,7 @@ class Sequencer {
   const state::Config& config() const { return machine_.config(); }
   const state::CiphertextCheck& ciphertext_check() const { return check_; }
 
-  static std::string AsString(const state::Digest& d) { return std::string(d.begin(), d.end()); }
+  static std::string AsString(const wire::Digest& d) { return std::string(d.begin(), d.end()); }
 
  private:
   std::mutex mu_;
@@ -212,7 +212,7 @@ class FakeReplica {
       return;
     }
     const std::string& request = frame.request();
-    const std::string id = Sequencer::AsString(state::RequestId(request));
+    const std::string id = Sequencer::AsString(wire::RequestId(request));
     state::Verdict verdict =
         state::PrecheckRequest(sequencer_->config(), sequencer_->ciphertext_check(), request);
     if (!verdict.ok()) {
@@ -350,7 +350,7 @@ class FakeReplicaCluster {
     auto bundle = pki::CaBundle::FromPem(ca->cert_pem());
     if (!bundle.ok()) return bundle.status();
     ca_ = std::make_shared<const pki::CaBundle>(*std::move(bundle));
-    absl::Status s = pki::WritePublicFile(dir + "/ca.crt", ca->cert_pem());
+    absl::Status s = WritePublicFile(dir + "/ca.crt", ca->cert_pem());
     if (!s.ok()) return s;
     for (const std::string& user : users) {
       if (::mkdir((dir + "/users").c_str(), 0755) != 0 && errno != EEXIST) {
@@ -416,7 +416,7 @@ class FakeReplicaCluster {
       r->set_reply_public_key_hex(ToHex(pk));
     }
     config_path_ = dir + "/cluster.conf";
-    s = pki::WritePublicFile(config_path_, config::FormatClusterConfig(proto));
+    s = WritePublicFile(config_path_, config::FormatClusterConfig(proto));
     if (!s.ok()) return s;
     auto loaded = config::LoadClusterConfig(config_path_);
     if (!loaded.ok()) return loaded.status();

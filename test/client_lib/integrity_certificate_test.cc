@@ -11,9 +11,9 @@
 #include <ctime>
 #include <optional>
 
+#include "base/files.h"
 #include "client_lib/client.h"
 #include "client_lib/internal/requests.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "test/client_lib/client_test_util.h"
 #include "test/pki/test_service_key.h"
@@ -56,11 +56,11 @@ std::unique_ptr<Service> MakeService(const FakeCluster& c) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto ca = pki::CertificateAuthority::Create("integrity-test-ca", now - 3600, now + 86400);
   REQUIRE(ca.ok());
-  REQUIRE(pki::WritePublicFile(service->ca_path(), ca->cert_pem()).ok());
+  REQUIRE(WritePublicFile(service->ca_path(), ca->cert_pem()).ok());
   auto dealt = belfry::testing::DealTestServiceKey(c.config.n(), c.config.f());
   REQUIRE(dealt.ok());
   REQUIRE(belfry::testing::WriteTestServiceKey(service->dir.path(), *ca, dealt->public_keys, now).ok());
-  auto pem = pki::ReadFileBounded(service->cert_path(), pki::kPemFileBytesMax);
+  auto pem = ReadFileBounded(service->cert_path(), kPemFileBytesMax);
   REQUIRE(pem.ok());
   auto der = pki::CertificatePemToDer(*pem);
   REQUIRE(der.ok());

@@ -47,7 +47,7 @@ TEST_CASE("a login built by the client passes the pre-check and opens a session"
   CryptoRng rng;
   auto login = BuildLogin(kCluster, "alice", Der(alice), alice.key, session, kT0, rng);
   REQUIRE(login.ok());
-  CHECK(login->id == state::RequestId(login->bytes));
+  CHECK(login->id == wire::RequestId(login->bytes));
   const state::Verdict verdict =
       state::PrecheckRequest(TestConfig(), cluster.ciphertext_check(), login->bytes);
   INFO(verdict.message);

@@ -12,13 +12,14 @@
 #include "proto/reply.pb.h"
 #include "proto/service.pb.h"
 #include "replica/state/precheck.h"
-#include "replica/state/request_format.h"
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "test/fuzz/fixtures.h"
+#include "wire/request_format.h"
 
 namespace {
 
 namespace state = belfry::state;
+namespace wire = belfry::wire;
 namespace pb = belfry::pb;
 using belfry::fuzz::Require;
 
@@ -41,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   state::Verdict verdict = state::ParseRequest(config, request, &parsed);
   if (verdict.ok()) verdict = state::VerifyRequestCrypto(config, CiphertextCheck(), parsed);
   Require(verdict.ok() || !verdict.message.empty(), "a refusal says why");
-  Require(state::StatusName(verdict.status) != nullptr, "every verdict has a name");
+  Require(wire::StatusName(verdict.status) != nullptr, "every verdict has a name");
 
   const state::Verdict whole = state::PrecheckRequest(config, CiphertextCheck(), request);
   Require(whole.status == verdict.status && whole.message == verdict.message,

@@ -1,4 +1,4 @@
-// Fuzz target: document names and user ids (replica/state/document_name.h), checked by
+// Fuzz target: document names and user ids (wire/document_name.h), checked by
 // every replica on every request and used by clients as file names.
 //
 // Properties: nothing crashes; an accepted name is 1..255 bytes with no '/', '\\', NUL,
@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <string_view>
 
-#include "replica/state/document_name.h"
 #include "test/fuzz/fixtures.h"
+#include "wire/document_name.h"
 
 namespace {
 
-namespace state = belfry::state;
+namespace wire = belfry::wire;
 using belfry::fuzz::Require;
 
 bool SafeBytes(std::string_view s) {
@@ -28,14 +28,14 @@ bool SafeBytes(std::string_view s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view s(reinterpret_cast<const char*>(data), size);
-  const bool name_ok = state::ValidateDocumentName(s).ok();
-  const bool uid_ok = state::ValidateUserId(s).ok();
+  const bool name_ok = wire::ValidateDocumentName(s).ok();
+  const bool uid_ok = wire::ValidateUserId(s).ok();
   if (name_ok) {
-    Require(!s.empty() && s.size() <= state::kDocumentNameBytesMax && SafeBytes(s),
+    Require(!s.empty() && s.size() <= wire::kDocumentNameBytesMax && SafeBytes(s),
             "an accepted document name is safe");
   }
   if (uid_ok) {
-    Require(name_ok && s.size() <= state::kUserIdBytesMax && s != state::kAllUsersWord,
+    Require(name_ok && s.size() <= wire::kUserIdBytesMax && s != wire::kAllUsersWord,
             "an accepted user id is a safe name and not ALL");
   }
   return 0;

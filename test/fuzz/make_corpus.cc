@@ -45,7 +45,6 @@
 #include "proto/reply.pb.h"
 #include "proto/replica.pb.h"
 #include "proto/service.pb.h"
-#include "replica/state/request_format.h"
 #include "test/fuzz/fixtures.h"
 #include "threshold/coin.h"
 #include "threshold/key_file.h"
@@ -54,6 +53,7 @@
 #include "threshold/rsa/signature.h"
 #include "threshold/tdh2.h"
 #include "transport/frame.h"
+#include "wire/request_format.h"
 #include "wire/statements.h"
 
 namespace belfry::fuzz {
@@ -146,10 +146,10 @@ std::string Login(const User& u) {
   login->set_client_time_ms(kPkiTimeS * 1000);
   login->set_nonce(std::string(16, 'n'));
   login->set_session_key_proof(SessionSign(
-      u, state::SessionKeyProofMessage(body.cluster_id(), login->uid(), AsBytes(login->session_public_key()),
+      u, wire::SessionKeyProofMessage(body.cluster_id(), login->uid(), AsBytes(login->session_public_key()),
                                        login->client_time_ms(), AsBytes(login->nonce()))));
   const std::string b = body.SerializeAsString();
-  const auto sig = OrDie(u.cert.key.Sign(state::RequestSigningMessage(b)), "signing a login");
+  const auto sig = OrDie(u.cert.key.Sign(wire::RequestSigningMessage(b)), "signing a login");
   pb::SignedRequest req;
   req.set_body(b);
   req.set_signature(std::string(AsStringView(ByteSpan(sig))));
@@ -165,7 +165,7 @@ std::string Op(User& u, pb::SessionOp op) {
   const std::string b = body.SerializeAsString();
   pb::SignedRequest req;
   req.set_body(b);
-  req.set_signature(SessionSign(u, state::RequestSigningMessage(b)));
+  req.set_signature(SessionSign(u, wire::RequestSigningMessage(b)));
   return req.SerializeAsString();
 }
 
@@ -207,8 +207,8 @@ void ClientFrames(CorpusWriter& w, const pki::CertificateAuthority& ca) {
   w.Add("client_frame", RequestFrame(Op(u, logout)));
 
   // A confidential checkin whose key ciphertext is valid under its document label.
-  const std::string nonce(state::kVersionNonceBytes, 'v');
-  const Bytes label = state::DocumentLabel(kClusterId, "secret.txt", AsBytes(nonce));
+  const std::string nonce(wire::kVersionNonceBytes, 'v');
+  const Bytes label = wire::DocumentLabel(kClusterId, "secret.txt", AsBytes(nonce));
   DeterministicRng rng(5);
   const threshold::SymmetricKey key = threshold::SymmetricKey::Random(rng);
   const threshold::Ciphertext ct =
@@ -500,7 +500,7 @@ void Replies(CorpusWriter& w) {
   // A confidential integrity checkout: the result, and per replica a decryption share of
   // its key ciphertext and an integrity signature.
   const std::string nonce(16, 'v');
-  const Bytes label = state::DocumentLabel(kClusterId, "secret.txt", AsBytes(nonce));
+  const Bytes label = wire::DocumentLabel(kClusterId, "secret.txt", AsBytes(nonce));
   DeterministicRng rng(6);
   const threshold::SymmetricKey key = threshold::SymmetricKey::Random(rng);
   const threshold::Ciphertext ct =

@@ -26,21 +26,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "client_lib/internal/requests.h"
 #include "config/cluster_config.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "pki/key.h"
 #include "proto/reply.pb.h"
 #include "proto/service.pb.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_keys.h"
 #include "replica/store/rocks_store.h"
 #include "transport/client_connection.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/tls.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -148,7 +148,7 @@ class Probe {
  private:
   explicit Probe(const config::ClusterConfig& cfg) : cfg_(cfg) {}
   static std::string RequestIdOf(const std::string& bytes) {
-    const state::Digest d = state::RequestId(bytes);
+    const wire::Digest d = wire::RequestId(bytes);
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
   }
   const config::ClusterConfig& cfg_;
@@ -166,7 +166,7 @@ absl::StatusOr<User> LoadUser(const std::string& users_dir, const std::string& n
   User u;
   u.cert_path = absl::StrCat(users_dir, "/", name, "/", name, ".crt");
   u.key_path = absl::StrCat(users_dir, "/", name, "/", name, ".key");
-  BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::ReadFileBounded(u.cert_path, pki::kPemFileBytesMax));
+  BELFRY_ASSIGN_OR_RETURN(std::string pem, ReadFileBounded(u.cert_path, kPemFileBytesMax));
   BELFRY_ASSIGN_OR_RETURN(Bytes der, pki::CertificatePemToDer(pem));
   u.cert_der.assign(der.begin(), der.end());
   BELFRY_ASSIGN_OR_RETURN(pki::Ed25519PrivateKey key, pki::Ed25519PrivateKey::FromFile(u.key_path));
@@ -184,10 +184,10 @@ pb::SessionOp CheckInOp(const std::string& doc, const std::string& data) {
 }
 
 absl::Status WriteCapture(const std::string& dir, const std::string& name, const std::string& bytes) {
-  return pki::WritePrivateFile(absl::StrCat(dir, "/", name), bytes);
+  return WritePrivateFile(absl::StrCat(dir, "/", name), bytes);
 }
 absl::StatusOr<std::string> ReadCapture(const std::string& dir, const std::string& name) {
-  return pki::ReadFileBounded(absl::StrCat(dir, "/", name), size_t{1} << 20);
+  return ReadFileBounded(absl::StrCat(dir, "/", name), size_t{1} << 20);
 }
 
 // A session op that names `named`'s session but is signed with `signer`'s key.
@@ -200,7 +200,7 @@ std::string ForgeSessionOp(const std::string& cluster_id, const SessionKey& name
   op->set_seq(1000);
   pb::SignedRequest req;
   req.set_body(body.SerializeAsString());
-  req.set_signature(signer.Sign(state::RequestSigningMessage(req.body())));
+  req.set_signature(signer.Sign(wire::RequestSigningMessage(req.body())));
   return req.SerializeAsString();
 }
 
@@ -367,7 +367,7 @@ int Digest(const Flags& flags) {
   // refused one, and are the log rather than the state.
   std::string line;
   for (std::string_view prefix : state::kServiceStatePrefixes) {
-    absl::StatusOr<state::Digest> d = (*s)->ComputePrefixDigest(prefix);
+    absl::StatusOr<wire::Digest> d = (*s)->ComputePrefixDigest(prefix);
     if (!d.ok()) return Fail(d.status());
     absl::StrAppend(&line, line.empty() ? "" : " ", std::string(prefix), ToHex(ByteSpan(*d)).substr(0, 16));
   }
@@ -388,7 +388,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc < 2) return belfry::Usage();
-  belfry::transport::SetLogLevel(belfry::transport::LogLevel::kWarn);
+  belfry::SetLogLevel(belfry::LogLevel::kWarn);
   belfry::Flags flags;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];

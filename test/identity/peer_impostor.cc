@@ -26,7 +26,7 @@
 #include "proto/replica.pb.h"
 #include "threshold/coin.h"
 #include "threshold/key_file.h"
-#include "transport/log.h"
+#include "base/log.h"
 #include "transport/peer_network.h"
 #include "transport/tls.h"
 
@@ -115,7 +115,7 @@ absl::Status Run(const Flags& flags) {
 }  // namespace belfry
 
 int main(int argc, char** argv) {
-  belfry::transport::SetLogLevel(belfry::transport::LogLevel::kWarn);
+  belfry::SetLogLevel(belfry::LogLevel::kWarn);
   belfry::Flags flags;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];

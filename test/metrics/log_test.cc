@@ -1,4 +1,4 @@
-#include "transport/log.h"
+#include "base/log.h"
 
 #include <unistd.h>
 

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
-#include "pki/files.h"
+#include "base/files.h"
 #include "pki/issuer.h"
 #include "pki/key.h"
 #include "test/pki/test_ca.h"

@@ -10,8 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/files.h"
 #include "pki/certificate.h"
-#include "pki/files.h"
 #include "test/pki/test_ca.h"
 
 namespace belfry::pki {

@@ -14,10 +14,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/files.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "evidence/service_certificate.h"
-#include "pki/files.h"
 #include "pki/issuer.h"
 #include "threshold/key_file.h"
 #include "threshold/rsa/key_file.h"
@@ -59,7 +59,7 @@ inline absl::Status WriteTestServiceKey(const std::string& dir, const pki::Certi
                                                                          .not_before_unix_s = now_unix_s - 3600,
                                                                          .not_after_unix_s = now_unix_s + 86400}));
   BELFRY_ASSIGN_OR_RETURN(std::string pem, pki::CertificateDerToPem(cert));
-  return pki::WritePublicFile(dir + "/service.crt", pem);
+  return WritePublicFile(dir + "/service.crt", pem);
 }
 
 }  // namespace belfry::testing

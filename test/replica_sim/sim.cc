@@ -27,7 +27,7 @@
 #include "replica/store/memory_store.h"
 #include "test/replica_sim/cluster.h"
 #include "transport/link.h"
-#include "transport/log.h"
+#include "base/log.h"
 
 namespace belfry::rsim {
 namespace {
@@ -1458,11 +1458,11 @@ std::vector<std::string> ScenarioNames() {
 
 Result Run(const Options& options) {
   static const bool quiet = [] {
-    transport::SetLogLevel(transport::LogLevel::kError);
+    SetLogLevel(LogLevel::kError);
     return true;
   }();
   (void)quiet;
-  if (options.trace) transport::SetLogLevel(transport::LogLevel::kInfo);
+  if (options.trace) SetLogLevel(LogLevel::kInfo);
   std::string replay = absl::StrCat("belfry-replica-sim --seed ", options.seed, " --scenario ", options.scenario);
   if (options.n != 0) absl::StrAppend(&replay, " --n ", options.n);
   if (!options.check_votes) absl::StrAppend(&replay, " --no-vote-check");

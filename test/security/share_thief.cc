@@ -32,10 +32,10 @@
 #include "config/threshold_keys.h"
 #include "proto/reply.pb.h"
 #include "proto/service.pb.h"
-#include "replica/state/request_format.h"
 #include "threshold/sealed_share.h"
 #include "transport/client_connection.h"
 #include "transport/tls.h"
+#include "wire/request_format.h"
 
 namespace belfry {
 namespace {
@@ -92,7 +92,7 @@ int Replay(const std::string& config_path, const std::string& cert, const std::s
     std::fprintf(stderr, "share-thief: %s\n", creds.status().ToString().c_str());
     return 2;
   }
-  const state::Digest id_digest = state::RequestId(*request);
+  const wire::Digest id_digest = wire::RequestId(*request);
   const std::string id(reinterpret_cast<const char*>(id_digest.data()), id_digest.size());
   pb::ClientFrame frame;
   frame.set_request(*request);
@@ -141,7 +141,7 @@ int Replay(const std::string& config_path, const std::string& cert, const std::s
   std::map<uint32_t, std::string> attachments;
   for (const auto& [r, f] : answers) {
     if (f.has_rejection()) {
-      const std::string s = state::StatusName(static_cast<pb::Status>(f.rejection().code()));
+      const std::string s = wire::StatusName(static_cast<pb::Status>(f.rejection().code()));
       std::printf("replica %u: rejection %s\n", r, s.c_str());
       outcomes.insert(absl::StrCat("rejected ", s));
       continue;
@@ -149,7 +149,7 @@ int Replay(const std::string& config_path, const std::string& cert, const std::s
     pb::ReplyBody body;
     pb::Result result;
     if (!body.ParseFromString(f.reply().body()) || !result.ParseFromString(body.result())) continue;
-    const std::string s = state::StatusName(result.status());
+    const std::string s = wire::StatusName(result.status());
     std::printf("replica %u: reply %s, share attachment %zu bytes\n", r, s.c_str(),
                 f.reply().attachments().sealed_decryption_share().size());
     outcomes.insert(absl::StrCat("reply ", s));

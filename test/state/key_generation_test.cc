@@ -49,7 +49,7 @@ struct Replicas {
     pb::RequestBody body;
     body.set_cluster_id(kCluster);
     *body.mutable_replica_message() = std::move(m);
-    return Serialize(body, signing[signer].Sign(RequestSigningMessage(body.SerializeAsString())));
+    return Serialize(body, signing[signer].Sign(wire::RequestSigningMessage(body.SerializeAsString())));
   }
   std::string Sign(uint32_t replica, pb::ReplicaMessage m) const { return Sign(replica, std::move(m), replica); }
 
@@ -122,7 +122,7 @@ std::string KeysQuery(TestUser& user) {
 
 std::string ConfidentialCheckIn(TestUser& user, const threshold::PublicKeySet& keys,
                                 const std::string& doc, const std::string& nonce) {
-  const Bytes label = DocumentLabel(kCluster, doc, AsBytes(nonce));
+  const Bytes label = wire::DocumentLabel(kCluster, doc, AsBytes(nonce));
   DeterministicRng rng(5);
   const threshold::SymmetricKey key = threshold::SymmetricKey::Random(rng);
   const std::string ct = OrDie(threshold::Encrypt(keys, AsStringView(label), key, rng)).Serialize();
@@ -162,7 +162,7 @@ TEST_CASE("key generation: the replicas make the TDH2 key in the state, and conf
 
   // Every replica's own share, from the state alone, decrypts with f others.
   const threshold::dkg::KeyGeneration generation = Replay(cluster);
-  const Bytes label = DocumentLabel(kCluster, "doc", AsBytes(std::string("0123456789abcdef")));
+  const Bytes label = wire::DocumentLabel(kCluster, "doc", AsBytes(std::string("0123456789abcdef")));
   DeterministicRng rng(77);
   const threshold::SymmetricKey secret = threshold::SymmetricKey::Random(rng);
   const threshold::Ciphertext ct = OrDie(threshold::Encrypt(keys, AsStringView(label), secret, rng));

@@ -16,7 +16,7 @@ TEST_CASE("precheck: well-formed, correctly signed requests pass", "[precheck]")
   CHECK(PrecheckRequest(config, check, alice.Login()).ok());
   CHECK(PrecheckRequest(config, check, alice.CheckIn("doc", "x")).ok());
   const std::string nonce(16, 'N');
-  const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "s", AsBytes(nonce)));
+  const std::string ct = cluster.EncryptKey(wire::DocumentLabel(kCluster, "s", AsBytes(nonce)));
   CHECK(PrecheckRequest(config, check, alice.Op(ConfidentialCheckInOp("s", "x", nonce, ct))).ok());
 }
 
@@ -39,7 +39,7 @@ TEST_CASE("precheck: refuses what execution would refuse statelessly", "[prechec
   req.mutable_signature()->at(0) ^= 1;
   CHECK(PrecheckRequest(config, check, req.SerializeAsString()).status == pb::STATUS_BAD_SIGNATURE);
   const std::string nonce(16, 'N');
-  const std::string wrong = cluster.EncryptKey(DocumentLabel(kCluster, "t", AsBytes(nonce)));
+  const std::string wrong = cluster.EncryptKey(wire::DocumentLabel(kCluster, "t", AsBytes(nonce)));
   CHECK(PrecheckRequest(config, check, alice.Op(ConfidentialCheckInOp("s", "x", nonce, wrong)))
             .status == pb::STATUS_INVALID_CIPHERTEXT);
   Config other = config;

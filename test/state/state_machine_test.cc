@@ -280,7 +280,7 @@ TEST_CASE_METHOD(Fixture, "3S checkin: a new document belongs to its first write
   CHECK(out.ex.result.check_out().data() == "hello");
   CHECK(out.ex.result.check_out().owner() == "alice");
   CHECK(out.ex.result.check_out().version() == in.ex.result.check_in().version());
-  CHECK(out.ex.result.check_out().sha256() == std::string(AsStringView(ByteSpan(Sha256("hello")))));
+  CHECK(out.ex.result.check_out().sha256() == std::string(AsStringView(ByteSpan(wire::Sha256("hello")))));
   CHECK_FALSE(out.ex.decryption.has_value());
 }
 
@@ -293,7 +293,7 @@ TEST_CASE_METHOD(Fixture, "3S checkout/checkin: without a grant others are denie
   Outcome in = cluster.Run(bob.CheckIn("doc", "bob's"));
   CHECK(in.status() == pb::STATUS_ACCESS_DENIED);
   RequireOnlySessionBookkeeping(in, bob);
-  CHECK(ThreeSCode(pb::STATUS_ACCESS_DENIED) == 702);
+  CHECK(wire::ThreeSCode(pb::STATUS_ACCESS_DENIED) == 702);
 }
 
 TEST_CASE_METHOD(Fixture, "3S: a missing document is NO_SUCH_DOCUMENT (704)", "[rights]") {
@@ -303,7 +303,7 @@ TEST_CASE_METHOD(Fixture, "3S: a missing document is NO_SUCH_DOCUMENT (704)", "[
   RequireOnlySessionBookkeeping(out, alice);
   CHECK(Do(alice.Grant("nothing", "bob", pb::RIGHTS_BOTH, 10)) == pb::STATUS_NO_SUCH_DOCUMENT);
   CHECK(Do(alice.Delete("nothing")) == pb::STATUS_NO_SUCH_DOCUMENT);
-  CHECK(ThreeSCode(pb::STATUS_NO_SUCH_DOCUMENT) == 704);
+  CHECK(wire::ThreeSCode(pb::STATUS_NO_SUCH_DOCUMENT) == 704);
 }
 
 TEST_CASE_METHOD(Fixture, "3S grant: checkin, checkout and both rights", "[rights]") {
@@ -547,7 +547,7 @@ TEST_CASE_METHOD(Fixture, "confidential: a valid ciphertext for the label is sto
                  "[confidential]") {
   LoginAll();
   const std::string nonce(16, 'N');
-  const Bytes label = DocumentLabel(kCluster, "secret", AsBytes(nonce));
+  const Bytes label = wire::DocumentLabel(kCluster, "secret", AsBytes(nonce));
   const std::string ct = cluster.EncryptKey(label);
   REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "ciphertext-bytes", nonce, ct))) ==
           pb::STATUS_OK);
@@ -569,19 +569,19 @@ TEST_CASE_METHOD(Fixture, "confidential: a ciphertext for another label or a tam
                  "[confidential]") {
   REQUIRE(Do(alice.Login()) == pb::STATUS_OK);
   const std::string nonce(16, 'N');
-  const std::string other_doc = cluster.EncryptKey(DocumentLabel(kCluster, "other", AsBytes(nonce)));
+  const std::string other_doc = cluster.EncryptKey(wire::DocumentLabel(kCluster, "other", AsBytes(nonce)));
   Outcome o = cluster.Run(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, other_doc)));
   CHECK(o.status() == pb::STATUS_INVALID_CIPHERTEXT);
   CHECK(o.unchanged());
   const std::string other_nonce =
-      cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(std::string(16, 'M'))));
+      cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(std::string(16, 'M'))));
   CHECK(Do(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, other_nonce))) ==
         pb::STATUS_INVALID_CIPHERTEXT);
   const std::string other_cluster =
-      cluster.EncryptKey(DocumentLabel("other-cluster", "secret", AsBytes(nonce)));
+      cluster.EncryptKey(wire::DocumentLabel("other-cluster", "secret", AsBytes(nonce)));
   CHECK(Do(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, other_cluster))) ==
         pb::STATUS_INVALID_CIPHERTEXT);
-  std::string tampered = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+  std::string tampered = cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(nonce)));
   tampered[tampered.size() - 3] ^= 1;
   CHECK(Do(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, tampered))) ==
         pb::STATUS_INVALID_CIPHERTEXT);
@@ -594,7 +594,7 @@ TEST_CASE_METHOD(Fixture, "confidential: a ciphertext for another label or a tam
 TEST_CASE_METHOD(Fixture, "confidential: a label is accepted once, even after delete", "[confidential]") {
   REQUIRE(Do(alice.Login()) == pb::STATUS_OK);
   const std::string nonce(16, 'N');
-  const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+  const std::string ct = cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(nonce)));
   REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, ct))) == pb::STATUS_OK);
   REQUIRE(Do(alice.Delete("secret")) == pb::STATUS_OK);
   Outcome again = cluster.Run(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, ct)));
@@ -614,14 +614,14 @@ TEST_CASE_METHOD(Fixture, "integrity: corrupted stored bytes give INTEGRITY_FAIL
   Outcome out = cluster.Run(alice.CheckOut("doc"));
   CHECK(out.status() == pb::STATUS_INTEGRITY_FAILURE);
   CHECK_FALSE(out.ex.result.has_check_out());
-  CHECK(ThreeSCode(pb::STATUS_INTEGRITY_FAILURE) == 703);
+  CHECK(wire::ThreeSCode(pb::STATUS_INTEGRITY_FAILURE) == 703);
 }
 
 TEST_CASE_METHOD(Fixture, "integrity: a corrupted stored key ciphertext gives INTEGRITY_FAILURE",
                  "[integrity]") {
   REQUIRE(Do(alice.Login()) == pb::STATUS_OK);
   const std::string nonce(16, 'N');
-  const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+  const std::string ct = cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(nonce)));
   REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "x", nonce, ct))) == pb::STATUS_OK);
   pb::DocumentContent content;
   REQUIRE(content.ParseFromString(*OrDie(cluster.store().Get(DocContentKey("secret")))));
@@ -649,7 +649,7 @@ TEST_CASE_METHOD(Fixture, "seq: a retransmitted checkout is rebuilt identically 
                  "[seq]") {
   REQUIRE(Do(alice.Login()) == pb::STATUS_OK);
   const std::string nonce(16, 'N');
-  const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+  const std::string ct = cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(nonce)));
   REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "payload", nonce, ct))) == pb::STATUS_OK);
   const std::string checkout = alice.CheckOut("secret");
   Outcome first = cluster.Run(checkout);
@@ -676,7 +676,7 @@ struct RepeatFixture : Fixture {
   void SetUpConfidentialCheckout() {
     LoginAll();
     const std::string nonce(16, 'N');
-    const std::string ct = cluster.EncryptKey(DocumentLabel(kCluster, "secret", AsBytes(nonce)));
+    const std::string ct = cluster.EncryptKey(wire::DocumentLabel(kCluster, "secret", AsBytes(nonce)));
     REQUIRE(Do(alice.Op(ConfidentialCheckInOp("secret", "payload", nonce, ct))) == pb::STATUS_OK);
     REQUIRE(Do(alice.Grant("secret", "bob", pb::RIGHTS_CHECKOUT, 60)) == pb::STATUS_OK);
     checkout = bob.CheckOut("secret");
@@ -735,7 +735,7 @@ TEST_CASE("determinism: the same batches on two fresh replicas give identical re
   TestCluster a(pki);
   TestCluster b(pki);
   const std::string nonce(16, 'N');
-  const std::string ct = a.EncryptKey(DocumentLabel(kCluster, "s", AsBytes(nonce)));
+  const std::string ct = a.EncryptKey(wire::DocumentLabel(kCluster, "s", AsBytes(nonce)));
   const std::vector<std::vector<std::string>> batches = {
       {alice.Login(), bob.Login()},
       {alice.CheckIn("d1", "one"), alice.Op(ConfidentialCheckInOp("s", "enc", nonce, ct)),
@@ -794,7 +794,7 @@ TEST_CASE("robustness: mutated requests are refused cleanly", "[robustness]") {
       alice.CheckOut("doc"),
       alice.Grant("doc", "bob", pb::RIGHTS_BOTH, 60),
       alice.Op(ConfidentialCheckInOp(
-          "s", "x", nonce, cluster.EncryptKey(DocumentLabel(kCluster, "s", AsBytes(nonce))))),
+          "s", "x", nonce, cluster.EncryptKey(wire::DocumentLabel(kCluster, "s", AsBytes(nonce))))),
       TestUser{"bob", pki.Issue("bob"), 2}.Login(),
   };
   DeterministicRng rng(2024);
@@ -812,7 +812,7 @@ TEST_CASE("robustness: mutated requests are refused cleanly", "[robustness]") {
         break;
     }
     Outcome o = cluster.Run(req);
-    INFO("mutation " << i << ": " << StatusName(o.status()));
+    INFO("mutation " << i << ": " << wire::StatusName(o.status()));
     CHECK(o.status() != pb::STATUS_UNSPECIFIED);
     if (o.status() != pb::STATUS_OK) {
       CHECK((o.unchanged() || o.written_keys.size() == 2));
@@ -829,9 +829,9 @@ TEST_CASE_METHOD(Fixture, "crypto: requests the admission check verified are not
   REQUIRE(req.ParseFromString(bob.CheckIn("doc", "x")));
   req.mutable_signature()->at(5) ^= 1;
   const std::string bad = req.SerializeAsString();
-  const Digest bad_id = RequestId(bad);
-  std::vector<Digest> asked;
-  auto only_bad = [&](const Digest& id) {
+  const wire::Digest bad_id = wire::RequestId(bad);
+  std::vector<wire::Digest> asked;
+  auto only_bad = [&](const wire::Digest& id) {
     asked.push_back(id);
     return id == bad_id;
   };

@@ -24,13 +24,13 @@
 #include "pki/issuer.h"
 #include "proto/service.pb.h"
 #include "replica/state/config.h"
-#include "replica/state/request_format.h"
 #include "replica/state/state_machine.h"
 #include "replica/state/state_view.h"
 #include "replica/state/tdh2_ciphertext_check.h"
 #include "replica/store/memory_store.h"
 #include "threshold/keys.h"
 #include "threshold/tdh2.h"
+#include "wire/request_format.h"
 
 namespace belfry::state::testing {
 
@@ -80,7 +80,7 @@ class TestPki {
     body.mutable_revocation()->set_issued_unix_ms(issued_unix_ms);
     pb::SignedRequest request;
     request.set_body(body.SerializeAsString());
-    const pki::Ed25519Signature sig = OrDie(signer.key().Sign(RequestSigningMessage(request.body())));
+    const pki::Ed25519Signature sig = OrDie(signer.key().Sign(wire::RequestSigningMessage(request.body())));
     request.set_signature(std::string(sig.begin(), sig.end()));
     return request.SerializeAsString();
   }
@@ -154,14 +154,14 @@ class TestUser {
   // Recomputes the session-key proof after a test edits a login body.
   void SignProof(pb::RequestBody& body) const {
     pb::Login* login = body.mutable_login();
-    login->set_session_key_proof(session_.Sign(SessionKeyProofMessage(
+    login->set_session_key_proof(session_.Sign(wire::SessionKeyProofMessage(
         body.cluster_id(), login->uid(), AsBytes(login->session_public_key()),
         login->client_time_ms(), AsBytes(login->nonce()))));
   }
   // Signs a body with this user's long-term key.
   std::string SignWithUserKey(const pb::RequestBody& body) const {
     const std::string b = body.SerializeAsString();
-    auto sig = OrDie(cert_->key.Sign(RequestSigningMessage(b)));
+    auto sig = OrDie(cert_->key.Sign(wire::RequestSigningMessage(b)));
     pb::SignedRequest req;
     req.set_body(b);
     req.set_signature(std::string(AsStringView(ByteSpan(sig))));
@@ -180,7 +180,7 @@ class TestUser {
     const std::string b = body.SerializeAsString();
     pb::SignedRequest req;
     req.set_body(b);
-    req.set_signature(session_.Sign(RequestSigningMessage(b)));
+    req.set_signature(session_.Sign(wire::RequestSigningMessage(b)));
     return req.SerializeAsString();
   }
 
@@ -244,8 +244,8 @@ class TestUser {
 struct Outcome {
   Executed ex;
   std::vector<std::string> written_keys;  // in key order
-  Digest digest_before{};
-  Digest digest_after{};
+  wire::Digest digest_before{};
+  wire::Digest digest_after{};
 
   pb::Status status() const { return ex.result.status(); }
   bool unchanged() const { return written_keys.empty() && digest_before == digest_after; }
@@ -267,7 +267,7 @@ class TestCluster {
     if (written != nullptr) {
       for (const auto& [k, v] : view.writes().writes()) written->push_back(k);
     }
-    REQUIRE(store_.CommitEpoch(epoch_, time_ms, view.writes(), Sha256(batch.bytes())).ok());
+    REQUIRE(store_.CommitEpoch(epoch_, time_ms, view.writes(), wire::Sha256(batch.bytes())).ok());
     ++epoch_;
     return out;
   }
@@ -285,7 +285,7 @@ class TestCluster {
   }
 
   int64_t now() const { return std::max(kT0, store_.last_consensus_time_ms()); }
-  Digest StateDigest() const { return OrDie(store_.ComputeStateDigest()); }
+  wire::Digest StateDigest() const { return OrDie(store_.ComputeStateDigest()); }
   store::MemoryStore& store() { return store_; }
   const threshold::PublicKeySet& tdh2_keys() const { return keys_; }
   const StateMachine& machine() const { return machine_; }
@@ -302,7 +302,7 @@ class TestCluster {
   void CorruptKey(const std::string& key, const std::string& value) {
     WriteSet ws;
     ws.Put(key, value);
-    REQUIRE(store_.CommitEpoch(epoch_, store_.last_consensus_time_ms(), ws, Digest{}).ok());
+    REQUIRE(store_.CommitEpoch(epoch_, store_.last_consensus_time_ms(), ws, wire::Digest{}).ok());
     ++epoch_;
   }
 

@@ -19,7 +19,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "pki/files.h"
+#include "base/files.h"
 #include "test/pki/test_ca.h"
 #include "transport/frame.h"
 #include "transport/tls.h"
@@ -55,11 +55,11 @@ inline CredentialFiles WriteCredentialFiles(const TempDir& dir, const TestCa& ca
                                             const transport::TlsCredentials& creds,
                                             const std::string& name) {
   CredentialFiles f{dir.File("ca.crt"), dir.File(name + ".crt"), dir.File(name + ".key")};
-  REQUIRE(pki::WritePublicFile(f.ca, ca.cert_pem()).ok());
-  REQUIRE(pki::WritePublicFile(f.cert, creds.cert_pem).ok());
+  REQUIRE(WritePublicFile(f.ca, ca.cert_pem()).ok());
+  REQUIRE(WritePublicFile(f.cert, creds.cert_pem).ok());
   absl::StatusOr<pki::SecretString> key = creds.key->ToPem();
   REQUIRE(key.ok());
-  REQUIRE(pki::WritePrivateFile(f.key, key->value()).ok());
+  REQUIRE(WritePrivateFile(f.key, key->value()).ok());
   return f;
 }
 

@@ -16,8 +16,9 @@ inline absl::string_view Absl(std::string_view s) { return absl::string_view(s.d
 // A status with the code that `error` documents, `message`, and `error` as its payload.
 absl::Status MakeError(ThresholdError error, std::string_view message);
 
-// A kFileIo status for a failed system call on `path`, with the code errno implies.
-absl::Status FileError(int errno_value, std::string_view what, std::string_view path);
+// `status` (a failed system call on a file, base/files.h) marked kFileIo, keeping its code
+// and message.
+absl::Status WithFileIoPayload(absl::Status status);
 
 }  // namespace belfry::threshold::internal
 

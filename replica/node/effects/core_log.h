@@ -1,7 +1,7 @@
 // replica/node/effects/core_log.h — where the replica core's log lines go.
 //
 // The core logs significant events (faults, transfers, divergence) as structured lines.
-// By default they go through transport::LogLine (process-wide level, format and
+// By default they go through LogLine (process-wide level, format and
 // destination, as the daemon configures them), at the cost of one comparison for a line
 // below the level. A test or the simulator may hand the core a CoreLogger instead, to
 // silence one replica or capture its events without touching the process-wide sink that
@@ -16,11 +16,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "transport/log.h"
+#include "base/log.h"
 
 namespace belfry::replica {
-
-using transport::LogLevel;
 
 // One key=value of a line; `number` is false for quoted strings.
 struct LogField {
@@ -40,8 +38,8 @@ class CoreLogger {
                    std::vector<LogField> fields) = 0;
 };
 
-// CoreLogLine: one line, emitted when destroyed; use as a temporary, like transport::LogLine.
-// With a null logger it is a transport::LogLine.
+// CoreLogLine: one line, emitted when destroyed; use as a temporary, like LogLine.
+// With a null logger it is a LogLine.
 class CoreLogLine {
  public:
   CoreLogLine(CoreLogger* logger, LogLevel level, std::string_view component, std::string_view event);
@@ -68,7 +66,7 @@ class CoreLogLine {
   std::string component_;
   std::string event_;
   std::vector<LogField> fields_;
-  std::optional<transport::LogLine> line_;  // with a null logger
+  std::optional<LogLine> line_;  // with a null logger
 };
 
 }  // namespace belfry::replica

@@ -39,7 +39,7 @@ class Outbox {
 
 class Effects {
  public:
-  // `logger` may be null (transport::LogLine, core_log.h).
+  // `logger` may be null (LogLine, core_log.h).
   Effects(uint32_t self, uint32_t n, Outbox* outbox, CoreLogger* logger);
   Effects(const Effects&) = delete;
   Effects& operator=(const Effects&) = delete;

@@ -10,7 +10,7 @@
 #include "proto/dkg.pb.h"
 #include "proto/storage.pb.h"
 #include "replica/state/key_generation.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 #include "threshold/dkg/key_generation.h"
 #include "threshold/key_file.h"
 
@@ -18,7 +18,7 @@ namespace belfry::replica {
 namespace {
 
 std::string IdOf(std::string_view bytes) {
-  const state::Digest d = state::RequestId(bytes);
+  const wire::Digest d = wire::RequestId(bytes);
   return std::string(d.begin(), d.end());
 }
 
@@ -53,7 +53,7 @@ std::string KeyGenerationDriver::Sign(pb::ReplicaMessage message) const {
   pb::SignedRequest signed_request;
   signed_request.set_body(body.SerializeAsString());
   signed_request.set_signature(
-      signer_.Sign(state::RequestSigningMessage(signed_request.body())));
+      signer_.Sign(wire::RequestSigningMessage(signed_request.body())));
   return signed_request.SerializeAsString();
 }
 

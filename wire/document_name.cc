@@ -1,4 +1,4 @@
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
 #include <cstdint>
 #include <optional>
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 namespace {
 
 // Decodes one UTF-8 code point at name[*pos], advancing *pos; nullopt for any byte
@@ -129,4 +129,4 @@ absl::Status ValidateUserId(std::string_view uid) {
   return ValidateCharacters("user id", uid);
 }
 
-}  // namespace belfry::state
+}  // namespace belfry::wire

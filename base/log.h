@@ -1,4 +1,4 @@
-// transport/log.h — one structured line per significant network event.
+// base/log.h — one structured line per significant event.
 //
 // Lines are `key=value` pairs ("ts=... level=warn component=peer_net event=refused
 // reason=wrong_role peer=alice"), so a person can read them and a log pipeline can parse
@@ -12,8 +12,8 @@
 // to a sink if one is set (tests), else to a log file if one is set (reopened by
 // ReopenLogFile, for rotation on SIGHUP), else to stderr (what a container runtime
 // collects).
-#ifndef BELFRY_TRANSPORT_LOG_H_
-#define BELFRY_TRANSPORT_LOG_H_
+#ifndef BELFRY_BASE_LOG_H_
+#define BELFRY_BASE_LOG_H_
 
 #include <cstdint>
 #include <functional>
@@ -25,7 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace belfry::transport {
+namespace belfry {
 
 enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
 enum class LogFormat : uint8_t { kKeyValue, kJson };
@@ -85,6 +85,6 @@ absl::Status SetLogFile(const std::string& path);
 // after a SIGHUP (not from the signal handler). No-op without a log file.
 absl::Status ReopenLogFile();
 
-}  // namespace belfry::transport
+}  // namespace belfry
 
-#endif  // BELFRY_TRANSPORT_LOG_H_
+#endif  // BELFRY_BASE_LOG_H_

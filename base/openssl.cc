@@ -1,4 +1,4 @@
-#include "pki/internal/openssl_util.h"
+#include "base/openssl.h"
 
 #include <openssl/err.h>
 
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace belfry::pki::internal {
+namespace belfry::openssl {
 
 std::string DrainOpenSslErrors() {
   std::string out;
@@ -20,6 +20,8 @@ std::string DrainOpenSslErrors() {
   }
   return out;
 }
+
+void ClearOpenSslErrors() { ERR_clear_error(); }
 
 absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
   std::string reason = DrainOpenSslErrors();
@@ -36,6 +38,10 @@ BioPtr MemoryBio(std::string_view data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
 
+BioPtr MemoryBio(ByteSpan data) {
+  return MemoryBio(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
 std::string BioContents(BIO* bio) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
@@ -45,4 +51,4 @@ std::string BioContents(BIO* bio) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-}  // namespace belfry::pki::internal
+}  // namespace belfry::openssl

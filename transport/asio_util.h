@@ -1,7 +1,7 @@
-// transport/internal/asio_util.h — small Asio helpers shared by the transport classes,
+// transport/asio_util.h — small Asio helpers shared by the transport classes,
 // each turning Asio's throwing or error_code reporting into a Status.
-#ifndef BELFRY_TRANSPORT_INTERNAL_ASIO_UTIL_H_
-#define BELFRY_TRANSPORT_INTERNAL_ASIO_UTIL_H_
+#ifndef BELFRY_TRANSPORT_ASIO_UTIL_H_
+#define BELFRY_TRANSPORT_ASIO_UTIL_H_
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace belfry::transport::internal {
+namespace belfry::transport {
 
 using SslStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
@@ -61,6 +61,6 @@ inline void Bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
   c.fetch_add(by, std::memory_order_relaxed);
 }
 
-}  // namespace belfry::transport::internal
+}  // namespace belfry::transport
 
-#endif  // BELFRY_TRANSPORT_INTERNAL_ASIO_UTIL_H_
+#endif  // BELFRY_TRANSPORT_ASIO_UTIL_H_

@@ -1,4 +1,4 @@
-// replica/state/request_format.h — the byte strings that requests sign and that bind a
+// wire/request_format.h — the byte strings that requests sign and that bind a
 // confidential document's key to its place, and the meaning of every result status.
 //
 // These encodings are the contract between the client library and every replica: a
@@ -6,8 +6,8 @@
 // recomputes them. Each starts with its own domain string, so a signature or a label made
 // for one purpose is never valid for another. Fields are length-prefixed (base/bytes.h),
 // so no two field lists share an encoding. Pure functions; thread-safe.
-#ifndef BELFRY_REPLICA_STATE_REQUEST_FORMAT_H_
-#define BELFRY_REPLICA_STATE_REQUEST_FORMAT_H_
+#ifndef BELFRY_WIRE_REQUEST_FORMAT_H_
+#define BELFRY_WIRE_REQUEST_FORMAT_H_
 
 #include <array>
 #include <cstddef>
@@ -17,7 +17,7 @@
 #include "base/bytes.h"
 #include "proto/service.pb.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 
 // Sizes fixed by the wire format.
 inline constexpr size_t kSessionKeyBytes = 32;    // Ed25519 public key
@@ -81,6 +81,6 @@ enum class StatusClass : uint8_t {
 };
 StatusClass ClassifyStatus(pb::Status status);
 
-}  // namespace belfry::state
+}  // namespace belfry::wire
 
-#endif  // BELFRY_REPLICA_STATE_REQUEST_FORMAT_H_
+#endif  // BELFRY_WIRE_REQUEST_FORMAT_H_

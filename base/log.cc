@@ -1,4 +1,4 @@
-#include "transport/log.h"
+#include "base/log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace belfry::transport {
+namespace belfry {
 namespace {
 
 std::atomic<LogLevel> g_min_level{LogLevel::kInfo};
@@ -241,4 +241,4 @@ absl::Status ReopenLogFile() {
   return absl::OkStatus();
 }
 
-}  // namespace belfry::transport
+}  // namespace belfry

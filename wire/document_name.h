@@ -1,20 +1,19 @@
-// replica/state/document_name.h — the syntax of document names and user ids.
+// wire/document_name.h — the syntax of document names and user ids.
 //
 // Names are checked by the client before it sends a request and again by every replica
 // (in the mempool pre-check and at execution), so this header depends on nothing but
-// Abseil and is linked through belfry_state_format, which the client library can use
-// without pulling in storage. The rules are part of the 3S contract (README.md beside
-// this file): a name that passes here is safe as a file name on the client's disk, as a
-// log field and as a storage key.
-#ifndef BELFRY_REPLICA_STATE_DOCUMENT_NAME_H_
-#define BELFRY_REPLICA_STATE_DOCUMENT_NAME_H_
+// Abseil and is linked through belfry_wire_format, which both sides link. The rules are
+// part of the 3S contract (replica/state/README.md): a name that passes here is safe as a
+// file name on the client's disk, as a log field and as a storage key.
+#ifndef BELFRY_WIRE_DOCUMENT_NAME_H_
+#define BELFRY_WIRE_DOCUMENT_NAME_H_
 
 #include <cstddef>
 #include <string_view>
 
 #include "absl/status/status.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 
 // Longest document name, in bytes of UTF-8.
 inline constexpr size_t kDocumentNameBytesMax = 255;
@@ -36,6 +35,6 @@ absl::Status ValidateDocumentName(std::string_view name);
 // INVALID_ARGUMENT otherwise. Pure; thread-safe.
 absl::Status ValidateUserId(std::string_view uid);
 
-}  // namespace belfry::state
+}  // namespace belfry::wire
 
-#endif  // BELFRY_REPLICA_STATE_DOCUMENT_NAME_H_
+#endif  // BELFRY_WIRE_DOCUMENT_NAME_H_

@@ -4,9 +4,9 @@
 #include <set>
 #include <string>
 
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 namespace {
 
 TEST_CASE("format: labels are unambiguous and bound to cluster, document and nonce", "[format]") {
@@ -81,4 +81,4 @@ TEST_CASE("format: every status has a distinct name, a 3S code and a class", "[f
 }
 
 }  // namespace
-}  // namespace belfry::state
+}  // namespace belfry::wire

@@ -1,10 +1,8 @@
-#include "replica/state/request_format.h"
-
-#include <sodium.h>
+#include "wire/request_format.h"
 
 #include "base/sha256.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 
 Digest Sha256(ByteSpan data) { return Sha256Of(data.data(), data.size()); }
 
@@ -128,4 +126,4 @@ StatusClass ClassifyStatus(pb::Status status) {
   }
 }
 
-}  // namespace belfry::state
+}  // namespace belfry::wire

@@ -1,11 +1,11 @@
-#include "transport/internal/asio_util.h"
+#include "transport/asio_util.h"
 
 #include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
-namespace belfry::transport::internal {
+namespace belfry::transport {
 
 namespace {
 constexpr int kListenBacklog = 128;
@@ -70,4 +70,4 @@ absl::StatusOr<uint16_t> OpenListener(asio::ip::tcp::acceptor& acceptor, const s
   return bound.port();
 }
 
-}  // namespace belfry::transport::internal
+}  // namespace belfry::transport

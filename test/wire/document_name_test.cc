@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "replica/state/document_name.h"
+#include "wire/document_name.h"
 
-namespace belfry::state {
+namespace belfry::wire {
 namespace {
 
 bool Valid(const std::string& name) { return ValidateDocumentName(name).ok(); }
@@ -74,4 +74,4 @@ TEST_CASE("user ids: same characters, at most 64 bytes, never ALL", "[names]") {
 }
 
 }  // namespace
-}  // namespace belfry::state
+}  // namespace belfry::wire
