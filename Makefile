@@ -4,7 +4,7 @@ SAN_DIR   ?= build-sanitize
 JOBS      ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-sanitize clean demo sim-long sim-replica-long threshold-bench bench bench-compare bench-build fuzz chaos
+.PHONY: all deps build test test-sanitize clean demo sim-long sim-replica-long threshold-bench bench bench-compare bench-build fuzz chaos compose-build compose-test compose-image-full
 
 all: build
 
@@ -69,6 +69,26 @@ bench: bench-build
 bench-compare: bench-build
 	./scripts/install-deps.sh etcd-server etcd-client
 	BIN=$(BUILD_DIR)/bin ./tools/bench/run.sh compare
+
+# deploy/docker-compose.yml for real under podman + docker-compose (deploy/README.md,
+# "Running it for real"): the engine is installed and configured first, and only the host
+# programs the image and the test need are built. compose-test feeds the image's runtime stage
+# with those programs; compose-image-full builds the whole Dockerfile, compiling Belfry in
+# the image, and runs the same test on it. The Debian base image's tarball is kept in
+# $(BUILD_DIR)/compose-e2e/ for a week.
+COMPOSE_TARGETS = belfry-replica belfry-setup belfry
+COMPOSE_E2E = BELFRY_E2E_BASE_TAR=$(BUILD_DIR)/compose-e2e/debian-12-minbase.tar \
+	./test/deploy/compose_e2e.sh . $(BUILD_DIR)/bin
+compose-build:
+	./scripts/install-deps.sh --container-engine
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(COMPOSE_TARGETS)
+
+compose-test: compose-build
+	$(COMPOSE_E2E)
+
+compose-image-full: compose-build
+	$(COMPOSE_E2E) --full-image
 
 # libFuzzer + ASan + UBSan on every parser of untrusted bytes (test/fuzz/README.md):
 # FUZZ_SECONDS per target on a copy of the committed corpus; findings land in

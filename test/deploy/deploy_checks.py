@@ -474,7 +474,21 @@ def dockerfile_instructions(path):
 
 def check_dockerfile(path):
     ins = dockerfile_instructions(path)
-    froms = [rest for _, w, rest in ins if w == "FROM"]
+    # Base images may be build arguments declared before the first FROM; what is checked is
+    # what a plain `docker build` uses, their defaults. One without a default stays `${NAME}`
+    # and fails the Debian 12 check below.
+    defaults = {}
+    for stage, w, rest in ins:
+        if stage == -1 and w == "ARG":
+            name, eq, value = rest.partition("=")
+            if eq:
+                defaults[name.strip()] = value.strip().strip('"')
+
+    def resolve(text):
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)",
+                      lambda m: defaults.get(m.group(1) or m.group(2), m.group(0)), text)
+
+    froms = [resolve(rest) for _, w, rest in ins if w == "FROM"]
     if len(froms) < 2:
         fail("Dockerfile: must be multi-stage (a build stage and a runtime stage)")
         return
