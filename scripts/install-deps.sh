@@ -5,8 +5,9 @@
 #
 #   install-deps.sh [--build-only] [EXTRA_PACKAGE...]
 #
-# --build-only leaves out the tools that only the tests (test/deploy/, test/e2e/) use;
-# the container image's build stage (deploy/docker/Dockerfile) needs nothing more.
+# --build-only leaves out the tools that only the tests (test/deploy/, test/e2e/) use and
+# the Python module's headers (python/); the container image's build stage
+# (deploy/docker/Dockerfile) needs nothing more.
 set -euo pipefail
 
 build_only=0
@@ -26,6 +27,8 @@ if [ "$build_only" -eq 0 ]; then
   # test/deploy/ validates the compose file and the Kubernetes manifests offline;
   # comment_paths runs scripts/check_comment_paths.py.
   packages+=(prometheus curl python3 docker-compose python3-yaml)
+  # The belfry Python module (python/) and its test (test/python/).
+  packages+=(pybind11-dev python3-dev)
   # Debian's kubernetes-client conflicts with other kubectl packages (e.g. the Google
   # Cloud SDK's), so whichever kubectl is already on PATH is kept.
   if ! command -v kubectl >/dev/null 2>&1; then
