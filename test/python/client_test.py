@@ -31,6 +31,16 @@ class ClusterTest(unittest.TestCase):
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="belfry-py.")
         cls.dir = os.path.join(cls.work, "cluster")
+        cls.clients = []
+        try:
+            cls.start_cluster()
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails; no replica may outlive us.
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_cluster(cls):
         run(os.path.join(BIN, "belfry-setup"), "init", "--insecure-service-key-primes",
             os.path.join(BIN, "test-service-key-primes.txt"), "--replicas", "4", "--out",
             cls.dir, "--users", "alice,bob,carol", "--base-port", str(BASE_PORT))
@@ -38,12 +48,13 @@ class ClusterTest(unittest.TestCase):
         cls.conf = os.path.join(cls.dir, "cluster.conf")
         cls.alice = belfry.Client(cls.conf, cls.key("alice"))
         cls.bob = belfry.Client(cls.dir, cls.key("bob"))  # the folder works too
+        cls.clients = [cls.alice, cls.bob]
         cls.alice.login()
         cls.bob.login("bob")
 
     @classmethod
     def tearDownClass(cls):
-        for c in (cls.alice, cls.bob):
+        for c in cls.clients:
             c.close()
         subprocess.run([os.path.join(BIN, "belfry-cluster"), "down", "--dir", cls.dir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
