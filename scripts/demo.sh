@@ -10,7 +10,9 @@ export BELFRY_CLUSTER="$DEMO/cluster/cluster.conf"
 BASE_PORT=${BASE_PORT:-17100}
 
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run()  { printf '$ %s\n' "$*"; "$@"; }
+STEPS=0     # commands run that had to succeed
+REFUSALS=0  # commands that had to be refused, and were
+run()  { printf '$ %s\n' "$*"; "$@"; STEPS=$((STEPS + 1)); }
 # Runs a command that must fail with the given exit code, and shows its message.
 refused() {
   local want=$1; shift
@@ -20,6 +22,7 @@ refused() {
     echo "demo: expected exit code $want, got $rc" >&2; exit 1
   fi
   echo "   (refused as expected, exit $rc)"
+  REFUSALS=$((REFUSALS + 1))
 }
 cleanup() {
   "$BIN/belfry-cluster" down --dir "$DEMO/cluster" >/dev/null 2>&1 || true
@@ -93,3 +96,11 @@ run as carol logout
 refused 3 as alice checkout minutes
 
 say "Demo finished; stopping the cluster"
+# One line that says what ran and where the cluster's folder is (or was).
+if [ "${KEEP:-0}" = 1 ] || [ -n "${DEMO_DIR:-}" ]; then
+  where="kept in $DEMO/cluster (it holds the cluster's keys; belfry-cluster up --dir restarts it)"
+else
+  where="was $DEMO/cluster, removed as the demo exits (KEEP=1 keeps it)"
+fi
+echo "demo: OK: 4 replicas (f = 1), 3 users, $STEPS commands succeeded and $REFUSALS were" \
+  "refused as expected, replica 3 stopped and caught up; the cluster folder $where"

@@ -5,8 +5,9 @@
 #
 #   install-deps.sh [--build-only | --container-engine] [EXTRA_PACKAGE...]
 #
-# --build-only leaves out the tools that only the tests (test/deploy/, test/e2e/) use;
-# the container image's build stage (deploy/docker/Dockerfile) needs nothing more.
+# --build-only leaves out the tools that only the tests (test/deploy/, test/e2e/) use and
+# the Python module's headers (python/); the container image's build stage
+# (deploy/docker/Dockerfile) needs nothing more.
 # --container-engine adds what `make compose-test` alone needs (test/deploy/compose_e2e.sh):
 # podman driven by docker-compose, and mmdebstrap for a base image made without a registry.
 # It also writes the engine settings that test needs, as a drop-in of its own
@@ -32,6 +33,8 @@ if [ "$build_only" -eq 0 ]; then
   # comment_paths runs scripts/check_comment_paths.py; deploy_netns_e2e makes network
   # namespaces, veth pairs and a bridge with ip (iproute2).
   packages+=(prometheus curl python3 docker-compose python3-yaml iproute2)
+  # The belfry Python module (python/) and its test (test/python/).
+  packages+=(pybind11-dev python3-dev)
   # Debian's kubernetes-client conflicts with other kubectl packages (e.g. the Google
   # Cloud SDK's), so whichever kubectl is already on PATH is kept.
   if ! command -v kubectl >/dev/null 2>&1; then

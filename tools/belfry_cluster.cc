@@ -8,6 +8,12 @@
 // DIR/run/replica-K.pid, and returns once every started replica accepts connections on its
 // client port. `down` sends SIGTERM and waits (SIGKILL after the timeout). `status` prints
 // each replica's PID and whether its ports answer; it exits 0 only when all are up.
+// A PID file is trusted only when its process really is that replica: running (not a
+// zombie), a belfry-replica by its command line, with that replica's data folder. A PID
+// file naming anything else (a dead process, a zombie, a PID the system reused for
+// another program) is stale: `up` removes it, says so, and starts the replica; `down`
+// never signals such a process.
+//
 // The replica binary is looked up beside this program, then on PATH. `--replica-args`
 // passes extra options (split at spaces) to every replica `up` starts, e.g.
 // "--log-format json --log-level debug".
@@ -20,10 +26,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,7 +69,91 @@ pid_t ReadPid(const std::string& dir, uint32_t id) {
   return static_cast<pid_t>(pid);
 }
 
-bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+// The whole of a small /proc file; empty when it cannot be read (the process is gone).
+std::string ReadProcFile(pid_t pid, const char* name) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", name), std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return content;
+}
+
+// The state letter of /proc/PID/stat (R, S, D, Z, X, ...), or 0 when there is no such
+// process. It is the first field after the command name, which is in parentheses and may
+// itself contain ") ", hence the last ')'.
+char ProcessState(pid_t pid) {
+  const std::string stat = ReadProcFile(pid, "stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) {
+    return 0;
+  }
+  return stat[paren + 2];
+}
+
+// `path` made absolute against `cwd` and resolved (symbolic links, "..") when it exists.
+std::string Canonical(const std::string& path, const std::string& cwd) {
+  const std::string absolute = (path.empty() || path[0] == '/') ? path : cwd + "/" + path;
+  char resolved[PATH_MAX] = {};
+  if (::realpath(absolute.c_str(), resolved) == nullptr) {
+    return absolute;
+  }
+  return resolved;
+}
+
+// Why process `pid` is not replica `id` of the cluster in `dir`, or "" when it is. kill(pid,
+// 0) alone is not enough: it also succeeds for a zombie and for a PID the system has given
+// to another program since the replica died, and then `up` would skip a replica that is
+// not running and wait for it in vain.
+std::string NotTheReplica(pid_t pid, const std::string& dir, uint32_t id) {
+  if (pid <= 0) {
+    return "no PID";
+  }
+  if (::kill(pid, 0) != 0 && errno == ESRCH) {
+    return absl::StrCat("no process ", pid);
+  }
+  const char state = ProcessState(pid);
+  if (state == 0) {
+    return absl::StrCat("no process ", pid);
+  }
+  if (state == 'Z' || state == 'X') {
+    return absl::StrCat("process ", pid, " has exited (state ", std::string(1, state), ")");
+  }
+  const std::string cmdline = ReadProcFile(pid, "cmdline");
+  std::vector<std::string> argv = absl::StrSplit(cmdline, '\0', absl::SkipEmpty());
+  const std::string name = argv.empty() ? "" : argv[0].substr(argv[0].find_last_of('/') + 1);
+  if (name != "belfry-replica") {
+    return absl::StrCat("process ", pid, " is ", name.empty() ? "unknown" : name,
+                        ", not belfry-replica");
+  }
+  char cwd[PATH_MAX] = {};
+  const ssize_t n = ::readlink(absl::StrCat("/proc/", pid, "/cwd").c_str(), cwd, sizeof(cwd) - 1);
+  const std::string process_cwd = n > 0 ? std::string(cwd, static_cast<size_t>(n)) : "/";
+  char here[PATH_MAX] = {};
+  const std::string own_cwd = ::getcwd(here, sizeof(here)) != nullptr ? here : "/";
+  const std::string want = Canonical(DataPath(dir, id), own_cwd);
+  for (size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--data") {
+      if (Canonical(argv[i + 1], process_cwd) == want) {
+        return "";
+      }
+      return absl::StrCat("process ", pid, " is the replica of ", argv[i + 1]);
+    }
+  }
+  return absl::StrCat("process ", pid, " is a belfry-replica without --data");
+}
+
+// The PID of replica `id` when its PID file names that running replica, else 0.
+pid_t RunningReplica(const std::string& dir, uint32_t id) {
+  const pid_t pid = ReadPid(dir, id);
+  return NotTheReplica(pid, dir, id).empty() ? pid : 0;
+}
+
+// Whether `pid` (a replica found running before) has not exited yet.
+bool Alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) {
+    return false;
+  }
+  const char state = ProcessState(pid);
+  return state != 0 && state != 'Z' && state != 'X';
+}
 
 bool PortOpen(const std::string& host, uint32_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -116,9 +210,16 @@ int Up(const config::ClusterConfig& cfg, const std::string& dir, const std::vect
   const std::string config_path = dir + "/cluster.conf";
   std::vector<pid_t> started(cfg.n(), 0);
   for (uint32_t id : ids) {
-    if (Alive(ReadPid(dir, id))) {
-      std::printf("replica-%u already running (pid %d)\n", id, ReadPid(dir, id));
+    const pid_t recorded = ReadPid(dir, id);
+    const std::string not_replica = NotTheReplica(recorded, dir, id);
+    if (not_replica.empty()) {
+      std::printf("replica-%u already running (pid %d)\n", id, recorded);
       continue;
+    }
+    if (recorded > 0 || ::access(PidPath(dir, id).c_str(), F_OK) == 0) {
+      std::printf("replica-%u: removing stale PID file %s (%s)\n", id, PidPath(dir, id).c_str(),
+                  not_replica.c_str());
+      ::unlink(PidPath(dir, id).c_str());
     }
     const pid_t pid = Spawn(binary, config_path, id, DataPath(dir, id), LogPath(dir, id));
     if (pid < 0) {
@@ -152,14 +253,19 @@ int Up(const config::ClusterConfig& cfg, const std::string& dir, const std::vect
 }
 
 int Down(const std::string& dir, const std::vector<uint32_t>& ids, int timeout_s) {
+  // Only processes that are the replica get a signal: a stale PID file may name a PID the
+  // system has given to another program.
+  std::vector<pid_t> pids;
   for (uint32_t id : ids) {
-    const pid_t pid = ReadPid(dir, id);
-    if (Alive(pid)) ::kill(pid, SIGTERM);
+    const pid_t pid = RunningReplica(dir, id);
+    pids.push_back(pid);
+    if (pid > 0) ::kill(pid, SIGTERM);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   int rc = 0;
-  for (uint32_t id : ids) {
-    const pid_t pid = ReadPid(dir, id);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint32_t id = ids[i];
+    const pid_t pid = pids[i];
     while (Alive(pid) && std::chrono::steady_clock::now() < deadline) {
       ::waitpid(pid, nullptr, WNOHANG);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -179,8 +285,8 @@ int Status(const config::ClusterConfig& cfg, const std::string& dir, const std::
   int up = 0;
   for (uint32_t id : ids) {
     const pb::ReplicaEndpoint& r = cfg.proto.replicas(static_cast<int>(id));
-    const pid_t pid = ReadPid(dir, id);
-    const bool alive = Alive(pid);
+    const pid_t pid = RunningReplica(dir, id);
+    const bool alive = pid > 0;
     const bool serving = PortOpen(r.host(), r.client_port());
     std::printf("replica-%u  pid %-7d %-8s client %s:%u %s\n", id, alive ? pid : 0,
                 alive ? "running" : "stopped", r.host().c_str(), r.client_port(),
