@@ -36,7 +36,7 @@
 #include "base/bytes.h"
 #include "client_lib/client.h"
 #include "evidence/timestamp_request.h"
-#include "replica/state/request_format.h"
+#include "wire/request_format.h"
 
 namespace py = pybind11;
 
@@ -65,9 +65,9 @@ ExceptionClasses& Exceptions() {
   }
   PyObject* cls = Exceptions().by_kind[static_cast<size_t>(kind)];
   py::object exc = py::reinterpret_borrow<py::object>(cls)(message);
-  exc.attr("status") = service.has_value() ? py::object(py::str(state::StatusName(*service)))
+  exc.attr("status") = service.has_value() ? py::object(py::str(wire::StatusName(*service)))
                                            : py::object(py::none());
-  exc.attr("code") = service.has_value() ? py::object(py::int_(state::ThreeSCode(*service)))
+  exc.attr("code") = service.has_value() ? py::object(py::int_(wire::ThreeSCode(*service)))
                                          : py::object(py::none());
   exc.attr("exit_code") = py::int_(ExitCodeFor(kind));
   PyErr_SetObject(cls, exc.ptr());
