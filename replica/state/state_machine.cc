@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -525,13 +526,12 @@ class Executor {
       const Bytes label = DocumentLabel(config_.cluster_id, in.doc(), AsBytes(in.version_nonce()));
       if (config_.distributed_encryption_key) {
         // The stateless check could not run: the key is only in the state.
-        BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys,
-                                GeneratedEncryptionKeys(view_));
-        if (!keys.has_value()) {
+        BELFRY_ASSIGN_OR_RETURN(const CiphertextCheck* generated, GeneratedKeyCheck());
+        if (generated == nullptr) {
           return Refusal(pb::STATUS_KEYS_NOT_READY,
                          "checkin: the cluster's encryption key is still being generated");
         }
-        if (!Tdh2CiphertextCheck(*std::move(keys)).Check(in.key_ciphertext(), label).ok()) {
+        if (!generated->Check(in.key_ciphertext(), label).ok()) {
           return Refusal(pb::STATUS_INVALID_CIPHERTEXT,
                          "checkin: the key ciphertext is invalid or not bound to this "
                          "document's label");
@@ -683,9 +683,21 @@ class Executor {
   // The ciphertext check against the dealt key, or the generated one in the state.
   absl::StatusOr<bool> CiphertextValid(std::string_view ciphertext, ByteSpan label) {
     if (!config_.distributed_encryption_key) return ciphertexts_.Check(ciphertext, label).ok();
-    BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys,
-                            GeneratedEncryptionKeys(view_));
-    return keys.has_value() && Tdh2CiphertextCheck(*std::move(keys)).Check(ciphertext, label).ok();
+    BELFRY_ASSIGN_OR_RETURN(const CiphertextCheck* generated, GeneratedKeyCheck());
+    return generated != nullptr && generated->Check(ciphertext, label).ok();
+  }
+
+  // The check against the generated key set, or null while it is being generated. Parsed
+  // (with PublicKeySet's consistency check) once per batch: once generated, the key never
+  // changes, so a batch of confidential checkouts does not parse it again for each.
+  absl::StatusOr<const CiphertextCheck*> GeneratedKeyCheck() {
+    if (generated_check_ == nullptr) {
+      BELFRY_ASSIGN_OR_RETURN(std::optional<threshold::PublicKeySet> keys,
+                              GeneratedEncryptionKeys(view_));
+      if (!keys.has_value()) return nullptr;
+      generated_check_ = std::make_unique<Tdh2CiphertextCheck>(*std::move(keys));
+    }
+    return generated_check_.get();
   }
 
   // KeysQuery: the generated TDH2 key set, for clients (cluster.conf has none then).
@@ -779,6 +791,7 @@ class Executor {
   const uint64_t epoch_;
   const int64_t now_ms_;
   const std::function<bool(const Digest&)>& crypto_verified_;
+  std::unique_ptr<Tdh2CiphertextCheck> generated_check_;  // GeneratedKeyCheck's, once found
 };
 
 }  // namespace
